@@ -1,0 +1,187 @@
+"""Settings of every newsstream process, read once by the CLI (flags over NEWSSTREAM_* env).
+
+Only the CLI constructs ``Settings``; everything else receives the values it needs as
+arguments. Each field's description is its ``--help`` text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED = "embedded"
+
+
+class Settings(BaseSettings):
+    """All settings; env var = ``NEWSSTREAM_`` + the field name in upper case."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSSTREAM_", frozen=True, extra="forbid", validate_default=True
+    )
+
+    # --- Kafka ---------------------------------------------------------------------------------
+    broker: str = Field(
+        default=EMBEDDED,
+        description="Kafka bootstrap servers (host:port[,host:port]); 'embedded' starts Tansu.",
+    )
+    topic_prefix: str = Field(default="news.", description="Prefix of every topic name.")
+    partitions: int = Field(default=6, ge=1, description="Partitions of topics the app creates.")
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor of topics the app creates."
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (with SASL_* protocols)."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret).")
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle for SSL.")
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate for SSL.")
+    ssl_keyfile: Path | None = Field(default=None, description="Client private key for SSL.")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the SSL client key (secret)."
+    )
+    tansu: bool = Field(
+        default=False,
+        description="The broker is Tansu (e.g. one started by 'newsstream broker'): apply its "
+        "compatibility workarounds. Implied by --broker embedded.",
+    )
+    tansu_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of the embedded broker (0: a free one)."
+    )
+
+    # --- Files ---------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("data"), description="Where ledgers, sinks and logs are written."
+    )
+    inbox: Path | None = Field(
+        default=None, description="Directory the watcher reads articles from."
+    )
+    stable_seconds: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="A file is read once its size and mtime did not change for this long.",
+    )
+    rescan_seconds: float = Field(
+        default=30.0, gt=0.0, description="Full rescan of the inbox, as a safety net for inotify."
+    )
+    max_file_bytes: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Files larger than this are dead-lettered (their events must stay under "
+        "Kafka's default 1 MB message limit).",
+    )
+    max_deadletter_payload_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Original bytes up to this size travel in dead-letter events (base64).",
+    )
+
+    # --- Worker --------------------------------------------------------------------------------
+    app_id: str = Field(default="newsstream", description="Faust app id (consumer group).")
+    ner_backend: Literal["e5", "frog"] = Field(
+        default="e5",
+        description="Named-entity recogniser: e5 (our Dutch+English model, ONNX Runtime) or "
+        "frog (Debian's Frog servers, Dutch only).",
+    )
+    ner_variant: Literal["int8", "fp32"] | None = Field(
+        default=None,
+        description="Variant of the e5 NER model (default: the model's, int8).",
+    )
+    alias_file: Path | None = Field(
+        default=None,
+        description="Your own entity alias table (tab-separated: id, label, names joined by |; "
+        "see streams/enrich/data/aliases.tsv); its lines win over the shipped ones.",
+    )
+    frog_bin: str = Field(default="frog", description="Path of Debian's frog executable.")
+    frog_servers: int = Field(default=1, ge=1, le=8, description="Frog NER servers per worker.")
+    model_threads: int = Field(
+        default=2,
+        ge=1,
+        description="CPU threads the NER and sentiment models may use (enrichment runs in "
+        "one thread off the event loop; scale out with more workers).",
+    )
+    web_host: str = Field(default="127.0.0.1", description="Bind address of the worker's web.")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Port of the worker's web.")
+    trending_window_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=43200,
+        description="Size of the tumbling window of trending entities (the hopping window is "
+        "24 h, advancing by this size).",
+    )
+    stuck_seconds: float = Field(
+        default=300.0,
+        ge=0.0,
+        description="Watchdog: when the worker's partitions have lag and no batch finished for "
+        "this long, it logs it, reports 'stuck' in health and exits with status 75 so a "
+        "supervisor restarts it (0: off).",
+    )
+
+    # --- Sinks ---------------------------------------------------------------------------------
+    sink_batch_size: int = Field(default=500, ge=1, description="Most events per sink batch.")
+    sink_batch_seconds: float = Field(
+        default=0.5, gt=0.0, description="Longest wait to fill a sink batch."
+    )
+
+    postgres_dsn: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL connection string of the postgres sink and search (secret), "
+        "e.g. 'host=db user=newsstream dbname=news password=...'.",
+    )
+    postgres_schema: str = Field(
+        default="newsstream", description="PostgreSQL schema the postgres sink writes to."
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level."
+    )
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker == EMBEDDED
+
+    @property
+    def broker_is_tansu(self) -> bool:
+        return self.embedded or self.tansu
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+class Topics:
+    """Names of the public topics for a prefix (the suffixes are part of the interface)."""
+
+    RAW = "articles.raw"
+    ENRICHED = "articles.enriched"
+    ENTITIES = "entities"
+    QUOTES = "quotes"
+    DEADLETTER = "deadletter"
+    TRENDING = "entities.trending"
+    STORIES = "stories"
+
+    def __init__(self, prefix: str) -> None:
+        self.raw = prefix + self.RAW
+        self.enriched = prefix + self.ENRICHED
+        self.entities = prefix + self.ENTITIES
+        self.quotes = prefix + self.QUOTES
+        self.deadletter = prefix + self.DEADLETTER
+        self.trending = prefix + self.TRENDING
+        self.stories = prefix + self.STORIES
+
+    def all(self) -> tuple[str, ...]:
+        return (
+            self.raw,
+            self.enriched,
+            self.entities,
+            self.quotes,
+            self.deadletter,
+            self.trending,
+            self.stories,
+        )

@@ -1,0 +1,41 @@
+"""Kafka access for every newsstream process: connections, the embedded Tansu broker, topics.
+
+- :mod:`streams.kafka.client`: :class:`KafkaConnection` and the aiokafka client factories;
+- :mod:`streams.kafka.tansu`: :class:`EmbeddedBroker`, the embedded Tansu process;
+- :mod:`streams.kafka.admin`: :func:`ensure_topics`, :func:`wait_for_broker`;
+- :mod:`streams.kafka.compat`: every workaround for Tansu's differences from Apache Kafka.
+"""
+
+from streams.kafka.admin import (
+    BrokerUnavailableError,
+    TopicCreationError,
+    TopicSpec,
+    ensure_topics,
+    wait_for_broker,
+)
+from streams.kafka.client import (
+    FaustBrokerSettings,
+    KafkaConnection,
+    faust_broker_settings,
+    new_consumer,
+    new_producer,
+)
+from streams.kafka.compat import apply_tansu_compat, true_end_offsets
+from streams.kafka.tansu import BrokerStartError, EmbeddedBroker
+
+__all__ = [
+    "BrokerStartError",
+    "BrokerUnavailableError",
+    "EmbeddedBroker",
+    "FaustBrokerSettings",
+    "KafkaConnection",
+    "TopicCreationError",
+    "TopicSpec",
+    "apply_tansu_compat",
+    "ensure_topics",
+    "faust_broker_settings",
+    "new_consumer",
+    "new_producer",
+    "true_end_offsets",
+    "wait_for_broker",
+]
