@@ -1,0 +1,232 @@
+"""The watcher's durable position: which inbox files were already handled, and how.
+
+A file is recorded only after the broker acknowledged its event (acks=all), so after a crash
+nothing is skipped; a file that is recorded is never published again, so nothing is doubled.
+Published article ids are kept too, so the same content under another name is recognised as a
+duplicate.
+
+The crash window between the broker's acknowledgement and the record is closed with *intents*:
+before publishing, the watcher writes an intent per file (what it is about to publish and under
+which Kafka key); the record that follows the acknowledgement deletes it in the same
+transaction. Intents left over at start mean the watcher died in between: the watcher asks the
+broker which of their keys the topics already hold (``FileWatcher.reconcile_with_broker``),
+records those files as handled without publishing them again, and drops the other intents (those
+files are handled again from scratch).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"
+    DUPLICATE = "duplicate"
+    DEADLETTER = "deadletter"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    article_id: str | None
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A file about to be published: its record-to-be and the Kafka key of its event."""
+
+    record: FileRecord
+    key: str
+
+
+class Ledger:
+    """SQLite ledger of one inbox; safe to call from several threads (one lock, short calls)."""
+
+    def __init__(self, db_path: Path, inbox: Path) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._inbox = str(inbox.resolve())
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS files (
+                    inbox TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    article_id TEXT,
+                    outcome TEXT NOT NULL,
+                    recorded_at REAL NOT NULL,
+                    PRIMARY KEY (inbox, path)
+                );
+                CREATE INDEX IF NOT EXISTS files_article ON files (inbox, article_id, outcome);
+                CREATE TABLE IF NOT EXISTS intents (
+                    inbox TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    article_id TEXT,
+                    outcome TEXT NOT NULL,
+                    kafka_key TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (inbox, path)
+                );
+                """
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def is_handled(self, path: str, size: int, mtime_ns: int) -> bool:
+        """True when this exact version of the file (same size and mtime) was already handled."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM files WHERE inbox = ? AND path = ? AND size = ? AND mtime_ns = ?",
+                (self._inbox, path, size, mtime_ns),
+            ).fetchone()
+        return row is not None
+
+    def is_published(self, article_id: str) -> bool:
+        """True when an article with this content id was already published from this inbox."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM files WHERE inbox = ? AND article_id = ? AND outcome = ? LIMIT 1",
+                (self._inbox, article_id, Outcome.PUBLISHED.value),
+            ).fetchone()
+        return row is not None
+
+    def record_intents(self, intents: Iterable[Intent]) -> None:
+        """Durably note files about to be published, before the send (one fsynced transaction).
+
+        Called by the watcher right before it publishes a batch; ``record`` deletes them.
+        """
+        now = time.time()
+        rows = [
+            (
+                self._inbox,
+                i.record.path,
+                i.record.size,
+                i.record.mtime_ns,
+                i.record.sha256,
+                i.record.article_id,
+                i.record.outcome.value,
+                i.key,
+                now,
+            )
+            for i in intents
+        ]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO intents (inbox, path, size, mtime_ns, sha256, article_id, outcome,"
+                    " kafka_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (inbox, path) DO UPDATE SET size = excluded.size,"
+                    " mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,"
+                    " article_id = excluded.article_id, outcome = excluded.outcome,"
+                    " kafka_key = excluded.kafka_key, created_at = excluded.created_at",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def intents(self) -> list[Intent]:
+        """Intents left by a watcher that stopped between publishing and recording."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path, size, mtime_ns, sha256, article_id, outcome, kafka_key"
+                " FROM intents WHERE inbox = ? ORDER BY path",
+                (self._inbox,),
+            ).fetchall()
+        return [
+            Intent(FileRecord(path, size, mtime, sha, article, Outcome(outcome)), key)
+            for path, size, mtime, sha, article, outcome, key in rows
+        ]
+
+    def drop_intents(self) -> int:
+        """Forget every intent of this inbox (their files will be handled again); how many."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM intents WHERE inbox = ?", (self._inbox,))
+        return cursor.rowcount
+
+    def record(self, records: Iterable[FileRecord]) -> None:
+        """Durably record handled files and delete their intents, all or none (one transaction,
+        fsynced)."""
+        now = time.time()
+        rows = [
+            (self._inbox, r.path, r.size, r.mtime_ns, r.sha256, r.article_id, r.outcome.value, now)
+            for r in records
+        ]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "DELETE FROM intents WHERE inbox = ? AND path = ?",
+                    [(row[0], row[1]) for row in rows],
+                )
+                self._db.executemany(
+                    "INSERT INTO files (inbox, path, size, mtime_ns, sha256, article_id, outcome,"
+                    " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (inbox, path) DO UPDATE SET size = excluded.size,"
+                    " mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,"
+                    " article_id = excluded.article_id, outcome = excluded.outcome,"
+                    " recorded_at = excluded.recorded_at",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def count(self, outcome: Outcome | None = None) -> int:
+        with self._lock:
+            if outcome is None:
+                row = self._db.execute(
+                    "SELECT COUNT(*) FROM files WHERE inbox = ?", (self._inbox,)
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT COUNT(*) FROM files WHERE inbox = ? AND outcome = ?",
+                    (self._inbox, outcome.value),
+                ).fetchone()
+        return int(row[0])
+
+    def forget_all(self) -> int:
+        """Drop every record of this inbox (the broker lost its log); returns how many."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM files WHERE inbox = ?", (self._inbox,))
+            self._db.execute("DELETE FROM intents WHERE inbox = ?", (self._inbox,))
+        return cursor.rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,468 @@
+"""The file watcher: publishes every complete article file in the inbox exactly once.
+
+How a file moves:
+1. Seen (backfill scan at start, an inotify event via ``watchfiles``, or the periodic rescan).
+2. Pending until its size and mtime stayed unchanged for ``stable_seconds`` (a file being
+   written is never read half-way).
+3. Read (never through a symlink, never outside the inbox), parsed, and then published as an
+   ``ArticleIngested`` event, skipped as a duplicate (same content already published), or
+   published as a ``DeadLetter`` event with the reason and the original bytes.
+4. Recorded in the ledger only after the broker acknowledged every event of the batch; while
+   the broker does not acknowledge, the files stay pending and are retried with backoff. An
+   intent is written to the ledger before the send, so a watcher killed between the
+   acknowledgement and the record finds out at its next start that the events are already on
+   the broker and does not publish them twice (see ``reconcile_with_broker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from watchfiles import awatch
+
+from schemas import ArticleIngested, DeadLetter, DeadLetterStage, FileOrigin
+from schemas.events import utc_now
+from streams.sources.ledger import FileRecord, Intent, Ledger, Outcome
+from streams.sources.parse import Rejected, parse_article
+
+log = logging.getLogger(__name__)
+
+# Editors and copy tools write these next to the real file; they are not articles.
+_TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".swx", "~")
+
+
+class Publisher(Protocol):
+    """Where the watcher's events go (Kafka in production; see ``KafkaPublisher``)."""
+
+    async def publish(
+        self, articles: Sequence[ArticleIngested], deadletters: Sequence[DeadLetter]
+    ) -> None:
+        """Return only once the broker acknowledged every event (acks=all); raise otherwise."""
+
+    async def raw_log_is_empty(self) -> bool:
+        """True when the raw-article topic holds no record (e.g. a fresh in-memory broker)."""
+
+    async def held_keys(self, article_keys: set[str], deadletter_keys: set[str]) -> set[str]:
+        """Which of these keys the raw-article (resp. dead-letter) topic already holds.
+
+        Called at start only when the ledger has intents (a crash between publish and record);
+        may read the whole topics, so it is not called otherwise.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class WatcherConfig:
+    inbox: Path
+    stable_seconds: float = 1.0
+    rescan_seconds: float = 30.0
+    max_file_bytes: int = 256 * 1024
+    max_deadletter_payload_bytes: int = 256 * 1024
+    batch_size: int = 200
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What happened to one file; reported to the ``on_outcome`` callback after it is durable."""
+
+    path: str
+    outcome: Outcome
+    article_id: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    size: int
+    mtime_ns: int
+    stable_since: float
+
+
+@dataclass(slots=True)
+class _Prepared:
+    record: FileRecord
+    outcome: FileOutcome
+    article: ArticleIngested | None = None
+    deadletter: DeadLetter | None = None
+
+    def kafka_key(self) -> str | None:
+        """The key its event is published under, or None when nothing is published."""
+        if self.article is not None:
+            return self.article.article_id
+        if self.deadletter is not None:
+            return self.deadletter.event_id
+        return None
+
+
+@dataclass(slots=True)
+class BackfillProgress:
+    total: int = 0
+    done: int = 0
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+
+class FileWatcher:
+    """Watches one inbox directory. One instance runs one ``run`` or ``backfill`` at a time."""
+
+    def __init__(
+        self,
+        config: WatcherConfig,
+        ledger: Ledger,
+        publisher: Publisher,
+        on_outcome: Callable[[FileOutcome], None] | None = None,
+        on_backfill_start: Callable[[int], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._inbox = config.inbox.resolve()
+        self._ledger = ledger
+        self._publisher = publisher
+        self._on_outcome = on_outcome
+        self._on_backfill_start = on_backfill_start
+        self._pending: dict[str, _Pending] = {}
+        self._publish_failures = 0
+
+    async def reconcile_with_broker(self) -> None:
+        """Called once at start: make the ledger agree with what the broker holds.
+
+        * An in-memory broker (the embedded default) starts empty; the ledger describes what an
+          earlier broker held, so every file must be published again to the new one.
+        * Intents left in the ledger mean the last watcher stopped between publishing a batch
+          and recording it. Files whose event the broker holds are recorded now, without
+          publishing them again; the others are handled again from scratch.
+        """
+        if self._ledger.count(Outcome.PUBLISHED) and await self._publisher.raw_log_is_empty():
+            forgotten = self._ledger.forget_all()
+            log.warning(
+                "the raw-article topic is empty but the ledger lists %d handled files: "
+                "the broker lost its log (in-memory broker restarted?); publishing again",
+                forgotten,
+            )
+        intents = self._ledger.intents()
+        if not intents:
+            return
+        held = await self._publisher.held_keys(
+            {i.key for i in intents if i.record.outcome is Outcome.PUBLISHED},
+            {i.key for i in intents if i.record.outcome is Outcome.DEADLETTER},
+        )
+        done = [i.record for i in intents if i.key in held]
+        self._ledger.record(done)
+        dropped = self._ledger.drop_intents()
+        log.warning(
+            "the last watcher stopped between publishing and recording %d files: %d are on the "
+            "broker already (recorded now, not published again), %d are handled again",
+            len(intents),
+            len(done),
+            dropped,
+        )
+
+    async def backfill(self) -> BackfillProgress:
+        """Handle every file present now (waiting for each to be stable); return what happened."""
+        await self.reconcile_with_broker()
+        self._scan()
+        progress = BackfillProgress(total=len(self._pending))
+        if self._on_backfill_start:
+            self._on_backfill_start(progress.total)
+        while self._pending:
+            outcomes = await self._handle_ready()
+            progress.done += len(outcomes)
+            progress.outcomes.extend(outcomes)
+            if self._pending and not outcomes:
+                await asyncio.sleep(self._tick_seconds())
+                self._scan(only=set(self._pending))
+        return progress
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Backfill, then follow the inbox until ``stop`` is set."""
+        await self.backfill()
+        changed: set[str] = set()
+        watch_task = asyncio.create_task(self._follow_inotify(stop, changed))
+        last_rescan = time.monotonic()
+        try:
+            while not stop.is_set():
+                if watch_task.done():
+                    watch_task.result()  # surface a crashed inotify watcher instead of hiding it
+                if time.monotonic() - last_rescan >= self._config.rescan_seconds:
+                    self._scan()
+                    last_rescan = time.monotonic()
+                elif changed or self._pending:
+                    self._scan(only=changed | set(self._pending))
+                    changed.clear()
+                await self._handle_ready()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._tick_seconds())
+        finally:
+            watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch_task
+
+    def _tick_seconds(self) -> float:
+        return min(0.25, max(0.02, self._config.stable_seconds / 4))
+
+    async def _follow_inotify(self, stop: asyncio.Event, changed: set[str]) -> None:
+        async for changes in awatch(self._inbox, stop_event=stop, recursive=True, step=50):
+            for _change, raw_path in changes:
+                rel = self._relative(Path(raw_path))
+                if rel is not None:
+                    changed.add(rel)
+
+    def _relative(self, path: Path) -> str | None:
+        try:
+            return path.relative_to(self._inbox).as_posix()
+        except ValueError:
+            return None
+
+    # --- discovery -----------------------------------------------------------------------------
+
+    def _scan(self, only: set[str] | None = None) -> None:
+        """Update the pending set from the file system (all files, or just ``only``)."""
+        now = time.monotonic()
+        paths = self._walk(self._inbox) if only is None else list(only)
+        for rel in paths:
+            if _is_ignored(rel):
+                continue
+            try:
+                st = (self._inbox / rel).lstat()
+            except FileNotFoundError:
+                self._pending.pop(rel, None)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if only is not None:
+                    # A new directory: files created in it before inotify watched it sent no
+                    # event of their own.
+                    paths.extend(self._walk(self._inbox / rel))
+                continue
+            if self._ledger.is_handled(rel, st.st_size, st.st_mtime_ns):
+                self._pending.pop(rel, None)
+                continue
+            seen = self._pending.get(rel)
+            if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
+                self._pending[rel] = _Pending(st.st_size, st.st_mtime_ns, now)
+
+    def _walk(self, top: Path) -> list[str]:
+        found: list[str] = []
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except OSError as exc:
+                log.warning("cannot list %s: %s", directory, exc)
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = Path(entry.path).relative_to(self._inbox).as_posix()
+                # Directory symlinks are not followed (they could lead out of the inbox); they
+                # are reported like file symlinks.
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                else:
+                    found.append(rel)
+        return found
+
+    # --- handling ------------------------------------------------------------------------------
+
+    async def _handle_ready(self) -> list[FileOutcome]:
+        now = time.monotonic()
+        ready = [
+            rel
+            for rel, p in self._pending.items()
+            if now - p.stable_since >= self._config.stable_seconds
+        ][: self._config.batch_size]
+        if not ready:
+            return []
+        prepared = await asyncio.to_thread(self._prepare_batch, ready)
+        articles = [p.article for p in prepared if p.article is not None]
+        deadletters = [p.deadletter for p in prepared if p.deadletter is not None]
+        if articles or deadletters:
+            self._ledger.record_intents(
+                Intent(p.record, key) for p in prepared if (key := p.kafka_key()) is not None
+            )
+            try:
+                await self._publisher.publish(articles, deadletters)
+            except Exception as exc:
+                # Broker down or unreachable: nothing is recorded, the files stay pending and
+                # are read and sent again once it answers (bounded backoff, never a give-up).
+                self._publish_failures += 1
+                delay = min(
+                    self._config.retry_max_seconds,
+                    self._config.retry_initial_seconds * 2 ** (self._publish_failures - 1),
+                )
+                log.error(
+                    "publishing %d events failed (%s: %s); %d files stay pending, retry in %.1f s",
+                    len(articles) + len(deadletters),
+                    type(exc).__name__,
+                    exc,
+                    len(self._pending),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                return []
+            if self._publish_failures:
+                log.warning("publishing works again after %d failed tries", self._publish_failures)
+                self._publish_failures = 0
+        self._ledger.record(p.record for p in prepared)
+        outcomes = []
+        for item in prepared:
+            self._pending.pop(item.record.path, None)
+            outcomes.append(item.outcome)
+            if self._on_outcome:
+                self._on_outcome(item.outcome)
+        # Files that changed while being read stay pending (not in ``prepared``) and come back.
+        return outcomes
+
+    def _prepare_batch(self, paths: list[str]) -> list[_Prepared]:
+        prepared: list[_Prepared] = []
+        ids_in_batch: set[str] = set()
+        for rel in paths:
+            item = self._prepare(rel, ids_in_batch)
+            if item is None:
+                continue
+            if item.article is not None:
+                ids_in_batch.add(item.article.article_id)
+            prepared.append(item)
+        return prepared
+
+    def _prepare(self, rel: str, ids_in_batch: set[str]) -> _Prepared | None:
+        """Read and classify one stable file; None if it vanished or changed meanwhile."""
+        pending = self._pending[rel]
+        path = self._inbox / rel
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            log.info("%s disappeared before it was read; nothing to publish", rel)
+            self._pending.pop(rel, None)
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            target = str(path.readlink())
+            return self._reject(
+                rel,
+                st,
+                hashlib.sha256(target.encode()).hexdigest(),
+                None,
+                Rejected("symlink", f"symbolic link to {target!r}: links are never followed"),
+            )
+        if not stat.S_ISREG(st.st_mode):
+            return self._reject(
+                rel,
+                st,
+                hashlib.sha256(b"").hexdigest(),
+                None,
+                Rejected("not-a-regular-file", "a device, socket or pipe"),
+            )
+        if not path.resolve().is_relative_to(self._inbox):
+            return self._reject(
+                rel,
+                st,
+                hashlib.sha256(b"").hexdigest(),
+                None,
+                Rejected("outside-inbox", "the path leads out of the inbox"),
+            )
+        if st.st_size > self._config.max_file_bytes:
+            return self._reject_too_large(rel, st)
+        data = self._read(path)
+        if data is None:
+            self._pending.pop(rel, None)
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            after = path.lstat()
+        except FileNotFoundError:
+            self._pending.pop(rel, None)
+            return None
+        if (after.st_size, after.st_mtime_ns) != (pending.size, pending.mtime_ns):
+            # Still being written: wait for it to be stable again.
+            self._pending[rel] = _Pending(after.st_size, after.st_mtime_ns, time.monotonic())
+            return None
+        if len(data) > self._config.max_file_bytes:
+            return self._reject_too_large(rel, after)
+        parsed = parse_article(path.name, data)
+        if isinstance(parsed, Rejected):
+            return self._reject(rel, after, digest, data, parsed)
+        duplicate = parsed.article_id in ids_in_batch or self._ledger.is_published(
+            parsed.article_id
+        )
+        outcome = Outcome.DUPLICATE if duplicate else Outcome.PUBLISHED
+        record = FileRecord(
+            rel, after.st_size, after.st_mtime_ns, digest, parsed.article_id, outcome
+        )
+        if duplicate:
+            return _Prepared(record, FileOutcome(rel, outcome, parsed.article_id, "duplicate"))
+        return _Prepared(
+            record,
+            FileOutcome(rel, outcome, parsed.article_id),
+            article=parsed.to_event(rel, digest),
+        )
+
+    def _reject_too_large(self, rel: str, st: os.stat_result) -> _Prepared:
+        """Dead-letter an oversized file with its full hash and only its first bytes."""
+        limit = self._config.max_deadletter_payload_bytes
+        digest = hashlib.sha256()
+        head = b""
+        with open(self._inbox / rel, "rb") as handle:  # noqa: PTH123 - streamed, not read whole
+            while chunk := handle.read(1 << 20):
+                if len(head) < limit:
+                    head += chunk[: limit - len(head)]
+                digest.update(chunk)
+        why = Rejected(
+            "too-large", f"{st.st_size} bytes is over the limit of {self._config.max_file_bytes}"
+        )
+        return self._reject(
+            rel, st, digest.hexdigest(), head, why, truncated=st.st_size > len(head)
+        )
+
+    def _read(self, path: Path) -> bytes | None:
+        """Read at most max_file_bytes + 1 bytes, refusing to follow a symlink swapped in."""
+        limit = self._config.max_file_bytes + 1
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(limit)
+
+    def _reject(
+        self,
+        rel: str,
+        st: os.stat_result,
+        digest: str,
+        data: bytes | None,
+        why: Rejected,
+        truncated: bool = False,
+    ) -> _Prepared:
+        limit = self._config.max_deadletter_payload_bytes
+        payload = None if data is None else base64.b64encode(data[:limit]).decode("ascii")
+        deadletter = DeadLetter(
+            event_id=hashlib.sha256(f"watch\0{rel}\0{digest}".encode()).hexdigest()[:32],
+            stage=DeadLetterStage.WATCH,
+            reason=why.reason,
+            detail=why.detail,
+            origin=FileOrigin(path=rel, size=st.st_size, sha256=digest),
+            payload_b64=payload,
+            payload_truncated=truncated or (data is not None and len(data) > limit),
+            occurred_at=utc_now(),
+        )
+        log.warning("dead-lettered %s: %s (%s)", rel, why.reason, why.detail)
+        return _Prepared(
+            record=FileRecord(rel, st.st_size, st.st_mtime_ns, digest, None, Outcome.DEADLETTER),
+            outcome=FileOutcome(rel, Outcome.DEADLETTER, None, why.reason, why.detail),
+            deadletter=deadletter,
+        )
+
+
+def _is_ignored(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name.startswith(".") or name.endswith(_TEMPORARY_SUFFIXES)
