@@ -1,0 +1,1 @@
+"""Enrichers: pure functions of an article (no faust/aiokafka imports)."""
