@@ -1,0 +1,166 @@
+"""Quotes and their speakers: a hand-made gold list for both seed articles, and the edge cases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas import Entity, EntityLabel
+from streams.enrich.base import Document
+from streams.enrich.entity_links import EntityLinker
+from streams.enrich.language import LanguageDetector
+from streams.enrich.ner_e5 import E5EntityRecognizer
+from streams.enrich.quotes import QuoteExtractor, find_quotes
+from streams.enrich.sentences import SentenceSplitter
+from streams.sources.parse import ParsedArticle, parse_article
+
+SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "samples" / "articles"
+TRUMP, KIM, POMPEO = "Donald Trump", "Kim Jong-un", "Mike Pompeo"
+
+# Every direct quote of the seeds, read by hand: (the start of the quoted words, speaker).
+# "Een woordvoerster van het Witte Huis zei ..." is attributed to the organisation; the
+# subheading "‘We hebben geen haast’" names nobody, so its speaker is None.
+GOLD: dict[str, list[tuple[str, str | None]]] = {
+    "000_7b201681f24eebfa.txt": [
+        ("heel goede en constructieve ontmoetingen", "Witte Huis"),
+        ("Als ik dat niet was, zou ik hier niet zijn", KIM),
+        ("juiste deal", TRUMP),  # "volgens de president"
+        ("Ik waardeer het heel erg", TRUMP),
+        ("Het is te vroeg om er iets over te zeggen", KIM),  # "De Noord-Koreaanse dictator gaf"
+        ("welkom", KIM),
+        ("geweldig idee", TRUMP),
+        ("We praten overal over", TRUMP),
+    ],
+    "002_5e518ff5de4b58f3.txt": [
+        ("Het was verstandiger om te stoppen", TRUMP),  # "Dat heeft Trump laten weten"
+        ("Dat konden we niet doen", TRUMP),
+        ("We hebben een sterke relatie", TRUMP),
+        ("productieve en interessante dagen", TRUMP),  # "Hij benadrukte"
+        ("Maar soms moet je weglopen", TRUMP),
+        ("Ik geloof hem en vertrouw hem", TRUMP),
+        ("complex", POMPEO),
+        ("We hebben veel vooruitgang geboekt", POMPEO),
+        ("We hebben geen haast", None),
+        ("geen haast", TRUMP),
+        ("We willen gewoon de juiste deal maken", TRUMP),
+        ("Uiteindelijk tekenen we een overeenkomst", TRUMP),  # "Hij zei dat ..."
+        ("Als ik niet bereid was", KIM),
+        ("een goed idee", TRUMP),
+        ("welkom", KIM),
+        ("alles", TRUMP),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def enrichers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[object]]:
+    ner = E5EntityRecognizer(cache_dir=tmp_path_factory.mktemp("models"))
+    try:
+        yield [SentenceSplitter(), LanguageDetector(), ner, EntityLinker(), QuoteExtractor()]
+    finally:
+        ner.close()
+
+
+def _run(enrichers: list[object], body: str) -> Document:
+    doc = Document(body=body)
+    for enricher in enrichers:
+        doc = enricher.enrich(doc)  # type: ignore[attr-defined]
+    return doc
+
+
+def _seed_body(name: str) -> str:
+    parsed = parse_article(name, (SAMPLES / name).read_bytes())
+    assert isinstance(parsed, ParsedArticle)
+    return parsed.body
+
+
+def test_seed_quotes_match_the_gold_list(
+    enrichers: list[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    gold_total = predicted_total = right_quotes = right_speakers = 0
+    for name, gold in GOLD.items():
+        body = _seed_body(name)
+        quotes = _run(enrichers, body).quotes
+        for quote in quotes:
+            assert body[quote.start : quote.end] == quote.text
+            if quote.speaker == TRUMP:
+                assert quote.speaker_id == "per/donald-trump"
+        found = [(q.text, q.speaker) for q in quotes]
+        predicted_total += len(found)
+        gold_total += len(gold)
+        for start, speaker in gold:
+            match = next((f for f in found if f[0].startswith(start)), None)
+            if match is not None:
+                found.remove(match)
+                right_quotes += 1
+                right_speakers += match[1] == speaker
+    precision = right_speakers / predicted_total
+    recall = right_speakers / gold_total
+    with capsys.disabled():
+        print(
+            f"\nquotes on the seeds: gold {gold_total}, found {predicted_total}, "
+            f"spans right {right_quotes}, spans and speakers right {right_speakers}: "
+            f"precision {precision:.3f}, recall {recall:.3f}"
+        )
+    assert right_quotes == gold_total == predicted_total
+    assert precision >= 0.9
+    assert recall >= 0.9
+
+
+def test_english_attribution_and_unattributed_quotes(enrichers: list[object]) -> None:
+    body = (
+        "“We will not give up,” said Angela Merkel on Monday.\n\n"
+        'Barack Obama told reporters: "The deal is done." According to Obama, the '
+        "'historic' agreement was signed in Paris.\n\n"
+        "“Nobody knows what happens next.”"
+    )
+    quotes = [(q.text, q.speaker) for q in _run(enrichers, body).quotes]
+    assert quotes == [
+        ("We will not give up", "Angela Merkel"),
+        ("The deal is done.", "Barack Obama"),
+        ("historic", "Barack Obama"),
+        ("Nobody knows what happens next.", None),
+    ]
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    body = "Zo'n akkoord is ’s avonds getekend in ’s-Hertogenbosch; auto's, Anna's fiets, ’t klopt."
+    assert find_quotes(body) == []
+
+
+def test_unclosed_marks_and_paragraphs_do_not_make_quotes() -> None:
+    body = "„Dit loopt door\n\nnaar een nieuwe alinea” zonder dat het klopt. En “dit sluit” wel."
+    assert [body[s:e] for s, e in find_quotes(body)] == ["dit sluit"]
+
+
+def test_a_cue_without_a_named_speaker_gives_no_speaker() -> None:
+    body = "Volgens ingewijden is het „een kwestie van dagen”."
+    doc = Document(body=body, entities=())
+    [quote] = QuoteExtractor().enrich(doc).quotes
+    assert (quote.text, quote.speaker) == ("een kwestie van dagen", None)
+
+
+def test_speaker_is_the_canonical_name_of_the_nearest_mention() -> None:
+    body = "De minister van Buitenlandse Zaken Mike Pompeo noemde de gesprekken “complex”."
+    pompeo_at = body.index("Mike Pompeo")
+    zaken_at = body.index("Buitenlandse Zaken")
+    entities = (
+        Entity(
+            text="Buitenlandse Zaken",
+            label=EntityLabel.ORG,
+            start=zaken_at,
+            end=zaken_at + 18,
+            canonical="Buitenlandse Zaken",
+        ),
+        Entity(
+            text="Mike Pompeo",
+            label=EntityLabel.PER,
+            start=pompeo_at,
+            end=pompeo_at + 11,
+            canonical="Mike Pompeo",
+        ),
+    )
+    [quote] = QuoteExtractor().enrich(Document(body=body, entities=entities)).quotes
+    assert quote.speaker == "Mike Pompeo"
