@@ -1,0 +1,88 @@
+"""The CoNLL NER corpora in ../shared/corpora, encoded for the e5 tagger.
+
+CoNLL-2002 Dutch (``ned.train``, dev ``ned.testa``) and CoNLL-2003 English (``eng.train``,
+dev ``eng.testa``); the official test sets are held back. Their text never enters this
+repository. ``encode`` turns sentences into the windows the runtime uses
+(``streams.enrich.ner_model.sentence_windows``) plus one label per word, so training sees
+exactly the pieces inference sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from streams.enrich.e5_runtime import E5Tokenizer
+from streams.enrich.ner_eval import ConllSentence, read_conll
+from streams.enrich.ner_model import LABELS, sentence_windows
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+DEFAULT_CORPORA: Final = REPO_ROOT.parent / "shared" / "corpora"
+Lang = Literal["nl", "en"]
+Split = Literal["train", "dev"]
+FILES: Final[dict[tuple[str, str], str]] = {
+    ("nl", "train"): "conll2002-nl/ned.train",
+    ("nl", "dev"): "conll2002-nl/ned.testa",
+    ("en", "train"): "conll2003-en/eng.train",
+    ("en", "dev"): "conll2003-en/eng.testa",
+}
+SOURCES: Final = {
+    "nl": "CoNLL-2002 Dutch (De Morgen, 2000), YaxinCui/conll @ 0e6f903; research use",
+    "en": "CoNLL-2003 English (Reuters, 1996), NguyenHoangAn0511/Name-entity-recognition-"
+    "using-BERT @ f07853e; Reuters corpus terms, research use",
+}
+LABEL_IDS: Final = {tag: i for i, tag in enumerate(LABELS)}
+
+
+class CorpusMissingError(FileNotFoundError):
+    """A corpus file is absent (a fresh clone has no ../shared)."""
+
+
+def corpus_path(lang: str, split: str, corpora: Path = DEFAULT_CORPORA) -> Path:
+    try:
+        return corpora / FILES[(lang, split)]
+    except KeyError:
+        raise ValueError(f"no corpus for language {lang!r}, split {split!r}") from None
+
+
+def load(lang: str, split: str, corpora: Path = DEFAULT_CORPORA) -> list[ConllSentence]:
+    """Sentences of one corpus file; CorpusMissingError says where it was looked for."""
+    path = corpus_path(lang, split, corpora)
+    if not path.is_file():
+        raise CorpusMissingError(
+            f"{path} not found: the CoNLL corpora are expected in {corpora} "
+            "(see ../shared/corpora/README.md; pass --corpora DIR to look elsewhere)"
+        )
+    return read_conll(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One window: piece ids (with ``<s>``/``</s>``), first-piece positions, word labels."""
+
+    ids: tuple[int, ...]
+    starts: tuple[int, ...]
+    labels: tuple[int, ...]
+    lang: str
+
+
+def encode(sentences: list[ConllSentence], tokenizer: E5Tokenizer, lang: str) -> list[Example]:
+    """Windows of every sentence with the label id of each word (IOB2 tags as in LABELS)."""
+    windows = sentence_windows(tokenizer, [s.words for s in sentences])
+    examples: list[Example] = []
+    for window in windows:
+        tags = sentences[window.sentence].tags
+        labels = tuple(
+            LABEL_IDS[_iob2(tags, window.first_word + k)] for k in range(len(window.starts))
+        )
+        examples.append(Example(window.ids, window.starts, labels, lang))
+    return examples
+
+
+def _iob2(tags: tuple[str, ...], i: int) -> str:
+    """The IOB2 form of tag ``i`` (an ``I-`` that starts an entity becomes ``B-``)."""
+    tag = tags[i]
+    if tag.startswith("I-") and (i == 0 or tags[i - 1][2:] != tag[2:] or tags[i - 1] == "O"):
+        return "B-" + tag[2:]
+    return tag
