@@ -1,0 +1,504 @@
+"""Assigning enriched articles to stories: near-duplicates first, then same-event clustering.
+
+Called by the worker's ``stories`` agent (:mod:`streams.app.stories`) once per enriched
+article, in one order, by one owner (the agent reads a single-partition internal topic), and
+by the evaluation in ``tests/unit/test_stories.py``. Pure Python + numpy: no faust, no Kafka.
+
+How an article is assigned (:meth:`StoryClusterer.assign`)
+---------------------------------------------------------
+1. **Redelivery.** An article id the state already holds gets its recorded assignment back and
+   changes nothing: at-least-once delivery can never add an article twice.
+2. **Near-duplicate.** The body's word 5-shingles (lower-cased ``\\w+`` tokens) get a 128-value
+   MinHash signature (hash functions derived from BLAKE2b, so signatures are identical in every
+   process and across restarts). Recent articles are indexed by LSH bands (32 bands of 4
+   values); a candidate whose estimated Jaccard similarity is at least
+   ``duplicate_similarity`` (0.8) makes the article a duplicate: it joins that article's story,
+   is listed under ``duplicates`` and does not add to the story's entity and term profiles
+   (a wire text printed by ten outlets is one report, not ten).
+3. **Same event.** Candidate stories are the recent stories sharing at least one entity id
+   (``Entity.entity_id``, the same across outlets and languages) within ``window_seconds``
+   (72 h) of the article. Each is scored by
+
+   * entity similarity: cosine of the article's and the story's entity-id vectors, weighted
+     ``(1 + ln mentions) * idf``, where ``idf = ln(1 + stories / stories containing the id)``
+     over the recent stories: "Donald Trump" in every other story counts for little;
+   * text similarity: cosine of ``1 + ln tf`` vectors of content words (stop words removed);
+     this is what separates two stories of one person in one language, and is near zero
+     across languages, where the entity ids carry the match;
+
+   ``score = entity_weight * entity + (1 - entity_weight) * text``. The best story joins if
+   it shares at least ``min_shared_entities`` (2) non-MISC entity ids and ``score >=
+   join_score``; otherwise the article starts a new story.
+
+Stories have deterministic ids (``story-`` + the first article's id) and every state change
+is keyed by article id, so the same input in the same order gives the same stories.
+
+State (:class:`StoryState`): four key-value tables, dicts in tests and changelog-backed Faust
+tables in the worker. Values are JSON-able and never mutated in place: every change sets a new
+value on its key (that is what writes a Faust table's changelog). Time is the article's
+``ingested_at`` (as for trending: it travels in the event, so a replay assigns alike).
+Stories whose last article is older than ``window_seconds`` before the newest article seen are
+swept (at most once per ``sweep_every_seconds`` of that clock) together with their articles,
+band entries and entity-index entries, so the state stays proportional to one window of news.
+Per story, the entity and term profiles are capped (``max_story_entities``,
+``max_story_terms``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import numpy as np
+
+from schemas import ArticleEnriched, EntityLabel, StoryDuplicate, StoryEntity, StoryUpdated
+from schemas.events import utc_now
+
+_PRIME: Final = (1 << 61) - 1
+_MAX_HASH: Final = 0xFFFFFFFF
+_WORD: Final = re.compile(r"\w+")
+TITLE_CHARS: Final = 160
+
+#: Dutch and English function words and newsroom verbs; they carry no topic.
+_STOPWORD_TEXT: Final = """
+    aan af al als alleen altijd ander andere auteur bij binnen boven daar daarom dan dat de deze
+    die dit doch doen door dus een eens eerder en er geen had heb hebben heeft hem het hier hij
+    hoe hun iemand iets ik in is ja je kan kon kunnen maar me meer men met mij mijn moet na naar
+    niet niets nog nu of om omdat ons ook op over reeds te tegen toch toen tot u uit uw van veel
+    voor want waren was wat we wel werd wie wij wil worden wordt zal ze zei zegt zelf zich zij
+    zijn zo zou zouden zullen volgens aldus gisteren vandaag donderdag woensdag dinsdag maandag
+    vrijdag zaterdag zondag jaar twee drie nieuwe nieuw gaat gaan komen komt
+    a about after again against all also an and any are as at be been before being but by can
+    could did do does during each few for from had has have having he her here him his how i if
+    in into is it its just more most no not now of on once only or other our out over own said
+    says same she should so some such than that the their them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your told according yesterday today monday tuesday wednesday thursday
+    friday saturday sunday year years two three new one
+"""
+STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
+
+
+@dataclass(frozen=True, slots=True)
+class StoryParams:
+    """The clustering's thresholds; the defaults are those evaluated in the README."""
+
+    window_seconds: float = 72 * 3600.0
+    shingle_words: int = 5
+    num_perm: int = 128
+    bands: int = 32
+    duplicate_similarity: float = 0.8
+    entity_weight: float = 0.6
+    join_score: float = 0.3
+    min_shared_entities: int = 2
+    max_story_entities: int = 40
+    max_story_terms: int = 200
+    sweep_every_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.num_perm % self.bands:
+            raise ValueError("num_perm must be a multiple of bands")
+        if not 0.0 <= self.entity_weight <= 1.0:
+            raise ValueError("entity_weight is in [0, 1]")
+        if self.window_seconds <= 0 or self.shingle_words < 1:
+            raise ValueError("window_seconds and shingle_words must be positive")
+
+
+class MinHasher:
+    """MinHash signatures of token shingles with process-independent hash functions."""
+
+    def __init__(self, num_perm: int) -> None:
+        a: list[int] = []
+        b: list[int] = []
+        for i in range(num_perm):
+            digest = hashlib.blake2b(f"newsstream-minhash-{i}".encode(), digest_size=16).digest()
+            a.append(int.from_bytes(digest[:8], "little") % (_PRIME - 1) + 1)
+            b.append(int.from_bytes(digest[8:], "little") % _PRIME)
+        self._a = np.array(a, dtype=np.uint64)
+        self._b = np.array(b, dtype=np.uint64)
+
+    def signature(self, shingles: Iterable[str]) -> tuple[int, ...]:
+        hashes = np.fromiter(
+            (
+                int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
+                for s in set(shingles)
+            ),
+            dtype=np.uint64,
+        )
+        if hashes.size == 0:
+            hashes = np.zeros(1, dtype=np.uint64)
+        # uint64 products wrap (as in datasketch's MinHash); the family stays a fixed,
+        # well-mixed set of hash functions, which is all the estimate needs.
+        permuted = (np.outer(hashes, self._a) + self._b) % np.uint64(_PRIME)
+        permuted &= np.uint64(_MAX_HASH)
+        return tuple(int(v) for v in permuted.min(axis=0))
+
+
+def similarity(left: Iterable[int], right: Iterable[int]) -> float:
+    """Estimated Jaccard similarity of two MinHash signatures (share of equal values)."""
+    pairs = list(zip(left, right, strict=True))
+    return sum(1 for x, y in pairs if x == y) / len(pairs) if pairs else 0.0
+
+
+def shingles(tokens: list[str], size: int) -> list[str]:
+    if len(tokens) <= size:
+        return [" ".join(tokens)] if tokens else []
+    return [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFeatures:
+    """What the clustering uses of one article (computed by :meth:`StoryClusterer.features`)."""
+
+    article_id: str
+    at: float
+    title: str
+    signature: tuple[int, ...]
+    entities: Mapping[str, tuple[int, str, str]]
+    """entity id -> (mentions, canonical name, label)."""
+    terms: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where one article went, and the story's state after it (a JSON-able dict)."""
+
+    article_id: str
+    story_id: str
+    duplicate_of: str | None
+    score: float
+    """Similarity to what it joined: estimated Jaccard for a duplicate, the match score for a
+    story, 0 for a new story."""
+    new_story: bool
+    redelivered: bool
+    story: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class StoryState:
+    """The four tables of the clustering state (all keyed by strings, JSON-able values).
+
+    ``articles``: article id -> ``{"story", "at", "sig", "dup"}``;
+    ``bands``: LSH band key -> article ids; ``stories``: story id -> the story (see
+    :meth:`StoryClusterer._new_story`); ``entities``: entity id -> ids of the stories holding it.
+    """
+
+    articles: MutableMapping[str, Any]
+    bands: MutableMapping[str, Any]
+    stories: MutableMapping[str, Any]
+    entities: MutableMapping[str, Any]
+
+    @classmethod
+    def in_memory(cls) -> StoryState:
+        return cls({}, {}, {}, {})
+
+
+def story_id_for(article_id: str) -> str:
+    """A story's id: derived from its first article, so a replay names it alike."""
+    return f"story-{article_id}"
+
+
+class StoryClusterer:
+    """Assigns articles to stories over a :class:`StoryState` (one caller at a time)."""
+
+    def __init__(self, state: StoryState, params: StoryParams | None = None) -> None:
+        self.state = state
+        self.params = params or StoryParams()
+        self._hasher = MinHasher(self.params.num_perm)
+        self._clock = float("-inf")
+        self._next_sweep: float | None = None
+
+    # -- features ---------------------------------------------------------------------------
+
+    def features(self, article: ArticleEnriched) -> ArticleFeatures:
+        """The article's signature, entity-id counts and content-word counts."""
+        tokens = _WORD.findall(article.body.lower())
+        entities: dict[str, tuple[int, str, str]] = {}
+        for entity in article.entities:
+            key = entity.entity_id or f"{entity.label.value.lower()}/{entity.canonical.lower()}"
+            mentions, name, label = entities.get(key, (0, entity.canonical, entity.label.value))
+            entities[key] = (mentions + 1, name, label)
+        terms: dict[str, int] = {}
+        for token in tokens:
+            if len(token) > 2 and token not in STOPWORDS and not token.isdigit():
+                terms[token] = terms.get(token, 0) + 1
+        return ArticleFeatures(
+            article_id=article.article_id,
+            at=article.ingested_at.timestamp(),
+            title=_title(article),
+            signature=self._hasher.signature(shingles(tokens, self.params.shingle_words)),
+            entities=entities,
+            terms=terms,
+        )
+
+    def band_keys(self, signature: Iterable[int]) -> list[str]:
+        values = list(signature)
+        rows = len(values) // self.params.bands
+        keys = []
+        for band in range(self.params.bands):
+            chunk = ",".join(str(v) for v in values[band * rows : (band + 1) * rows])
+            digest = hashlib.blake2b(chunk.encode(), digest_size=8).hexdigest()
+            keys.append(f"{band}:{digest}")
+        return keys
+
+    # -- assignment -------------------------------------------------------------------------
+
+    def assign(self, f: ArticleFeatures) -> Assignment:
+        """Assign one article and update the state (see the module docstring for the rules).
+
+        Guarantees: an article id already in the state changes nothing and gets its recorded
+        assignment; otherwise the article is in exactly one story afterwards.
+        """
+        state = self.state
+        known = state.articles.get(f.article_id)
+        if known is not None and known["story"] in state.stories:
+            story = state.stories[known["story"]]
+            return Assignment(
+                f.article_id,
+                known["story"],
+                known.get("dup"),
+                float(known.get("score", 0.0)),
+                new_story=story["articles"][0] == f.article_id,
+                redelivered=True,
+                story=story,
+            )
+        self._clock = max(self._clock, f.at)
+        self.sweep()
+
+        duplicate_of, score = self._near_duplicate(f)
+        story_id: str | None = None
+        if duplicate_of is not None:
+            story_id = state.articles[duplicate_of]["story"]
+        else:
+            story_id, score = self._best_story(f)
+        new_story = story_id is None
+        if story_id is None:
+            story_id = story_id_for(f.article_id)
+            story = self._new_story(story_id, f)
+        else:
+            story = self._add_to_story(state.stories[story_id], f, duplicate_of)
+        state.stories[story_id] = story
+        entry = {"story": story_id, "at": f.at, "sig": list(f.signature), "score": score}
+        if duplicate_of is not None:
+            entry["dup"] = duplicate_of
+        state.articles[f.article_id] = entry
+        for key in self.band_keys(f.signature):
+            state.bands[key] = [*state.bands.get(key, []), f.article_id]
+        return Assignment(
+            f.article_id, story_id, duplicate_of, round(score, 4), new_story, False, story
+        )
+
+    def _near_duplicate(self, f: ArticleFeatures) -> tuple[str | None, float]:
+        candidates: set[str] = set()
+        for key in self.band_keys(f.signature):
+            candidates.update(self.state.bands.get(key, ()))
+        best: tuple[float, str] | None = None
+        for candidate in sorted(candidates):
+            entry = self.state.articles.get(candidate)
+            if entry is None or entry["story"] not in self.state.stories:
+                continue
+            sim = similarity(f.signature, entry["sig"])
+            if sim >= self.params.duplicate_similarity and (best is None or sim > best[0]):
+                best = (sim, entry.get("dup") or candidate)  # point at the original
+        return (None, 0.0) if best is None else (best[1], best[0])
+
+    def score(self, f: ArticleFeatures, story: Mapping[str, Any]) -> tuple[float, int]:
+        """(match score, shared non-MISC entity ids) of ``f`` against ``story``."""
+        stories = max(1, len(self.state.stories))
+        article_vec: dict[str, float] = {}
+        story_vec: dict[str, float] = {}
+        shared = 0
+        story_entities: Mapping[str, list[Any]] = story["entities"]
+        for eid, (mentions, _, label) in f.entities.items():
+            df = max(1, len(self.state.entities.get(eid, ())))
+            idf = math.log(1.0 + stories / df)
+            article_vec[eid] = (1.0 + math.log(mentions)) * idf
+            held = story_entities.get(eid)
+            if held is not None and label != EntityLabel.MISC.value:
+                shared += 1
+        for eid, (mentions, _, _, _) in story_entities.items():
+            df = max(1, len(self.state.entities.get(eid, ())))
+            story_vec[eid] = (1.0 + math.log(mentions)) * math.log(1.0 + stories / df)
+        entity = _cosine(article_vec, story_vec)
+        text = _cosine(
+            {t: 1.0 + math.log(n) for t, n in f.terms.items()},
+            {t: 1.0 + math.log(n) for t, n in story["terms"].items()},
+        )
+        weight = self.params.entity_weight
+        return weight * entity + (1.0 - weight) * text, shared
+
+    def _best_story(self, f: ArticleFeatures) -> tuple[str | None, float]:
+        window = self.params.window_seconds
+        candidates: set[str] = set()
+        for eid in f.entities:
+            candidates.update(self.state.entities.get(eid, ()))
+        best: tuple[float, str] | None = None
+        for story_id in sorted(candidates):
+            story = self.state.stories.get(story_id)
+            if story is None or not story["first"] - window <= f.at <= story["last"] + window:
+                continue
+            score, shared = self.score(f, story)
+            if shared < self.params.min_shared_entities or score < self.params.join_score:
+                continue
+            if best is None or score > best[0]:
+                best = (score, story_id)
+        return (None, 0.0) if best is None else (best[1], best[0])
+
+    # -- story values -----------------------------------------------------------------------
+
+    def _new_story(self, story_id: str, f: ArticleFeatures) -> dict[str, Any]:
+        story: dict[str, Any] = {
+            "id": story_id,
+            "title": f.title,
+            "first": f.at,
+            "last": f.at,
+            "articles": [f.article_id],
+            "duplicates": {},
+            "entities": {},
+            "terms": {},
+        }
+        return self._add_profile(story, f)
+
+    def _add_to_story(
+        self, old: Mapping[str, Any], f: ArticleFeatures, duplicate_of: str | None
+    ) -> dict[str, Any]:
+        story = dict(old)
+        story["articles"] = [*old["articles"], f.article_id]
+        story["first"] = min(old["first"], f.at)
+        story["last"] = max(old["last"], f.at)
+        if duplicate_of is not None:
+            story["duplicates"] = {**old["duplicates"], f.article_id: duplicate_of}
+            return story
+        return self._add_profile(story, f)
+
+    def _add_profile(self, story: dict[str, Any], f: ArticleFeatures) -> dict[str, Any]:
+        """Add ``f``'s entities and terms to the story (capped) and keep the index in step."""
+        params = self.params
+        entities = {k: list(v) for k, v in story["entities"].items()}
+        for eid, (mentions, name, label) in f.entities.items():
+            held = entities.get(eid)
+            entities[eid] = (
+                [mentions, 1, name, label]
+                if held is None
+                else [held[0] + mentions, held[1] + 1, held[2], held[3]]
+            )
+        kept = dict(
+            sorted(entities.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[
+                : params.max_story_entities
+            ]
+        )
+        terms = dict(story["terms"])
+        for term, n in f.terms.items():
+            terms[term] = terms.get(term, 0) + n
+        story["terms"] = dict(
+            sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[: params.max_story_terms]
+        )
+        story_id = story["id"]
+        for eid in kept.keys() - story["entities"].keys():
+            self.state.entities[eid] = [*self.state.entities.get(eid, []), story_id]
+        for eid in story["entities"].keys() - kept.keys():
+            self._unindex(eid, story_id)
+        story["entities"] = kept
+        return story
+
+    def _unindex(self, eid: str, story_id: str) -> None:
+        rest = [s for s in self.state.entities.get(eid, ()) if s != story_id]
+        if rest:
+            self.state.entities[eid] = rest
+        elif eid in self.state.entities:
+            del self.state.entities[eid]
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    def sweep(self, force: bool = False) -> int:
+        """Drop the stories that ended a window before the clock; returns how many.
+
+        Runs at most once per ``sweep_every_seconds`` of article time unless ``force``.
+        """
+        if not force and self._next_sweep is not None and self._clock < self._next_sweep:
+            return 0
+        self._next_sweep = self._clock + self.params.sweep_every_seconds
+        cutoff = self._clock - self.params.window_seconds
+        expired = [sid for sid, story in list(self.state.stories.items()) if story["last"] < cutoff]
+        for story_id in expired:
+            self._drop(story_id)
+        return len(expired)
+
+    def _drop(self, story_id: str) -> None:
+        state = self.state
+        story = state.stories[story_id]
+        for article_id in story["articles"]:
+            entry = state.articles.get(article_id)
+            if entry is None:
+                continue
+            for key in self.band_keys(entry["sig"]):
+                rest = [a for a in state.bands.get(key, ()) if a != article_id]
+                if rest:
+                    state.bands[key] = rest
+                elif key in state.bands:
+                    del state.bands[key]
+            del state.articles[article_id]
+        for eid in story["entities"]:
+            self._unindex(eid, story_id)
+        del state.stories[story_id]
+
+
+def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
+    if not left or not right:
+        return 0.0
+    small, large = (left, right) if len(left) <= len(right) else (right, left)
+    dot = sum(w * large.get(k, 0.0) for k, w in small.items())
+    norm = math.sqrt(sum(w * w for w in left.values())) * math.sqrt(
+        sum(w * w for w in right.values())
+    )
+    return dot / norm if norm else 0.0
+
+
+def _title(article: ArticleEnriched) -> str:
+    """The article's title, else its first sentence, shortened to ``TITLE_CHARS``."""
+    text = (article.title or "").strip()
+    if not text and article.sentiment.sentences:
+        first = article.sentiment.sentences[0]
+        text = article.body[first.start : first.end].strip()
+    text = " ".join((text or article.body).split())
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def story_event(assignment: Assignment, top: int = 10) -> StoryUpdated:
+    """The ``news.stories`` event for ``assignment``: the story's state after it.
+
+    ``event_id`` is derived from the story id, its article ids and the reported article, so
+    re-sending the same state (a redelivery) gives the same id.
+    """
+    story = assignment.story
+    entities = sorted(story["entities"].items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    digest = hashlib.sha256(
+        "\0".join([story["id"], assignment.article_id, *story["articles"]]).encode()
+    ).hexdigest()[:32]
+    return StoryUpdated(
+        event_id=digest,
+        story_id=story["id"],
+        title=story["title"],
+        article_ids=tuple(story["articles"]),
+        duplicates=tuple(
+            StoryDuplicate(article_id=a, duplicate_of=o) for a, o in story["duplicates"].items()
+        ),
+        top_entities=tuple(
+            StoryEntity(
+                entity_id=eid, name=v[2], label=EntityLabel(v[3]), mentions=v[0], articles=v[1]
+            )
+            for eid, v in entities[:top]
+        ),
+        first_seen=datetime.fromtimestamp(story["first"], UTC),
+        last_seen=datetime.fromtimestamp(story["last"], UTC),
+        article_id=assignment.article_id,
+        duplicate_of=assignment.duplicate_of,
+        match_score=max(0.0, min(1.0, assignment.score)),
+        new_story=assignment.new_story,
+        updated_at=utc_now(),
+    )
