@@ -1,0 +1,209 @@
+"""The consumer loop that feeds a ``Sink`` from ``news.articles.enriched``.
+
+Delivery: at-least-once into an idempotent sink, so effectively once. A batch's offsets are
+committed only after ``Sink.write`` returned (the batch is durable); a crash before the commit
+redelivers the batch and the sink reports it unchanged. Records that are not valid
+``ArticleEnriched`` events (stage ``decode``) and events the sink keeps refusing while it
+stores others (stage ``sink``) are dead-lettered before the commit, so they are neither lost
+nor retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from schemas import ArticleEnriched, DeadLetter, DeadLetterStage, DecodeError, TopicOrigin, decode
+from schemas.events import utc_now
+from streams.sinks.base import Sink, WriteResult
+
+log = logging.getLogger(__name__)
+
+SendDeadLetters = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRunnerConfig:
+    batch_size: int = 500
+    batch_seconds: float = 0.5
+    max_deadletter_payload_bytes: int = 512 * 1024
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+    isolate_after_attempts: int = 3
+
+
+class SinkRunner:
+    """Consumes one topic into one sink; ``consumer`` is started and subscribed by the caller
+    (with ``enable_auto_commit=False`` and its own group id)."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        consumer: AIOKafkaConsumer,
+        send_deadletters: SendDeadLetters,
+        config: SinkRunnerConfig,
+        on_written: Callable[[Sequence[ArticleEnriched], WriteResult], None] | None = None,
+    ) -> None:
+        self._sink = sink
+        self._consumer = consumer
+        self._send_deadletters = send_deadletters
+        self._config = config
+        self._on_written = on_written
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the sink must already be open."""
+        while not stop.is_set():
+            batches = await self._consumer.getmany(
+                timeout_ms=int(self._config.batch_seconds * 1000),
+                max_records=self._config.batch_size,
+            )
+            if not batches:
+                continue
+            records = [r for tp in sorted(batches, key=_tp_order) for r in batches[tp]]
+            await self.handle(records)
+            await self._consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs})
+
+    async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Write the valid events of ``records`` and dead-letter the rest; durable on return."""
+        pairs: list[tuple[ConsumerRecord[bytes, bytes], ArticleEnriched]] = []
+        deadletters: list[DeadLetter] = []
+        for record in records:
+            try:
+                pairs.append((record, decode(record.value or b"", ArticleEnriched)))
+            except DecodeError as exc:
+                deadletters.append(
+                    self._deadletter(record, DeadLetterStage.DECODE, exc.reason, exc.detail)
+                )
+        if pairs:
+            result, written, rejected = await self._write(pairs)
+            deadletters += [
+                self._deadletter(record, DeadLetterStage.SINK, "sink-rejected", detail)
+                for record, detail in rejected
+            ]
+            if self._on_written and written:
+                self._on_written(written, result)
+        if deadletters:
+            await self._send_deadletters(deadletters)
+
+    async def _write(
+        self, pairs: Sequence[tuple[ConsumerRecord[bytes, bytes], ArticleEnriched]]
+    ) -> tuple[WriteResult, list[ArticleEnriched], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
+        """Write a batch, retrying with bounded exponential backoff; the offsets wait meanwhile.
+
+        A sink that is down (disk full, database restarting) must not lose events, so for it
+        there is no give-up: the loop reports loudly and keeps the batch until the sink takes
+        it. After a few failed tries the events are written one by one: if the sink is up
+        (it stores others, or answers ``count``), the events it still refuses are returned as
+        rejected, to be dead-lettered, so one bad event cannot stop the stream.
+        """
+        events = [event for _, event in pairs]
+        delay = self._config.retry_initial_seconds
+        attempts = 0
+        while True:
+            try:
+                return await asyncio.to_thread(self._sink.write, events), events, []
+            except Exception:
+                attempts += 1
+                log.exception(
+                    "%s sink write of %d events failed (try %d)",
+                    self._sink.name,
+                    len(events),
+                    attempts,
+                )
+            if attempts >= self._config.isolate_after_attempts:
+                isolated = await self._write_one_by_one(pairs)
+                if isolated is not None:
+                    return isolated
+            log.warning("%s sink: retrying in %.1f s", self._sink.name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._config.retry_max_seconds)
+
+    async def _write_one_by_one(
+        self, pairs: Sequence[tuple[ConsumerRecord[bytes, bytes], ArticleEnriched]]
+    ) -> (
+        tuple[WriteResult, list[ArticleEnriched], list[tuple[ConsumerRecord[bytes, bytes], str]]]
+        | None
+    ):
+        """None when the sink itself is down, so the whole batch is to be retried.
+
+        An event counts as refused only when the sink refused it twice and answered ``count``
+        before and after each refusal: a sink that went down or came back in between says
+        nothing about the event, and dead-lettering it then would lose it for a blip. Events
+        written before the sink went down are written again on the retry; upserts absorb that.
+        """
+        if not await self._sink_answers():
+            return None
+        result = WriteResult()
+        written: list[ArticleEnriched] = []
+        rejected: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        for record, event in pairs:
+            refusal = ""
+            for _ in range(2):  # a second try, in case the sink came back during the first
+                try:
+                    result += await asyncio.to_thread(self._sink.write, [event])
+                except Exception as exc:
+                    if not await self._sink_answers():
+                        return None
+                    refusal = f"{self._sink.name} sink: {type(exc).__name__}: {exc}"
+                else:
+                    written.append(event)
+                    break
+            else:
+                rejected.append((record, refusal))
+        return result, written, rejected
+
+    async def _sink_answers(self) -> bool:
+        try:
+            await asyncio.to_thread(self._sink.count)
+        except Exception:
+            return False
+        return True
+
+    def _deadletter(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        stage: DeadLetterStage,
+        reason: str,
+        detail: str,
+    ) -> DeadLetter:
+        value = record.value or b""
+        limit = self._config.max_deadletter_payload_bytes
+        log.warning(
+            "dead-lettered %s[%d]@%d for the %s sink: %s (%s)",
+            record.topic,
+            record.partition,
+            record.offset,
+            self._sink.name,
+            reason,
+            detail,
+        )
+        origin = (
+            f"{stage.value}:{self._sink.name}\0{record.topic}\0{record.partition}\0{record.offset}"
+        )
+        return DeadLetter(
+            event_id=hashlib.sha256(origin.encode()).hexdigest()[:32],
+            stage=stage,
+            reason=reason,
+            detail=f"{self._sink.name} sink: {detail}"
+            if stage is DeadLetterStage.DECODE
+            else detail,
+            origin=TopicOrigin(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+            ),
+            payload_b64=base64.b64encode(value[:limit]).decode("ascii"),
+            payload_truncated=len(value) > limit,
+            occurred_at=utc_now(),
+        )
+
+
+def _tp_order(tp: TopicPartition) -> tuple[str, int]:
+    return (tp.topic, tp.partition)

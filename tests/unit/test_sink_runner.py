@@ -1,0 +1,102 @@
+"""The loop between the enriched topic and a sink: what is stored, dead-lettered, or kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiokafka.structs import ConsumerRecord
+
+from schemas import ArticleEnriched, DeadLetter, encode
+from streams.sinks.base import WriteResult
+from streams.sinks.runner import SinkRunner, SinkRunnerConfig
+from streams.sinks.sqlite import SqliteSink
+from tests.unit.sink_contract import make_event
+
+FAST = SinkRunnerConfig(retry_initial_seconds=0.01, retry_max_seconds=0.02)
+
+
+class RefusingSink(SqliteSink):
+    """A real SQLite sink with a fault injected: it refuses batches holding one article, and
+    can be taken down altogether (like a database that is restarting)."""
+
+    def __init__(self, path: Path, refused: str | None = None) -> None:
+        super().__init__(path)
+        self.refused = refused
+        self.down = False
+
+    def write(self, batch: Sequence[ArticleEnriched]) -> WriteResult:
+        if self.down:
+            raise ConnectionError("database is restarting")
+        if any(e.article_id == self.refused for e in batch):
+            raise ValueError(f"cannot store {self.refused}")
+        return super().write(batch)
+
+    def count(self) -> int:
+        if self.down:
+            raise ConnectionError("database is restarting")
+        return super().count()
+
+
+def rec(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic="news.articles.enriched",
+        partition=1,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value),
+        headers=[],
+    )
+
+
+class Letters:
+    def __init__(self) -> None:
+        self.sent: list[DeadLetter] = []
+
+    async def __call__(self, letters: Sequence[DeadLetter]) -> None:
+        self.sent.extend(letters)
+
+
+async def test_undecodable_and_refused_events_are_dead_lettered_the_rest_stored(
+    tmp_path: Path,
+) -> None:
+    sink = RefusingSink(tmp_path / "a.sqlite3", refused="bad-article")
+    letters = Letters()
+    with sink:
+        runner = SinkRunner(sink, None, letters, FAST)  # type: ignore[arg-type]
+        await runner.handle(
+            [
+                rec(1, encode(make_event("good-1"))),
+                rec(2, b"not json"),
+                rec(3, encode(make_event("bad-article"))),
+                rec(4, encode(make_event("good-2"))),
+            ]
+        )
+        assert sink.count() == 2
+        assert sink.get("bad-article") is None
+    stages = {(d.stage.value, d.reason, d.origin.offset) for d in letters.sent}  # type: ignore[union-attr]
+    assert stages == {("decode", "invalid-json", 2), ("sink", "sink-rejected", 3)}
+    refused = next(d for d in letters.sent if d.stage.value == "sink")
+    assert "cannot store bad-article" in refused.detail
+
+
+async def test_a_sink_that_is_down_keeps_the_batch_until_it_is_back(tmp_path: Path) -> None:
+    sink = RefusingSink(tmp_path / "a.sqlite3")
+    letters = Letters()
+    with sink:
+        sink.down = True
+        runner = SinkRunner(sink, None, letters, FAST)  # type: ignore[arg-type]
+        task = asyncio.create_task(runner.handle([rec(1, encode(make_event("kept")))]))
+        await asyncio.sleep(0.3)
+        assert not task.done()  # nothing given up, nothing dead-lettered
+        assert letters.sent == []
+        sink.down = False
+        await asyncio.wait_for(task, 2)
+        assert sink.get("kept") is not None
+    assert letters.sent == []

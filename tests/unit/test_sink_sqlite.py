@@ -1,0 +1,215 @@
+"""SqliteSink: the sink contract, plus schema, migrations, columns, entities and transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas import EntityLabel, encode
+from streams.sinks import Sink, SinkError, SqliteSink, WriteResult
+from streams.sinks.sqlite import SCHEMA_VERSION
+from tests.unit.sink_contract import DUTCH_BODY, T0, SinkContract, SinkFactory, make_event
+
+INJECTION = "'); DROP TABLE articles; --"
+
+
+@contextmanager
+def _connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A separate connection, as another reader of the database would have."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        yield conn
+
+
+def _rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with _connect(path) as conn:
+        return list(conn.execute(sql, params).fetchall())
+
+
+class TestSqliteSink(SinkContract):
+    @pytest.fixture
+    def make_sink(self) -> SinkFactory:
+        return lambda directory: SqliteSink(directory / "articles.sqlite3")
+
+    def stored_state(self, sink: Sink) -> object:
+        assert isinstance(sink, SqliteSink)
+        return (
+            _rows(sink.path, "SELECT * FROM articles ORDER BY article_id"),
+            _rows(sink.path, "SELECT * FROM entities ORDER BY article_id, canonical, label"),
+        )
+
+    @pytest.fixture
+    def path(self, tmp_path: Path) -> Path:
+        return tmp_path / "articles.sqlite3"
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def test_schema_version_table_and_wal(self, sink: Sink, path: Path) -> None:
+        versions = _rows(path, "SELECT version, applied_at FROM schema_version")
+        assert [version for version, _ in versions] == [1] == [SCHEMA_VERSION]
+        assert versions[0][1].endswith("Z")
+        assert _rows(path, "PRAGMA journal_mode") == [("wal",)]
+        tables = {name for (name,) in _rows(path, "SELECT name FROM sqlite_master")}
+        assert {"articles", "entities", "schema_version"} <= tables
+
+    def test_reopening_does_not_migrate_again(
+        self, make_sink: SinkFactory, tmp_path: Path, path: Path
+    ) -> None:
+        for _ in range(3):
+            with make_sink(tmp_path):
+                pass
+        assert _rows(path, "SELECT version FROM schema_version") == [(1,)]
+
+    def test_a_newer_schema_is_refused(
+        self, make_sink: SinkFactory, tmp_path: Path, path: Path
+    ) -> None:
+        with make_sink(tmp_path):
+            pass
+        with _connect(path) as conn:
+            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION + 1, "later"))
+
+        with pytest.raises(SinkError, match="newer than this code"):
+            make_sink(tmp_path).open()
+
+    def test_a_file_that_is_no_database_is_refused(
+        self, make_sink: SinkFactory, tmp_path: Path, path: Path
+    ) -> None:
+        path.write_bytes(b"these are not the pages you are looking for" * 100)
+        with pytest.raises(SinkError, match="not a usable SQLite database"):
+            make_sink(tmp_path).open()
+
+    # --- columns ---------------------------------------------------------------------------
+
+    def test_columns_are_flattened_for_queries(self, sink: Sink, path: Path) -> None:
+        event = make_event(enriched_at=T0.astimezone(timezone(timedelta(hours=2))))
+        sink.write([event])
+
+        with _connect(path) as conn:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute("SELECT * FROM articles").fetchone()
+            assert row is not None
+            columns = dict(row)
+
+        assert columns["article_id"] == event.article_id
+        assert columns["event_id"] == event.event_id
+        assert columns["source_id"] == "nos-2024"
+        assert columns["title"] == event.title
+        assert columns["body"] == DUTCH_BODY
+        assert columns["published"] == "2024-05-14T05:00:00.000000Z"
+        assert columns["published_precision"] == "time"
+        assert columns["language"] == "nl"
+        assert columns["language_confidence"] == pytest.approx(0.97)
+        assert columns["sentiment_label"] == event.sentiment.label.value
+        assert columns["sentiment_score"] == pytest.approx(event.sentiment.score)
+        assert columns["entity_count"] == 4
+        assert orjson.loads(columns["provenance"]) == [
+            {"name": p.name, "version": p.version} for p in event.provenance
+        ]
+        assert columns["enriched_at"] == "2024-05-14T09:30:00.250000Z"
+        assert columns["ingested_at"] == "2024-05-14T09:27:00.250000Z"
+        assert columns["event"] == encode(event).decode()
+
+    def test_entities_are_counted_per_canonical_name(self, sink: Sink, path: Path) -> None:
+        event = make_event()
+        sink.write([event])
+
+        rows = _rows(
+            path,
+            "SELECT canonical, label, mentions, first_start, first_end, first_text"
+            " FROM entities WHERE article_id = ? ORDER BY first_start",
+            event.article_id,
+        )
+
+        start = DUTCH_BODY.index
+        assert rows == [
+            ("Mark Rutte", "PER", 2, start("Mark Rutte"), start("Mark Rutte") + 10, "Mark Rutte"),
+            ("Den Haag", "LOC", 1, start("Den Haag"), start("Den Haag") + 8, "Den Haag"),
+            (
+                "Frans Timmermans",
+                "PER",
+                2,
+                start("Frans Timmermans"),
+                start("Frans Timmermans") + 16,
+                "Frans Timmermans",
+            ),
+            (
+                "Tweede Kamer",
+                "ORG",
+                1,
+                start("Tweede Kamer"),
+                start("Tweede Kamer") + 12,
+                "Tweede Kamer",
+            ),
+        ]
+
+    def test_entities_are_replaced_with_their_article(self, sink: Sink, path: Path) -> None:
+        old = make_event(version="1.0", enriched_at=T0)
+        new = make_event(
+            version="2.0",
+            enriched_at=T0 + timedelta(hours=1),
+            names=[("Den Haag", EntityLabel.LOC, "Den Haag")],
+        )
+        sql = "SELECT canonical FROM entities WHERE article_id = ? ORDER BY canonical"
+        sink.write([old])
+
+        sink.write([new])
+        assert _rows(path, sql, old.article_id) == [("Den Haag",)]
+        assert _rows(path, "SELECT entity_count FROM articles") == [(1,)]
+
+        sink.write([old])  # older: the article and its entities stay as they are
+        assert _rows(path, sql, old.article_id) == [("Den Haag",)]
+
+    # --- SQL safety and transactions -------------------------------------------------------
+
+    def test_values_are_parameters_never_sql(self, sink: Sink, path: Path) -> None:
+        hostile = make_event(
+            "x'); DELETE FROM articles; --",
+            title=INJECTION,
+            body=f"Iemand schreef {INJECTION} in het formulier van Den Haag.",
+            names=[
+                (INJECTION, EntityLabel.MISC, INJECTION),
+                ("Den Haag", EntityLabel.LOC, "Den Haag"),
+            ],
+        )
+        bystander = make_event("nos-2024-0002")
+
+        assert sink.write([bystander, hostile]) == WriteResult(inserted=2)
+        assert sink.write([hostile]) == WriteResult(unchanged=1)
+
+        assert sink.count() == 2
+        assert sink.get(hostile.article_id) == hostile
+        assert sink.get(bystander.article_id) == bystander
+        assert _rows(
+            path, "SELECT title FROM articles WHERE article_id = ?", hostile.article_id
+        ) == [(INJECTION,)]
+        assert (INJECTION,) in _rows(path, "SELECT canonical FROM entities")
+
+    def test_a_failing_batch_is_rolled_back_whole(self, sink: Sink, path: Path) -> None:
+        with _connect(path) as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.article_id = 'boom'"
+                " BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+            )
+        batch = [make_event("nos-2024-0001"), make_event("boom"), make_event("nos-2024-0003")]
+
+        with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+            sink.write(batch)
+
+        assert sink.count() == 0
+        assert _rows(path, "SELECT COUNT(*) FROM entities") == [(0,)]
+        with _connect(path) as conn:
+            conn.execute("DROP TRIGGER refuse")
+        assert sink.write(batch) == WriteResult(inserted=3)
+
+    def test_committed_batches_are_visible_to_other_connections(
+        self, sink: Sink, path: Path
+    ) -> None:
+        event = make_event()
+        sink.write([event])
+        assert _rows(path, "SELECT event_id FROM articles") == [(event.event_id,)]
