@@ -1,0 +1,1 @@
+"""The Faust app package: the only place that imports faust."""

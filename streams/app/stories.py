@@ -1,0 +1,150 @@
+"""The ``stories`` agent: every enriched article gets its story before it is published.
+
+:func:`install_stories` is called once by :func:`streams.app.factory.create_app`. Data flow
+(enrich -> stories -> enriched):
+
+1. The ``enrich`` agent (:class:`~streams.app.factory.BatchProcessor` with ``enriched_via``)
+   sends each :class:`~schemas.ArticleEnriched` event, without a story, to the internal topic
+   ``{app_id}-story-input`` (:func:`story_input_topic`) instead of ``news.articles.enriched``.
+   That topic has **one partition**: clustering compares every article with every recent
+   story, so the story state needs one owner that sees the articles in one order.
+2. The ``stories`` agent (on whichever worker holds that partition) takes the events one by
+   one, computes each article's features (MinHash signature, entity-id counts, content
+   words; ~0.4 ms an article) and assigns it with
+   :class:`~streams.stories.cluster.StoryClusterer` over four Faust tables
+   (``stories-articles``, ``stories-bands``, ``stories-stories``, ``stories-entities``; one
+   partition each, backed by changelog topics, so a restarted or replacement worker recovers
+   the state). For each article it sends the enriched event with ``story_id`` set to
+   ``news.articles.enriched`` (key: article id) and a :class:`~schemas.StoryUpdated` to
+   ``news.stories`` (key: story id).
+
+So ``news.articles.enriched`` holds each derivation once, with its story: sinks and the
+dashboard's agents (trending) see one event per article and delivery, as before stories.
+``story_id`` is not part of the event id (article id + enricher versions).
+
+Delivery is at-least-once like the rest of the worker: a story-input event is acknowledged
+only after both of its outputs were acknowledged by the broker. One article at a time costs a
+broker round trip per article on this path (the NLP enrichment before it is far slower).
+A redelivered story-input record (same bytes) gives the same two events: the clusterer returns
+the article's recorded assignment and the state is unchanged. A raw record enriched again
+after a crash of the enrich agent reaches the story input as a second event that differs only
+in ``enriched_at``; it gets the recorded story, and the sinks keep one row (same ``event_id``).
+Story ids come from the story's first article; with one ordered input the same raw log gives
+the same stories, up to the order in which the raw partitions' batches reached the single
+input partition. Records of the story input that are not ``ArticleEnriched`` events (e.g. the
+feature records of a worker from before this design) are logged and skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from typing import Any, Final
+
+import faust
+
+from schemas import DeadLetter, DeadLetterStage, TopicOrigin, encode
+from schemas.events import utc_now
+from streams.app.delivery import Output, Send, deliver
+from streams.app.metrics import WorkerMetrics
+from streams.app.trending import decode_enriched
+from streams.config import Topics
+from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_event
+
+log = logging.getLogger(__name__)
+
+MAX_DEADLETTER_PAYLOAD: Final = 256 * 1024
+"""Bytes of an undecodable story-input record kept in its dead letter (records are enriched
+events, well under the 1 MB event limit)."""
+
+TABLES = ("articles", "bands", "stories", "entities")
+
+STORY_ID_RESERVE: Final = 256
+"""Bytes an enriched event may grow by when the ``stories`` agent sets its ``story_id``
+(``"story-" + article id`` and the JSON around it): the enrich agent dead-letters events over
+``max_event_bytes`` minus this, so the published event stays within ``max_event_bytes``."""
+
+
+def story_input_topic(app_id: str) -> str:
+    """The internal one-partition topic of the enriched events waiting for their story."""
+    return f"{app_id}-story-input"
+
+
+def install_stories(
+    app: faust.App,
+    *,
+    topics: Topics,
+    app_id: str,
+    metrics: WorkerMetrics,
+    send: Send,
+    params: StoryParams | None = None,
+) -> None:
+    """Add the story tables, the internal story-input topic and the ``stories`` agent.
+
+    From then on the app's enriched events must go to :func:`story_input_topic` (the agent
+    publishes them on ``topics.enriched`` with their ``story_id``), never to
+    ``topics.enriched`` directly, or they would be published without a story.
+    """
+    # One partition for the input and every table: one owner of the story state (see above).
+    input_topic = app.topic(story_input_topic(app_id), partitions=1, internal=True)
+    tables = {
+        name: app.Table(
+            f"stories-{name}",
+            default=None,
+            partitions=1,
+            help=f"Story clustering state: {name} (see streams.stories.cluster.StoryState).",
+        )
+        for name in TABLES
+    }
+    clusterer = StoryClusterer(StoryState(**tables), params)
+
+    @app.agent(input_topic, name="stories")
+    async def stories(stream: Any) -> None:
+        # One event at a time (Faust tables can only be changed while iterating a stream's
+        # events, not over a ``take`` buffer); Faust acknowledges an event when the next one is
+        # taken, so only after both of its sends were acknowledged by the broker.
+        async for event in stream.events():
+            article = decode_enriched(event.value)
+            if article is None:
+                # Never dropped silently: the record goes to the dead-letter topic, with its
+                # bytes and where it came from, like every other undecodable input.
+                await deliver(send, [story_input_deadletter(event.message, topics)])
+                continue
+            assignment = clusterer.assign(clusterer.features(article))
+            placed = article.model_copy(update={"story_id": assignment.story_id})
+            await deliver(
+                send,
+                [
+                    (topics.enriched, article.article_id.encode(), encode(placed)),
+                    (
+                        topics.stories,
+                        assignment.story_id.encode(),
+                        encode(story_event(assignment)),
+                    ),
+                ],
+            )
+            metrics.progress()
+
+
+def story_input_deadletter(message: Any, topics: Topics) -> Output:
+    """The dead letter of a story-input record that is not an ``ArticleEnriched``."""
+    value: bytes = message.value or b""
+    key: bytes | None = message.key
+    origin = f"decode\0{message.topic}\0{message.partition}\0{message.offset}"
+    letter = DeadLetter(
+        event_id=hashlib.sha256(origin.encode()).hexdigest()[:32],
+        stage=DeadLetterStage.DECODE,
+        reason="invalid-event",
+        detail="a story-input record that is not an ArticleEnriched event",
+        origin=TopicOrigin(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=key.decode("utf-8", "replace") if key is not None else None,
+        ),
+        payload_b64=base64.b64encode(value[:MAX_DEADLETTER_PAYLOAD]).decode("ascii"),
+        payload_truncated=len(value) > MAX_DEADLETTER_PAYLOAD,
+        occurred_at=utc_now(),
+    )
+    return (topics.deadletter, key or b"", encode(letter))

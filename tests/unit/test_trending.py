@@ -1,0 +1,223 @@
+"""Windows, aggregation and the published event of the trending entities (no broker)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from faust.windows import HoppingWindow, TumblingWindow
+
+from schemas import (
+    ArticleEnriched,
+    EnricherInfo,
+    Entity,
+    EntityLabel,
+    EntityTrending,
+    Language,
+    Sentiment,
+    SentimentLabel,
+    TrendWindowKind,
+    decode,
+    encode,
+)
+from streams.app.metrics import WorkerMetrics
+from streams.app.trending import (
+    Mention,
+    RecentArticles,
+    TrendTables,
+    add_mention,
+    mentions_of,
+    recent_bound,
+    trending_event,
+    window_label,
+    window_specs,
+)
+
+NOW = 1_700_000_123.5
+
+
+def article(
+    entities: list[tuple[str, str, str]],
+    score: float,
+    article_id: str = "a1",
+    ids: dict[str, str] | None = None,
+) -> Any:
+    body = " ".join(text for text, _, _ in entities) + " ."
+    spans, at = [], 0
+    for text, label, canonical in entities:
+        spans.append(
+            Entity(
+                text=text,
+                label=EntityLabel(label),
+                start=at,
+                end=at + len(text),
+                canonical=canonical,
+                entity_id=(ids or {}).get(canonical),
+            )
+        )
+        at += len(text) + 1
+    return ArticleEnriched(
+        event_id="e-" + article_id,
+        article_id=article_id,
+        source_id="s",
+        source_path="s.txt",
+        body=body,
+        ingested_at=datetime.fromtimestamp(NOW, UTC),
+        language=Language(code="nl", confidence=0.99),
+        entities=tuple(spans),
+        sentiment=Sentiment(label=SentimentLabel.NEUTRAL, score=score),
+        provenance=(EnricherInfo(name="x", version="1"),),
+        enriched_at=datetime.fromtimestamp(NOW + 1, UTC),
+    )
+
+
+class FakeTable(dict[Any, Any]):
+    """A dict standing in for the Faust table's mapping interface (get/set/del/items)."""
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label"), [(3600, "1h"), (86400, "24h"), (600, "10m"), (90, "90s")]
+)
+def test_window_labels(seconds: int, label: str) -> None:
+    assert window_label(seconds) == label
+
+
+def test_windows_match_faust_s_own_ranges() -> None:
+    tumbling, hopping = window_specs(3600)
+    assert (tumbling.name, tumbling.kind) == ("1h", TrendWindowKind.TUMBLING)
+    assert (hopping.name, hopping.kind) == ("24h", TrendWindowKind.HOPPING)
+    assert tumbling.ranges(NOW) == TumblingWindow(3600).ranges(NOW)
+    assert hopping.ranges(NOW) == HoppingWindow(86400, 3600).ranges(NOW)
+    assert len(hopping.ranges(NOW)) == 24
+    # The latest 24 h window is the one covering the last day, not the one just begun.
+    start, end = hopping.latest(NOW)
+    assert start <= NOW - 23 * 3600 < NOW < end
+    assert tumbling.latest(NOW)[0] <= NOW < tumbling.latest(NOW)[1]
+
+
+def test_the_tumbling_window_must_be_shorter_than_a_day() -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        window_specs(86400)
+
+
+def test_mentions_group_by_canonical_name() -> None:
+    a = article(
+        [
+            ("Donald Trump", "PER", "Donald Trump"),
+            ("Hanoi", "LOC", "Hanoi"),
+            ("Trump", "PER", "Donald Trump"),
+        ],
+        score=-0.5,
+    )
+    mentions = mentions_of(a)
+    assert [(m.canonical, m.label, m.mentions) for m in mentions] == [
+        ("Donald Trump", "PER", 2),
+        ("Hanoi", "LOC", 1),
+    ]
+    assert all(m.at == NOW and m.score == -0.5 for m in mentions)
+    assert Mention.from_bytes(mentions[0].to_bytes()) == mentions[0]
+
+
+def test_mentions_group_by_entity_id_across_names() -> None:
+    ids = {"VS": "loc/united-states", "Verenigde Staten": "loc/united-states"}
+    a = article(
+        [("VS", "LOC", "VS"), ("Verenigde Staten", "LOC", "Verenigde Staten")], 0.0, ids=ids
+    )
+    [mention] = mentions_of(a)
+    assert (mention.key, mention.canonical, mention.mentions) == ("loc/united-states", "VS", 2)
+    specs = window_specs(3600)
+    trends = TrendTables(specs, {spec.name: FakeTable() for spec in specs})
+    trends.add(mention)
+    [row] = trends.top("1h", 10, NOW)
+    assert (row["name"], row["entity_id"], row["mentions"]) == ("VS", "loc/united-states", 2)
+    by_name, by_id = trends.entity("VS", NOW), trends.entity("loc/united-states", NOW)
+    assert by_name is not None
+    assert by_name == by_id
+    assert by_name["entity_id"] == "loc/united-states"
+
+
+def test_tables_count_mentions_articles_and_mean_sentiment() -> None:
+    specs = window_specs(3600)
+    tables = {spec.name: FakeTable() for spec in specs}
+    trends = TrendTables(specs, tables)
+    for i, score in enumerate((0.5, -0.1)):
+        for mention in mentions_of(
+            article([("Kim", "PER", "Kim Jong-un"), ("Kim", "PER", "Kim Jong-un")], score, f"a{i}")
+        ):
+            latest = trends.add(mention)
+    assert len(tables["1h"]) == 1
+    assert len(tables["24h"]) == 24  # every hopping window containing the time
+    top = trends.top("1h", 10, NOW + 60)
+    assert top == [
+        {
+            "name": "Kim Jong-un",
+            "entity_id": "Kim Jong-un",  # no entity id: counted under the canonical name
+            "label": "PER",
+            "mentions": 4,
+            "articles": 2,
+            "avg_sentiment": pytest.approx(0.2),
+        }
+    ]
+    assert trends.top("24h", 10, NOW + 3 * 3600)[0]["mentions"] == 4
+    assert trends.top("1h", 10, NOW + 3 * 3600) == []  # a later hour: nothing yet
+    found = trends.entity("Kim Jong-un", NOW)
+    assert found is not None
+    assert found["windows"]["24h"]["articles"] == 2
+    assert found["history"][0]["mentions"] == 4
+    assert trends.entity("Nobody", NOW) is None
+
+    window, value = latest["24h"]
+    event = trending_event("Kim Jong-un", trends.specs["24h"], window, value)
+    assert isinstance(decode(encode(event), EntityTrending), EntityTrending)
+    assert event.window_kind is TrendWindowKind.HOPPING
+    assert (event.window_end - event.window_start).total_seconds() == 86400
+    assert event.window_start.timestamp() <= NOW < event.window_end.timestamp()
+    assert (event.mentions, event.articles) == (4, 2)
+
+
+def test_add_mention_starts_from_nothing() -> None:
+    mention = Mention("X", "ORG", 3, 0.25, NOW, "a")
+    assert add_mention(None, mention) == [3, 1, 0.25, "ORG", "X"]
+    assert add_mention([3, 1, 0.25, "ORG", "X"], mention) == [6, 2, 0.5, "ORG", "X"]
+
+
+def test_recent_articles_are_bounded_per_partition_and_rebuilt_after_restart() -> None:
+    table = FakeTable()
+    recent = RecentArticles(table, per_partition=2)
+    for i in range(5):
+        recent.add(0, f"p0-{i}", {"article_id": f"p0-{i}", "enriched_at": f"2026-01-0{i + 1}"})
+    recent.add(1, "p1-0", {"article_id": "p1-0", "enriched_at": "2026-01-09"})
+    assert sorted(table) == ["p0-3", "p0-4", "p1-0"]
+    assert [a["article_id"] for a in recent.latest(10)] == ["p1-0", "p0-4", "p0-3"]
+    assert recent.get("p0-0") is None
+    # A new worker recovers the table and rebuilds the order from it before trimming.
+    again = RecentArticles(table, per_partition=2)
+    again.add(0, "p0-5", {"article_id": "p0-5", "enriched_at": "2026-01-06"})
+    assert sorted(table) == ["p0-4", "p0-5", "p1-0"]
+    assert recent_bound(200, 6) == 34
+
+
+async def test_metrics_count_sends_and_time_enrichment() -> None:
+    metrics = WorkerMetrics()
+    sent: list[str] = []
+
+    async def send(topic: str, key: bytes, value: bytes) -> None:
+        sent.append(topic)
+
+    counted = metrics.counted_send(send, "dl")
+    await counted("out", b"k", b"v")
+    await counted("dl", b"k", b"v")
+
+    async def run(fn: Any, batch: list[int]) -> int:
+        return int(fn(batch))
+
+    assert await metrics.timed_enrichment(run)(len, [1, 2, 3]) == 3
+    metrics.set_lag({("raw", 0): 5})
+    text = metrics.exposition().decode()
+    assert 'newsstream_events_out_total{topic="out"} 1.0' in text
+    assert "newsstream_deadletters_total 1.0" in text
+    assert "newsstream_enrichment_seconds_count 1.0" in text
+    assert "newsstream_enriched_articles_total 3.0" in text
+    assert 'newsstream_consumer_lag{partition="0",topic="raw"} 5.0' in text
+    assert metrics.last_progress_at is not None

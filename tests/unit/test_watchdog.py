@@ -1,0 +1,83 @@
+"""The stuck-consumer watchdog's decision, on a controlled clock, and its thread's action."""
+
+from __future__ import annotations
+
+import threading
+
+from streams.app import watchdog as watchdog_module
+from streams.app.watchdog import Watchdog
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_idle_worker_is_never_stuck() -> None:
+    clock = Clock()
+    dog = Watchdog(stuck_seconds=60, clock=clock)
+    dog.observe_lag(0)
+    clock.now += 3600
+    assert not dog.check()
+    assert dog.state().status == "idle"
+
+
+def test_lag_counts_from_when_it_appeared_not_from_the_last_batch() -> None:
+    clock = Clock()
+    dog = Watchdog(stuck_seconds=60, clock=clock)
+    clock.now += 3600  # idle for an hour
+    dog.observe_lag(5)  # then work arrives
+    clock.now += 30
+    assert not dog.check()
+    assert dog.state().status == "ok"
+
+
+def test_a_worker_that_keeps_finishing_batches_is_not_stuck() -> None:
+    clock = Clock()
+    dog = Watchdog(stuck_seconds=60, clock=clock)
+    dog.observe_lag(1000)
+    for _ in range(10):
+        clock.now += 30
+        dog.progress()
+        dog.observe_lag(900)
+        assert not dog.check()
+    assert dog.state().batches == 10
+
+
+def test_lag_without_progress_is_reported_once_and_in_health() -> None:
+    clock = Clock()
+    dog = Watchdog(stuck_seconds=60, clock=clock)
+    watchdog_module.install(dog)
+    dog.observe_lag(7)
+    clock.now += 61
+    assert dog.check()
+    assert not dog.check()  # reported once
+    health = watchdog_module.health()
+    assert health is not None
+    assert health["status"] == "stuck"
+    assert health["lag"] == 7
+    assert health["seconds_without_progress"] >= 61
+
+
+def test_disabled_watchdog_reports_disabled_and_never_fires() -> None:
+    clock = Clock()
+    dog = Watchdog(stuck_seconds=0, clock=clock)
+    dog.observe_lag(7)
+    clock.now += 10_000
+    assert not dog.check()
+    assert dog.state().status == "disabled"
+
+
+def test_the_thread_fires_on_stuck_with_the_real_clock() -> None:
+    fired = threading.Event()
+    dog = Watchdog(stuck_seconds=0.3, on_stuck=fired.set, grace_seconds=0.0)
+    dog.observe_lag(3)
+    dog.start(interval=0.05)
+    try:
+        assert fired.wait(5)
+    finally:
+        dog.stop()
+    assert dog.state().status == "stuck"
