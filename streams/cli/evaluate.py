@@ -1,0 +1,132 @@
+"""``newsstream eval``: score the shipped models on labelled files, so anyone can reproduce
+the figures in docs/quality.md. Corpora are not shipped; point the commands at your copies
+(this project's come from ../shared/corpora, see its README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from streams.cli.options import load_settings, settings_options
+
+
+@click.group(name="eval")
+def eval_group() -> None:
+    """Score the shipped models on labelled data (accuracy and speed)."""
+
+
+@eval_group.command(name="ner")
+@click.option(
+    "--conll",
+    "files",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A CoNLL-2002/2003 file (word ... TAG per line); repeat for several.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["nl", "en"]),
+    default=None,
+    help="Language of the files, shown in the report (the model is one for both).",
+)
+@settings_options("ner_variant", "model_threads", "data_dir")
+def eval_ner(files: tuple[Path, ...], lang: str | None, **flags: object) -> None:
+    """Entity-level P/R/F1 per type (conlleval counting) and words/s of the e5 NER model."""
+    from streams.enrich.ner_eval import ConllFormatError, evaluate_ner
+    from streams.enrich.ner_model import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
+
+    settings = load_settings(**flags)
+    try:
+        tagger = E5Tagger(
+            DEFAULT_MODEL_DIR,
+            settings.data_dir / "models",
+            variant=settings.ner_variant,
+            threads=settings.model_threads,
+        )
+    except NerModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        for path in files:
+            try:
+                report = evaluate_ner(tagger, path)
+            except (FileNotFoundError, ConllFormatError) as exc:
+                raise click.ClickException(str(exc)) from None
+            language = f", language {lang}" if lang else ""
+            click.echo(f"== {path} (ner-e5 {tagger.variant.name}{language})")
+            click.echo(report.format())
+    finally:
+        tagger.close()
+
+
+@eval_group.command(name="sentiment")
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A CSV file with a text and a label column (labels -1/0/1 or negative/neutral/positive).",
+)
+@click.option("--text-column", default=None, help="Default: headline, text or sentence.")
+@click.option("--label-column", default=None, help="Default: value, label or sentiment.")
+@click.option(
+    "--held-out",
+    is_flag=True,
+    help="Score only the part training held out (ecosent's training file: duplicates merged, "
+    "stratified 15 %, fixed seed).",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["int8", "fp32"]),
+    default=None,
+    help="Variant of the sentiment model (default: the model's, int8).",
+)
+@settings_options("model_threads", "data_dir")
+def eval_sentiment(
+    csv_path: Path,
+    text_column: str | None,
+    label_column: str | None,
+    held_out: bool,
+    variant: str | None,
+    **flags: object,
+) -> None:
+    """Accuracy, macro-F1, per-class P/R/F1, confusion matrix and sentences/s of the e5
+    sentiment model."""
+    from streams.enrich.sentiment_eval import (
+        LabelledFileError,
+        evaluate,
+        read_labelled_csv,
+        stratified_split,
+    )
+    from streams.enrich.sentiment_model import (
+        DEFAULT_MODEL_DIR,
+        E5SentenceClassifier,
+        SentimentModelError,
+    )
+
+    settings = load_settings(**flags)
+    try:
+        data = read_labelled_csv(csv_path, text_column, label_column, merge_duplicates=held_out)
+    except LabelledFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    texts, labels = data.texts, data.labels
+    if held_out:
+        _train, held = stratified_split(labels)
+        texts, labels = [texts[i] for i in held], labels[held]
+    try:
+        model = E5SentenceClassifier(
+            DEFAULT_MODEL_DIR,
+            settings.data_dir / "models",
+            variant=variant,
+            threads=settings.model_threads,
+        )
+    except SentimentModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        report = evaluate(model, texts, labels.tolist())
+    finally:
+        model.close()
+    part = " (held-out part)" if held_out else ""
+    click.echo(f"== {csv_path}{part} (sentiment-e5 {model.variant.name})")
+    click.echo(report.format())

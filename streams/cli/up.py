@@ -1,0 +1,408 @@
+"""``newsstream up``: the whole pipeline on one machine, with a live view.
+
+Processes: the embedded broker (a Tansu subprocess, unless ``--broker`` names a Kafka), one
+Faust worker (a ``newsstream worker`` subprocess, so that its model servers and its event loop
+are its own), and, in this process, the watcher, the JSONL and SQLite sinks and a dead-letter
+follower that tell the console what happens to every file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from schemas import ArticleEnriched, DeadLetter, DecodeError, decode
+from streams.cli import runtime
+from streams.cli.options import settings_env
+from streams.config import Settings
+from streams.kafka.client import KafkaConnection
+from streams.sinks.base import WriteResult
+from streams.sources.ledger import Outcome
+from streams.sources.watcher import FileOutcome
+
+SINKS = ("jsonl", "sqlite")
+
+
+def sample_inbox() -> Path:
+    """The sample articles shipped with the package (the two Dutch seed articles)."""
+    return Path(str(resources.files("streams") / "samples" / "articles"))
+
+
+@dataclass
+class _FileState:
+    outcome: FileOutcome
+    sinks: set[str] = field(default_factory=set)
+    enriched: ArticleEnriched | None = None
+    deadletter: DeadLetter | None = None
+
+    @property
+    def settled(self) -> bool:
+        if self.outcome.outcome is not Outcome.PUBLISHED:
+            return True
+        return self.deadletter is not None or self.sinks >= set(SINKS)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome.outcome is Outcome.DEADLETTER or self.deadletter is not None
+
+
+class _Tracker:
+    """Follows every file from the watcher to the sinks or the dead-letter topic."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.files: dict[str, _FileState] = {}
+        self.by_article: dict[str, list[_FileState]] = {}
+        self.changed = asyncio.Event()
+        self.progress: Progress | None = None
+        self.task_id: TaskID | None = None
+        self._backfill_left = 0
+        self._shown: set[str] = set()
+
+    def on_backfill_start(self, total: int) -> None:
+        if total and self.progress is not None:
+            self.task_id = self.progress.add_task("backfill", total=total)
+            self._backfill_left = total
+
+    def on_outcome(self, outcome: FileOutcome) -> None:
+        state = _FileState(outcome)
+        self.files[outcome.path] = state
+        if outcome.article_id is not None and outcome.outcome is Outcome.PUBLISHED:
+            self.by_article.setdefault(outcome.article_id, []).append(state)
+        if outcome.outcome is Outcome.DEADLETTER:
+            self.console.print(
+                f"[red]dead letter[/] {outcome.path}: {outcome.reason} ({outcome.detail})"
+            )
+        elif outcome.outcome is Outcome.DUPLICATE:
+            self.console.print(
+                f"[yellow]duplicate[/]   {outcome.path} (same content as "
+                f"article {outcome.article_id})"
+            )
+        self._settle(state)
+
+    def on_written(self, sink: str, events: Sequence[ArticleEnriched], _: WriteResult) -> None:
+        for event in events:
+            for state in self.by_article.get(event.article_id, []):
+                state.sinks.add(sink)
+                state.enriched = event
+                self._settle(state)
+
+    def on_deadletter(self, value: bytes) -> None:
+        try:
+            letter = decode(value, DeadLetter)
+        except DecodeError:
+            return
+        origin = letter.origin
+        key = getattr(origin, "key", None)
+        for state in self.by_article.get(key or "", []):
+            state.deadletter = letter
+            self.console.print(
+                f"[red]dead letter[/] {state.outcome.path}: {letter.stage.value} {letter.reason}"
+                f" ({letter.detail})"
+            )
+            self._settle(state)
+
+    def _settle(self, state: _FileState) -> None:
+        if not state.settled or state.outcome.path in self._shown:
+            return
+        self._shown.add(state.outcome.path)
+        event = state.enriched
+        if event is not None and state.deadletter is None:
+            self.console.print(_article_line(state.outcome.path, event))
+        if self.progress is not None and self.task_id is not None:
+            # Only the files present at start make up the backfill; the bar goes when it is done.
+            self.progress.advance(self.task_id)
+            self._backfill_left -= 1
+            if self._backfill_left <= 0:
+                self.progress.remove_task(self.task_id)
+                self.task_id = None
+        self.changed.set()
+
+    def all_settled(self) -> bool:
+        return all(s.settled for s in self.files.values())
+
+
+def _article_line(path: str, event: ArticleEnriched) -> str:
+    colour = {"negative": "red", "neutral": "white", "positive": "green"}[event.sentiment.label]
+    return (
+        f"[green]enriched[/] {_short(path, 28):28} {event.article_id[:12]}"
+        f"  {event.language.code} {event.language.confidence:.2f}"
+        f"  {len(event.entities):3d} entities"
+        f"  [{colour}]{event.sentiment.label.value} {event.sentiment.score:+.2f}[/]"
+    )
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def top_entities(event: ArticleEnriched, limit: int = 4) -> str:
+    """The most mentioned persons, places and organisations of an article, for people."""
+    counts: dict[str, int] = {}
+    for entity in event.entities:
+        if entity.label.value != "MISC":
+            counts[entity.canonical] = counts.get(entity.canonical, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return ", ".join(f"{name} {n}" for name, n in ranked)
+
+
+def _summary(tracker: _Tracker) -> Table:
+    table = Table(title="newsstream up --once", box=box.SIMPLE_HEAD)
+    table.add_column("file", no_wrap=True, max_width=20, overflow="ellipsis")
+    table.add_column("lang", no_wrap=True)
+    table.add_column("ents", justify="right", no_wrap=True)
+    table.add_column("sentiment", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("top entities (mentions)", ratio=1)
+    for path, state in sorted(tracker.files.items()):
+        event = state.enriched
+        if state.deadletter is not None:
+            outcome = f"[red]dead letter: {state.deadletter.reason}[/]"
+        elif state.outcome.outcome is Outcome.DEADLETTER:
+            outcome = f"[red]dead letter: {state.outcome.reason}[/]"
+        elif state.outcome.outcome is Outcome.DUPLICATE:
+            outcome = "[yellow]duplicate[/]"
+        else:
+            outcome = "[green]in sinks[/]" if state.settled else "[red]not finished[/]"
+        table.add_row(
+            path,
+            event.language.code if event else "",
+            str(len(event.entities)) if event else "",
+            f"{event.sentiment.score:+.2f} {event.sentiment.label.value}" if event else "",
+            outcome,
+            top_entities(event) if event else "",
+        )
+    return table
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _embedded_broker(settings: Settings, logs: Path) -> Iterator[str | None]:
+    if not settings.embedded:
+        yield None
+        return
+    from streams.kafka.tansu import EmbeddedBroker
+
+    with EmbeddedBroker(port=settings.tansu_port, log_file=logs / "broker.log") as broker:
+        yield broker.bootstrap
+
+
+def _start_worker(settings: Settings, bootstrap: str, logs: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(settings_env(settings))
+    env["NEWSSTREAM_BROKER"] = bootstrap
+    env["NEWSSTREAM_TANSU"] = "true" if settings.broker_is_tansu else "false"
+    if not _port_is_free(settings.web_host, settings.web_port):
+        env["NEWSSTREAM_WEB_PORT"] = str(_free_port())
+    log_file = (logs / "worker.log").open("ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # Its own process group: Ctrl-C reaches only us, and we stop it in order.
+            start_new_session=True,
+        )
+    finally:
+        log_file.close()
+
+
+def _stop_worker(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_up(settings: Settings, once: bool, timeout: float) -> int:
+    """Run the pipeline; returns the process exit code."""
+    console = Console(highlight=False)
+    inbox = settings.inbox or sample_inbox()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logs = settings.data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    from streams.cli.main import _setup_logging
+
+    _setup_logging(settings, logs / "up.log")
+    console.print(f"inbox    {inbox}\ndata dir {settings.data_dir}  (logs in {logs})")
+    with _embedded_broker(settings, logs) as embedded:
+        bootstrap = embedded or settings.broker
+        console.print(f"broker   {bootstrap}{' (embedded Tansu, in memory)' if embedded else ''}")
+        conn = runtime.connection(settings, bootstrap)
+        if conn.is_tansu:
+            from streams.kafka.compat import apply_tansu_compat
+
+            apply_tansu_compat()
+        asyncio.run(runtime.prepare_broker(conn, settings))
+        worker = _start_worker(settings, bootstrap, logs)
+        console.print(f"worker   pid {worker.pid} (loading models; first results take a while)")
+        try:
+            code = asyncio.run(_main(settings, conn, inbox, once, timeout, console, worker, logs))
+        except KeyboardInterrupt:
+            code = 130
+        finally:
+            console.print("stopping worker ...")
+            _stop_worker(worker)
+        console.print("stopped")
+        return code
+
+
+async def _main(
+    settings: Settings,
+    conn: KafkaConnection,
+    inbox: Path,
+    once: bool,
+    timeout_seconds: float,
+    console: Console,
+    worker: subprocess.Popen[bytes],
+    logs: Path,
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tracker = _Tracker(console)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    tracker.progress = progress
+    background: list[asyncio.Task[object]] = [
+        asyncio.create_task(
+            runtime.run_sink(
+                settings,
+                conn,
+                runtime.make_sink(settings, kind),
+                stop,
+                on_written=functools.partial(tracker.on_written, kind),
+            ),
+            name=f"sink-{kind}",
+        )
+        for kind in SINKS
+    ]
+    background.append(
+        asyncio.create_task(
+            runtime.subscribe(
+                conn,
+                settings.topics.deadletter,
+                settings.embedded,
+                None,
+                None,
+                tracker.on_deadletter,
+            ),
+            name="deadletters",
+        )
+    )
+    started = time.monotonic()
+    code = 0
+    with progress:
+        watcher = asyncio.create_task(
+            runtime.run_watcher(
+                settings,
+                conn,
+                inbox,
+                None if once else stop,
+                on_outcome=tracker.on_outcome,
+                on_backfill_start=tracker.on_backfill_start,
+            )
+        )
+        try:
+            while not stop.is_set():
+                for task in [watcher, *background]:
+                    if task.done() and not (task is watcher and once):
+                        task.result()
+                        if task is not watcher:
+                            raise RuntimeError(f"{task.get_name()} stopped unexpectedly")
+                if worker.poll() is not None:
+                    console.print(
+                        f"[red]the worker exited with code {worker.returncode}[/]; "
+                        f"last lines of {logs / 'worker.log'}:\n{_tail(logs / 'worker.log')}"
+                    )
+                    code = 1
+                    break
+                if once and watcher.done():
+                    watcher.result()
+                    if tracker.all_settled():
+                        break
+                    if time.monotonic() - started > timeout_seconds:
+                        console.print(f"[red]timed out after {timeout_seconds:.0f} s[/]")
+                        code = 1
+                        break
+                tracker.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(tracker.changed.wait(), 0.5)
+        finally:
+            stop.set()
+            for task in [watcher, *background]:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(watcher, *background, return_exceptions=True)
+    if once:
+        console.print(_summary(tracker))
+        failed = sum(1 for s in tracker.files.values() if s.failed or not s.settled)
+        console.print(
+            f"{len(tracker.files)} files: "
+            f"{sum(1 for s in tracker.files.values() if s.sinks >= set(SINKS))} in the sinks, "
+            f"{sum(1 for s in tracker.files.values() if s.outcome.outcome is Outcome.DUPLICATE)}"
+            f" duplicates, {failed} failed, in {time.monotonic() - started:.1f} s"
+        )
+        console.print(
+            f"sinks: {runtime.default_sink_path(settings, 'jsonl')}, "
+            f"{runtime.default_sink_path(settings, 'sqlite')}"
+        )
+        if failed:
+            code = code or 1
+    return code

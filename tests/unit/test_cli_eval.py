@@ -1,0 +1,100 @@
+"""``newsstream eval``: the commands users run to reproduce the model scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from streams.cli.main import cli
+
+# Written for this test (not corpus text): two Dutch and one English sentence, CoNLL columns.
+CONLL = """\
+-DOCSTART- -DOCSTART- O
+
+Premier N O
+Mark N B-PER
+Rutte N I-PER
+sprak V O
+in Prep O
+Amsterdam N B-LOC
+met Prep O
+Philips N B-ORG
+. Punc O
+
+Angela N B-PER
+Merkel N I-PER
+bezocht V O
+Parijs N B-LOC
+. Punc O
+
+Barack NNP B-PER
+Obama NNP I-PER
+visited VBD O
+London NNP B-LOC
+. . O
+"""
+
+
+def test_eval_ner_prints_per_type_scores_and_speed(tmp_path: Path) -> None:
+    conll = tmp_path / "mini.conll"
+    conll.write_text(CONLL, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["eval", "ner", "--conll", str(conll), "--lang", "nl", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"== {conll} (ner-e5 int8, language nl)"
+    assert "sentences 3, words 19; entities: gold 7" in result.output
+    rows = {line.split()[0]: line.split() for line in lines if line[:4] in {"PER ", "LOC ", "ORG "}}
+    assert set(rows) == {"PER", "LOC", "ORG"}
+    # Well-known names in plain sentences: the shipped model gets all persons and places.
+    assert [rows[kind][3] for kind in ("PER", "LOC", "ORG")] == ["1.0000"] * 3
+    assert "words/s" in result.output
+
+
+def test_eval_ner_on_a_missing_file_says_where_corpora_live(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "ner", "--conll", str(tmp_path / "ned.testa"), "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "not found" in result.output
+    assert "../shared/corpora" in result.output
+
+
+# Written for this test: headlines whose tone nobody would dispute.
+SENTIMENT_CSV = """\
+headline,value
+Economie groeit sterk en werkloosheid daalt naar laagste punt in jaren,1
+Bedrijven melden recordwinst en nemen duizenden mensen aan,1
+Stock markets rally as profits beat every forecast,1
+Fabriek sluit: tweeduizend banen verloren en faillissementen stijgen,-1
+Economy collapses as unemployment soars and banks fail,-1
+Huizenmarkt stort in en schulden lopen hoog op,-1
+Kabinet presenteert op dinsdag de begroting,0
+"The central bank meets on Thursday, as scheduled",0
+"""
+
+
+def test_eval_sentiment_prints_accuracy_confusion_and_speed(tmp_path: Path) -> None:
+    csv = tmp_path / "tones.csv"
+    csv.write_text(SENTIMENT_CSV, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["eval", "sentiment", "--csv", str(csv), "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"== {csv} (sentiment-e5 int8)"
+    assert "confusion (rows true, columns predicted):" in result.output
+    assert "sentences/s" in result.output
+    accuracy = next(line for line in result.output.splitlines() if "accuracy" in line)
+    assert float(accuracy.split()[-1].rstrip(",")) >= 0.75, result.output
+
+
+def test_eval_sentiment_names_the_missing_column(tmp_path: Path) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("words,stars\nmooi,5\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["eval", "sentiment", "--csv", str(csv), "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "column" in result.output
