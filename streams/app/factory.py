@@ -14,7 +14,7 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,13 +190,21 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
             ]
             await processor.process(records)
             for r in records:
-                tp = (r.topic, r.partition)
-                processed[tp] = max(processed.get(tp, 0), r.offset + 1)
-            watchdog.progress()
+                done(r.topic, r.partition, r.offset)
+
+    def done(topic: str, partition: int, offset: int) -> None:
+        # Called by the enrich and stories agents once a record's outputs were acknowledged.
+        tp = (topic, partition)
+        processed[tp] = max(processed.get(tp, 0), offset + 1)
+        watchdog.progress()
+
+    # Work waits on both stages: raw records for the enrich agent, enriched records for the
+    # stories agent (a stalled stories agent would otherwise leave the watchdog content).
+    watched_topics = {topics.raw, story_input_topic(config.app_id)}
 
     async def observe_lag() -> None:
         watchdog.start()  # idempotent; only once the app runs, so a mere build starts no thread
-        watchdog.observe_lag(_raw_lag(app, topics.raw, processed))
+        watchdog.observe_lag(_unprocessed(app, watched_topics, processed))
 
     app.timer(interval=2.0)(observe_lag)
 
@@ -211,15 +219,19 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         send=send,
     )
     # Stories: near-duplicates and same-event clustering, one owner (see streams.app.stories).
-    install_stories(app, topics=topics, app_id=config.app_id, metrics=metrics, send=send)
+    install_stories(
+        app, topics=topics, app_id=config.app_id, metrics=metrics, send=send, on_done=done
+    )
 
     # Threads first (a running enrichment finishes), then the model servers.
     app.releases = [watchdog.stop, lambda: executor.shutdown(wait=True), pipeline.close]
     return app
 
 
-def _raw_lag(app: NewsApp, topic: str, processed: Mapping[tuple[str, int], int]) -> int:
-    """Records of ``topic`` on this worker's assigned partitions that the agent has not done.
+def _unprocessed(
+    app: NewsApp, topics: Collection[str], processed: Mapping[tuple[str, int], int]
+) -> int:
+    """Records of ``topics`` on this worker's assigned partitions that its agents have not done.
 
     Per partition: high watermark of the last fetch minus the larger of the agent's next offset
     and the committed offset. Partitions not fetched yet count 0 (nothing known to wait).
@@ -227,7 +239,7 @@ def _raw_lag(app: NewsApp, topic: str, processed: Mapping[tuple[str, int], int])
     lag = 0
     consumer: Any = app.consumer
     for tp in consumer.assignment():
-        if tp.topic != topic:
+        if tp.topic not in topics:
             continue
         try:
             highwater = consumer.highwater(tp)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
 import faust
@@ -78,9 +79,13 @@ def install_stories(
     app_id: str,
     metrics: WorkerMetrics,
     send: Send,
+    on_done: Callable[[str, int, int], None] = lambda topic, partition, offset: None,
     params: StoryParams | None = None,
 ) -> None:
     """Add the story tables, the internal story-input topic and the ``stories`` agent.
+
+    ``on_done(topic, partition, offset)`` is called once a story-input record's outputs
+    were acknowledged (the worker's watchdog counts it as progress).
 
     From then on the app's enriched events must go to :func:`story_input_topic` (the agent
     publishes them on ``topics.enriched`` with their ``story_id``), never to
@@ -110,6 +115,7 @@ def install_stories(
                 # Never dropped silently: the record goes to the dead-letter topic, with its
                 # bytes and where it came from, like every other undecodable input.
                 await deliver(send, [story_input_deadletter(event.message, topics)])
+                on_done(event.message.topic, event.message.partition, event.message.offset)
                 continue
             assignment = clusterer.assign(clusterer.features(article))
             placed = article.model_copy(update={"story_id": assignment.story_id})
@@ -125,6 +131,7 @@ def install_stories(
                 ],
             )
             metrics.progress()
+            on_done(event.message.topic, event.message.partition, event.message.offset)
 
 
 def story_input_deadletter(message: Any, topics: Topics) -> Output:

@@ -35,6 +35,7 @@ from schemas import encode
 from streams.app import watchdog
 from streams.app.delivery import deliver
 from streams.app.metrics import WorkerMetrics
+from streams.app.stories import story_input_topic
 from streams.app.trending import (
     EXPIRES_SECONDS,
     Mention,
@@ -156,7 +157,13 @@ def install_dashboard(
             )
             metrics.progress()
 
-    source_topics = {topics.raw, topics.enriched, mentions_topic.get_topic_name()}
+    # The story input is a source too: a stalled stories agent shows as lag there.
+    source_topics = {
+        topics.raw,
+        topics.enriched,
+        mentions_topic.get_topic_name(),
+        story_input_topic(app_id),
+    }
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: Iterable[Any] = args[0] if args else kwargs.get("revoked", ())

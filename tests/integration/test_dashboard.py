@@ -242,6 +242,8 @@ def test_health_and_metrics(stack: Stack, seeds: object) -> None:
     assigned = health["assigned_partitions"]
     assert assigned[stack.topic("articles.raw")] == [0, 1, 2]
     assert assigned[stack.topic("articles.enriched")] == [0, 1, 2]
+    # The stories stage's input is watched too: its lag is part of the total.
+    assert assigned[f"{stack.env['NEWSSTREAM_APP_ID']}-story-input"] == [0]
     assert health["total_lag"] == 0
     assert health["last_progress"] is not None
     # The lag series appear once the consumer knows its positions (a loaded machine can take

@@ -81,3 +81,36 @@ def test_the_thread_fires_on_stuck_with_the_real_clock() -> None:
     finally:
         dog.stop()
     assert dog.state().status == "stuck"
+
+
+class _Consumer:
+    """What ``_unprocessed`` reads of Faust's consumer: assignment, fetch high watermarks and
+    committed offsets."""
+
+    def __init__(self, highwaters: dict[tuple[str, int], int | None]) -> None:
+        from aiokafka import TopicPartition
+
+        self._tps = {tp: TopicPartition(*tp) for tp in highwaters}
+        self._highwaters = {self._tps[tp]: hw for tp, hw in highwaters.items()}
+        self._committed_offset = {self._tps[("story", 0)]: 2}
+
+    def assignment(self) -> set[object]:
+        return set(self._tps.values())
+
+    def highwater(self, tp: object) -> int | None:
+        return self._highwaters[tp]  # type: ignore[index]
+
+
+def test_the_watchdog_counts_work_waiting_on_the_story_input_as_well_as_on_the_raw_topic() -> None:
+    from types import SimpleNamespace
+
+    from streams.app.factory import _unprocessed
+
+    consumer = _Consumer({("raw", 0): 10, ("raw", 1): None, ("story", 0): 9, ("other", 0): 50})
+    app = SimpleNamespace(consumer=consumer)
+    processed = {("raw", 0): 10, ("story", 0): 4}
+    # raw 0 is done, raw 1 was not fetched yet (no evidence), 5 story records wait, and
+    # topics the agents do not watch never count.
+    assert _unprocessed(app, {"raw", "story"}, processed) == 5  # type: ignore[arg-type]
+    # Before the stories agent did anything here, the committed offset is where it resumes.
+    assert _unprocessed(app, {"raw", "story"}, {("raw", 0): 10}) == 7  # type: ignore[arg-type]
