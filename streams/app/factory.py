@@ -173,6 +173,12 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
     install(watchdog)
     processed: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
 
+    def done(topic: str, partition: int, offset: int) -> None:
+        # Called by the enrich and stories agents once a record's outputs were acknowledged.
+        tp = (topic, partition)
+        processed[tp] = max(processed.get(tp, 0), offset + 1)
+        watchdog.progress()
+
     @app.agent(raw, name="enrich")
     async def enrich(stream: Any) -> None:
         async for events in stream.take_events(
@@ -191,12 +197,6 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
             await processor.process(records)
             for r in records:
                 done(r.topic, r.partition, r.offset)
-
-    def done(topic: str, partition: int, offset: int) -> None:
-        # Called by the enrich and stories agents once a record's outputs were acknowledged.
-        tp = (topic, partition)
-        processed[tp] = max(processed.get(tp, 0), offset + 1)
-        watchdog.progress()
 
     # Work waits on both stages: raw records for the enrich agent, enriched records for the
     # stories agent (a stalled stories agent would otherwise leave the watchdog content).

@@ -79,7 +79,7 @@ def install_stories(
     app_id: str,
     metrics: WorkerMetrics,
     send: Send,
-    on_done: Callable[[str, int, int], None] = lambda topic, partition, offset: None,
+    on_done: Callable[[str, int, int], None],
     params: StoryParams | None = None,
 ) -> None:
     """Add the story tables, the internal story-input topic and the ``stories`` agent.
