@@ -22,6 +22,7 @@ from tests.faults.harness import (
     kill,
     new_stack,
     sink_article_ids,
+    uncommitted,
     wait_for_sinks,
 )
 from tests.integration.processes import wait_until
@@ -75,6 +76,13 @@ def test_killing_the_worker_five_times_gives_one_row_and_one_line_per_article(
             done |= new
         wait_for_sinks(stack, expected, WORKER_READY_SECONDS * 2)
         time.sleep(2.0)  # a redelivery still in flight would show up now
+        # What was processed is committed as well: no restart would re-process it again.
+        left = wait_until(
+            lambda: uncommitted(broker.bootstrap, stack),  # type: ignore[attr-defined]
+            lambda lag: not any(lag.values()),
+            30.0,
+            stack,
+        )
         rows, lines = sink_article_ids(stack)
         enriched = [str(e["article_id"]) for e in stack.events("articles.enriched")]
     finally:
@@ -86,7 +94,8 @@ def test_killing_the_worker_five_times_gives_one_row_and_one_line_per_article(
         f"fault 1: sent {ARTICLES}, kills {kills}, SQLite rows {len(rows)} "
         f"(distinct {distinct_rows}), JSONL lines {len(lines)} (distinct {distinct_lines}, "
         f"duplicated {doubled_lines}), enriched events {len(enriched)} (articles enriched more "
-        f"than once by redelivery: {redelivered}), exit codes {codes}"
+        f"than once by redelivery: {redelivered}), uncommitted records at the end {left}, "
+        f"exit codes {codes}"
     )
     assert kills == KILLS
     assert set(rows) == expected

@@ -5,7 +5,15 @@ Once both hold raw partitions, 300 articles are published; when the first of the
 sinks, the worker holding partition 0 is killed with SIGKILL (no leave-group: the broker notices
 only when its session times out, 10 s on Tansu). The survivor must then be assigned every raw
 partition, as its own ``/health`` shows, and the sinks must end with exactly one SQLite row and
-one JSONL line per article.
+one JSONL line per article, and the group's committed offsets must reach the end of every input
+partition (raw topic and story input).
+
+This test found the defect that ``streams.app.factory._Consumer.perform_seek`` fixes: records
+fetched while the survivor's recovery ended were cleared from its queues and, on a partition
+the killed worker had never committed (often the story input, so early in the run), never
+fetched again. Before the fix, 27 and 3 of 300 articles were lost in 2 of 2 CI runs (and in 1
+of 3 runs here), and in each of those 3 runs the survivor's commits on some input partition
+stopped for good.
 """
 
 from __future__ import annotations
@@ -22,24 +30,14 @@ from tests.faults.harness import (
     kill,
     new_stack,
     sink_article_ids,
+    trace_articles,
+    uncommitted,
     wait_for_sinks,
     worker_health,
 )
 from tests.integration.processes import Stack, free_port, wait_until
 
-pytestmark = [
-    pytest.mark.integration,
-    # Known defect, issue 4 stays open: in 2 of 2 fresh-clone CI runs (and 0 of 13 runs alone,
-    # in the fault suite or on a loaded machine) the survivor went silent after its takeover
-    # with 273/300 and 297/300 articles in both sinks; the missing ones were on the killed
-    # worker's raw partitions, and the killed worker also owned the story input. Not strict:
-    # most runs pass, and a pass must not fail CI. The failure message now carries every
-    # process's log tail and the survivor's /health (story-input lag included).
-    pytest.mark.xfail(
-        strict=False,
-        reason="issue 4: articles of the killed worker's partitions can stay unprocessed",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 ARTICLES = 300
 SEED = 4444
@@ -107,9 +105,20 @@ def test_the_surviving_worker_takes_every_partition_and_processes_every_article(
             # Where the survivor's work waits (raw or story input, per partition) says which
             # stage stalled.
             health = worker_health(ports[survivor])
-            raise AssertionError(f"{exc}\n{survivor} /health: {health}") from None
+            missing = expected - set(sink_article_ids(stack)[0])
+            trace = trace_articles(broker.bootstrap, stack, missing)  # type: ignore[attr-defined]
+            raise AssertionError(f"{exc}\n{survivor} /health: {health}\n{trace}") from None
         timings["all in the sinks after the kill"] = time.monotonic() - killed_at
         time.sleep(2.0)  # a redelivery still in flight would show up now
+        # Every input record processed is committed too (Faust commits every 2.8 s): a
+        # commit stuck behind records the survivor never processed would show here even when
+        # the articles reached the sinks another way.
+        left = wait_until(
+            lambda: uncommitted(broker.bootstrap, stack),  # type: ignore[attr-defined]
+            lambda lag: not any(lag.values()),
+            30.0,
+            stack,
+        )
         rows, lines = sink_article_ids(stack)
         enriched = [str(e["article_id"]) for e in stack.events("articles.enriched")]
         deadletters = stack.events("deadletter", idle_seconds=1.0)
@@ -124,7 +133,8 @@ def test_the_surviving_worker_takes_every_partition_and_processes_every_article(
         f"{takeover:.1f} s; SQLite rows {len(rows)} (distinct {len(set(rows))}), JSONL lines "
         f"{len(lines)} (duplicated {doubled_lines}), enriched events {len(enriched)} "
         f"(re-processed after the kill: {redelivered}), dead letters {len(deadletters)}, "
-        f"exit codes {codes}; {', '.join(f'{k} {v:.1f} s' for k, v in timings.items())}"
+        f"uncommitted records at the end {left}, exit codes {codes}; "
+        f"{', '.join(f'{k} {v:.1f} s' for k, v in timings.items())}"
     )
     assert in_sink_at_kill < ARTICLES  # the kill came while articles were still flowing
     assert takeover < TAKEOVER_SECONDS
