@@ -3,15 +3,18 @@
 Delivery on this path (raw topic -> story input, entities and dead-letter topics; the story
 input's agent then publishes the enriched events, see ``streams.app.stories``) is
 at-least-once with idempotent effects: an input batch is acknowledged to Faust only after every
-output event of the batch was acknowledged by the broker (acks=all, idempotent producer), so a
-crash re-delivers at most the unacknowledged batch; its outputs carry the same deterministic
-``event_id`` and sinks upsert on it.
+output event of the batch (and of every earlier batch) was acknowledged by the broker (acks=all,
+idempotent producer), so a crash re-delivers at most the unacknowledged batches; their outputs
+carry the same deterministic ``event_id`` and sinks upsert on it. The agent enriches the next
+batch while the broker acknowledges the last ones (:class:`~streams.app.delivery.DeliveryWindow`,
+``AppConfig.batches_in_flight``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -34,7 +37,7 @@ from schemas import (
     encode,
 )
 from schemas.events import utc_now
-from streams.app.delivery import Output, deliver
+from streams.app.delivery import DeliveryWindow, Output, deliver, hold
 from streams.app.metrics import WorkerMetrics
 from streams.app.stories import STORY_ID_RESERVE, install_stories, story_input_topic
 from streams.app.watchdog import Watchdog, install
@@ -61,6 +64,10 @@ class AppConfig:
     web_port: int = 6066
     batch_max: int = 32
     batch_within_seconds: float = 0.2
+    batches_in_flight: int = 4
+    """Enrich batches whose outputs may wait for the broker's acknowledgement at once."""
+    events_in_flight: int = 256
+    """The same for the one-event-at-a-time agents (stories, dashboard, trends)."""
     max_deadletter_payload_bytes: int = 256 * 1024
     max_event_bytes: int = 1_000_000
     """Larger output events are dead-lettered (Kafka's default message limit is ~1 MB)."""
@@ -221,24 +228,38 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         processed[tp] = max(processed.get(tp, 0), offset + 1)
         watchdog.progress()
 
+    handoff = metrics.counted_handoff(lambda t, k, v: _handoff(app, t, k, v), topics.deadletter)
+
+    def acknowledge(events: Sequence[Any]) -> None:
+        # The events' outputs (and every earlier input's) were acknowledged by the broker.
+        for event in events:
+            event.ack()
+            done(event.message.topic, event.message.partition, event.message.offset)
+
     @app.agent(raw, name="enrich")
     async def enrich(stream: Any) -> None:
-        async for events in stream.take_events(
-            config.batch_max, within=config.batch_within_seconds
-        ):
-            records = [
-                RawRecord(
-                    topic=e.message.topic,
-                    partition=e.message.partition,
-                    offset=e.message.offset,
-                    key=e.message.key,
-                    value=e.message.value,
-                )
-                for e in events
-            ]
-            await processor.process(records)
-            for r in records:
-                done(r.topic, r.partition, r.offset)
+        # Batches overlap: while the broker acknowledges a batch's outputs, the next one is
+        # enriched. Each input is acknowledged only once its outputs were (see DeliveryWindow).
+        window = DeliveryWindow(handoff, send, limit=config.batches_in_flight)
+        try:
+            async for events in stream.take_events(
+                config.batch_max, within=config.batch_within_seconds
+            ):
+                records = [
+                    RawRecord(
+                        topic=e.message.topic,
+                        partition=e.message.partition,
+                        offset=e.message.offset,
+                        key=e.message.key,
+                        value=e.message.value,
+                    )
+                    for e in events
+                ]
+                outputs = await processor.outputs(records)
+                hold(events)
+                await window.submit(outputs, functools.partial(acknowledge, list(events)))
+        finally:
+            window.close()
 
     # Work waits on both stages: raw records for the enrich agent, enriched records for the
     # stories agent (a stalled stories agent would otherwise leave the watchdog content).
@@ -259,10 +280,19 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         recent_articles=config.recent_articles,
         metrics=metrics,
         send=send,
+        handoff=handoff,
+        in_flight=config.events_in_flight,
     )
     # Stories: near-duplicates and same-event clustering, one owner (see streams.app.stories).
     install_stories(
-        app, topics=topics, app_id=config.app_id, metrics=metrics, send=send, on_done=done
+        app,
+        topics=topics,
+        app_id=config.app_id,
+        metrics=metrics,
+        send=send,
+        handoff=handoff,
+        on_done=done,
+        in_flight=config.events_in_flight,
     )
 
     # Threads first (a running enrichment finishes), then the model servers.
@@ -309,6 +339,14 @@ def _credentials(broker: FaustBrokerSettings) -> Any:
     if broker.ssl_context is not None:
         return faust.SSLCredentials(broker.ssl_context)
     return None
+
+
+async def _handoff(app: NewsApp, topic: str, key: bytes, value: bytes) -> Awaitable[object]:
+    # Queued in the producer; the returned future resolves on the broker's acknowledgement.
+    acknowledgement: Awaitable[object] = await app.producer.send(
+        topic, key, value, partition=None, timestamp=None, headers=None
+    )
+    return acknowledgement
 
 
 async def _send(app: NewsApp, topic: str, key: bytes, value: bytes) -> None:
@@ -377,6 +415,17 @@ class BatchProcessor:
         when the loop body raises, so giving up here would lose the batch (see
         :mod:`streams.app.delivery`).
         """
+        await deliver(
+            self._send,
+            await self.outputs(records),
+            initial_seconds=self._retry_initial,
+            max_seconds=self._retry_max,
+        )
+
+    async def outputs(self, records: Sequence[RawRecord]) -> list[Output]:
+        """The output records of ``records``: each article's enriched event
+        (to the story input or the enriched topic), its entity and quote events, and a dead
+        letter for each record that does not decode or enrich. Sends nothing."""
         articles: list[ArticleIngested] = []
         origins: dict[str, RawRecord] = {}
         sends: list[Output] = []
@@ -415,12 +464,7 @@ class BatchProcessor:
                     sends.append((self._topics.entities, key, encode(entity_event)))
                 for quote_event in quote_events(result):
                     sends.append((self._topics.quotes, key, encode(quote_event)))
-        await deliver(
-            self._send,
-            sends,
-            initial_seconds=self._retry_initial,
-            max_seconds=self._retry_max,
-        )
+        return sends
 
     def _deadletter(
         self, record: RawRecord, stage: DeadLetterStage, reason: str, detail: str

@@ -9,6 +9,8 @@ records consumed and sets the lag gauge just before each scrape.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sized
 from datetime import UTC, datetime
@@ -108,6 +110,28 @@ class WorkerMetrics:
             self.events_out.labels(topic=topic).inc()
             if topic == deadletter_topic:
                 self.deadletters.inc()
+
+        return counted
+
+    def counted_handoff(
+        self,
+        handoff: Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]],
+        deadletter_topic: str,
+    ) -> Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]]:
+        """``handoff`` (see ``streams.app.delivery.Handoff``) whose records are counted once
+        the broker acknowledged them, like :meth:`counted_send`'s."""
+
+        def count(topic: str, acknowledgement: asyncio.Future[object]) -> None:
+            if acknowledgement.cancelled() or acknowledgement.exception() is not None:
+                return
+            self.events_out.labels(topic=topic).inc()
+            if topic == deadletter_topic:
+                self.deadletters.inc()
+
+        async def counted(topic: str, key: bytes, value: bytes) -> Awaitable[object]:
+            acknowledgement = asyncio.ensure_future(await handoff(topic, key, value))
+            acknowledgement.add_done_callback(functools.partial(count, topic))
+            return acknowledgement
 
         return counted
 

@@ -11,10 +11,11 @@
 2. The ``stories`` agent (on whichever worker holds that partition) takes the events one by
    one, computes each article's features (MinHash signature, entity-id counts, content
    words; ~0.4 ms an article) and assigns it with
-   :class:`~streams.stories.cluster.StoryClusterer` over four Faust tables
-   (``stories-articles``, ``stories-bands``, ``stories-stories``, ``stories-entities``; one
-   partition each, backed by changelog topics, so a restarted or replacement worker recovers
-   the state). For each article it sends the enriched event with ``story_id`` set to
+   :class:`~streams.stories.cluster.StoryClusterer` over three Faust tables
+   (``stories-articles``, ``stories-stories``, ``stories-entities``; one partition each,
+   backed by changelog topics, so a restarted or replacement worker recovers the state; the
+   near-duplicate band index is rebuilt in memory from ``stories-articles`` after every
+   partition assignment). For each article it sends the enriched event with ``story_id`` set to
    ``news.articles.enriched`` (key: article id) and a :class:`~schemas.StoryUpdated` to
    ``news.stories`` (key: story id).
 
@@ -23,8 +24,10 @@ dashboard's agents (trending) see one event per article and delivery, as before 
 ``story_id`` is not part of the event id (article id + enricher versions).
 
 Delivery is at-least-once like the rest of the worker: a story-input event is acknowledged
-only after both of its outputs were acknowledged by the broker. One article at a time costs a
-broker round trip per article on this path (the NLP enrichment before it is far slower).
+only after both of its outputs (and those of every earlier record) were acknowledged by the
+broker. The agent does not wait for each article's acknowledgements before the next article:
+up to ``in_flight`` records' outputs are in the broker's hands at once
+(:class:`~streams.app.delivery.DeliveryWindow`).
 A redelivered story-input record (same bytes) gives the same two events: the clusterer returns
 the article's recorded assignment and the state is unchanged. A raw record enriched again
 after a crash of the enrich agent reaches the story input as a second event that differs only
@@ -38,6 +41,7 @@ feature records of a worker from before this design) are logged and skipped.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -47,7 +51,7 @@ import faust
 
 from schemas import DeadLetter, DeadLetterStage, TopicOrigin, encode
 from schemas.events import utc_now
-from streams.app.delivery import Output, Send, deliver
+from streams.app.delivery import DeliveryWindow, Handoff, Output, Send, hold
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
@@ -59,7 +63,7 @@ MAX_DEADLETTER_PAYLOAD: Final = 256 * 1024
 """Bytes of an undecodable story-input record kept in its dead letter (records are enriched
 events, well under the 1 MB event limit)."""
 
-TABLES = ("articles", "bands", "stories", "entities")
+TABLES = ("articles", "stories", "entities")
 
 STORY_ID_RESERVE: Final = 256
 """Bytes an enriched event may grow by when the ``stories`` agent sets its ``story_id``
@@ -79,13 +83,17 @@ def install_stories(
     app_id: str,
     metrics: WorkerMetrics,
     send: Send,
+    handoff: Handoff,
     on_done: Callable[[str, int, int], None],
+    in_flight: int = 256,
     params: StoryParams | None = None,
 ) -> None:
     """Add the story tables, the internal story-input topic and the ``stories`` agent.
 
     ``on_done(topic, partition, offset)`` is called once a story-input record's outputs
-    were acknowledged (the worker's watchdog counts it as progress).
+    were acknowledged (the worker's watchdog counts it as progress). Outputs are handed to
+    the producer with ``handoff``, at most ``in_flight`` records' worth waiting for the broker;
+    ``send`` sends again what failed.
 
     From then on the app's enriched events must go to :func:`story_input_topic` (the agent
     publishes them on ``topics.enriched`` with their ``story_id``), never to
@@ -104,34 +112,46 @@ def install_stories(
     }
     clusterer = StoryClusterer(StoryState(**tables), params)
 
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The tables are recovered after each assignment: the band index derived from them
+        # is rebuilt when the next article is assigned (events flow only after recovery).
+        clusterer.forget_index()
+
+    app.on_partitions_assigned.connect(on_assigned)
+
     @app.agent(input_topic, name="stories")
     async def stories(stream: Any) -> None:
         # One event at a time (Faust tables can only be changed while iterating a stream's
-        # events, not over a ``take`` buffer); Faust acknowledges an event when the next one is
-        # taken, so only after both of its sends were acknowledged by the broker.
-        async for event in stream.events():
-            article = decode_enriched(event.value)
-            if article is None:
-                # Never dropped silently: the record goes to the dead-letter topic, with its
-                # bytes and where it came from, like every other undecodable input.
-                await deliver(send, [story_input_deadletter(event.message, topics)])
-                on_done(event.message.topic, event.message.partition, event.message.offset)
-                continue
-            assignment = clusterer.assign(clusterer.features(article))
-            placed = article.model_copy(update={"story_id": assignment.story_id})
-            await deliver(
-                send,
-                [
-                    (topics.enriched, article.article_id.encode(), encode(placed)),
-                    (
-                        topics.stories,
-                        assignment.story_id.encode(),
-                        encode(story_event(assignment)),
-                    ),
-                ],
-            )
-            metrics.progress()
-            on_done(event.message.topic, event.message.partition, event.message.offset)
+        # events, not over a ``take`` buffer). The outputs of successive events wait for the
+        # broker together; each event is acknowledged once its outputs were (DeliveryWindow).
+        window = DeliveryWindow(handoff, send, limit=in_flight)
+        try:
+            async for event in stream.events():
+                article = decode_enriched(event.value)
+                if article is None:
+                    # Never dropped silently: the record goes to the dead-letter topic, with its
+                    # bytes and where it came from, like every other undecodable input.
+                    outputs = [story_input_deadletter(event.message, topics)]
+                else:
+                    assignment = clusterer.assign(clusterer.features(article))
+                    placed = article.model_copy(update={"story_id": assignment.story_id})
+                    outputs = [
+                        (topics.enriched, article.article_id.encode(), encode(placed)),
+                        (
+                            topics.stories,
+                            assignment.story_id.encode(),
+                            encode(story_event(assignment)),
+                        ),
+                    ]
+                hold([event])
+                await window.submit(outputs, functools.partial(acknowledge, event))
+        finally:
+            window.close()
+
+    def acknowledge(event: Any) -> None:
+        event.ack()
+        metrics.progress()
+        on_done(event.message.topic, event.message.partition, event.message.offset)
 
 
 def story_input_deadletter(message: Any, topics: Topics) -> Output:

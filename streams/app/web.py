@@ -22,6 +22,7 @@ worker show its share, ``news.entities.trending`` carries every entity's figures
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -33,7 +34,7 @@ from faust.web import Request, Response, View
 
 from schemas import encode
 from streams.app import watchdog
-from streams.app.delivery import deliver
+from streams.app.delivery import DeliveryWindow, Handoff, Output, hold
 from streams.app.metrics import WorkerMetrics
 from streams.app.stories import story_input_topic
 from streams.app.trending import (
@@ -78,8 +79,13 @@ def install_dashboard(
     recent_articles: int,
     metrics: WorkerMetrics,
     send: Send,
+    handoff: Handoff,
+    in_flight: int = 256,
 ) -> None:
-    """Add the tables, the two agents, the events-in sensor and the web views to ``app``."""
+    """Add the tables, the two agents, the events-in sensor and the web views to ``app``.
+
+    The agents hand their outputs to the producer with ``handoff``, at most ``in_flight``
+    events' worth waiting for the broker; ``send`` sends again what failed."""
     # Faust's own table and router views would expose the raw tables (article bodies
     # included); nothing here uses them.
     app.conf.web_tables_enabled = False
@@ -115,47 +121,58 @@ def install_dashboard(
     enriched_topic = app.topic(topics.enriched)
     mentions_topic = app.topic(f"{app_id}-entity-mentions", partitions=partitions, internal=True)
 
+    # Both agents hand their outputs to the producer and go on (DeliveryWindow): an event is
+    # acknowledged once its outputs, and every earlier event's, were acknowledged.
+    def acknowledge(event: Any) -> None:
+        event.ack()
+        metrics.progress()
+
     @app.agent(enriched_topic, name="dashboard")
     async def dashboard(stream: Any) -> None:
-        async for event in stream.events():
-            article = decode_enriched(event.value)
-            if article is None:
-                continue
-            recent.add(
-                event.message.partition,
-                article.article_id,
-                article.model_dump(mode="json"),
-            )
-            await deliver(
-                send,
-                [
-                    (mentions_topic.get_topic_name(), m.key.encode(), m.to_bytes())
-                    for m in mentions_of(article)
-                ],
-            )
-            metrics.progress()
+        window = DeliveryWindow(handoff, send, limit=in_flight)
+        try:
+            async for event in stream.events():
+                article = decode_enriched(event.value)
+                outputs: list[Output] = []
+                if article is not None:
+                    recent.add(
+                        event.message.partition,
+                        article.article_id,
+                        article.model_dump(mode="json"),
+                    )
+                    outputs = [
+                        (mentions_topic.get_topic_name(), m.key.encode(), m.to_bytes())
+                        for m in mentions_of(article)
+                    ]
+                hold([event])
+                await window.submit(outputs, functools.partial(acknowledge, event))
+        finally:
+            window.close()
 
     @app.agent(mentions_topic, name="entity-trends")
     async def entity_trends(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                mention = Mention.from_bytes(event.value)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("skipping a mention record that does not decode: %s", exc)
-                continue
-            latest = trends.add(mention)
-            await deliver(
-                send,
-                [
-                    (
-                        topics.trending,
-                        mention.key.encode(),
-                        encode(trending_event(mention.key, trends.specs[name], *update)),
-                    )
-                    for name, update in latest.items()
-                ],
-            )
-            metrics.progress()
+        window = DeliveryWindow(handoff, send, limit=in_flight)
+        try:
+            async for event in stream.events():
+                outputs: list[Output] = []
+                try:
+                    mention = Mention.from_bytes(event.value)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("skipping a mention record that does not decode: %s", exc)
+                else:
+                    latest = trends.add(mention)
+                    outputs = [
+                        (
+                            topics.trending,
+                            mention.key.encode(),
+                            encode(trending_event(mention.key, trends.specs[name], *update)),
+                        )
+                        for name, update in latest.items()
+                    ]
+                hold([event])
+                await window.submit(outputs, functools.partial(acknowledge, event))
+        finally:
+            window.close()
 
     # The story input is a source too: a stalled stories agent shows as lag there.
     source_topics = {

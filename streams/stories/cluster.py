@@ -11,7 +11,8 @@ How an article is assigned (:meth:`StoryClusterer.assign`)
 2. **Near-duplicate.** The body's word 5-shingles (lower-cased ``\\w+`` tokens) get a 128-value
    MinHash signature (hash functions derived from BLAKE2b, so signatures are identical in every
    process and across restarts). Recent articles are indexed by LSH bands (32 bands of 4
-   values); a candidate whose estimated Jaccard similarity is at least
+   values; the index lives in memory, derived from the ``articles`` table, see below); a
+   candidate whose estimated Jaccard similarity is at least
    ``duplicate_similarity`` (0.8) makes the article a duplicate: it joins that article's story,
    is listed under ``duplicates`` and does not add to the story's entity and term profiles
    (a wire text printed by ten outlets is one report, not ten).
@@ -33,13 +34,17 @@ How an article is assigned (:meth:`StoryClusterer.assign`)
 Stories have deterministic ids (``story-`` + the first article's id) and every state change
 is keyed by article id, so the same input in the same order gives the same stories.
 
-State (:class:`StoryState`): four key-value tables, dicts in tests and changelog-backed Faust
-tables in the worker. Values are JSON-able and never mutated in place: every change sets a new
+State (:class:`StoryState`): three key-value tables, dicts in tests and changelog-backed Faust
+tables in the worker. The LSH band index is not one of them: it is derived from the
+``articles`` table (which holds every signature), built on first use and again after
+:meth:`StoryClusterer.forget_index` (the worker calls it when the tables may have been
+recovered), because as a table it cost 32 changelog records per article, most of the worker's
+producer work. Values are JSON-able and never mutated in place: every change sets a new
 value on its key (that is what writes a Faust table's changelog). Time is the article's
 ``ingested_at`` (as for trending: it travels in the event, so a replay assigns alike).
 Stories whose last article is older than ``window_seconds`` before the newest article seen are
 swept (at most once per ``sweep_every_seconds`` of that clock) together with their articles,
-band entries and entity-index entries, so the state stays proportional to one window of news.
+band-index entries and entity-index entries, so the state stays proportional to one window of news.
 Per story, the entity and term profiles are capped (``max_story_entities``,
 ``max_story_terms``).
 """
@@ -181,21 +186,20 @@ class Assignment:
 
 @dataclass(slots=True)
 class StoryState:
-    """The four tables of the clustering state (all keyed by strings, JSON-able values).
+    """The three tables of the clustering state (all keyed by strings, JSON-able values).
 
-    ``articles``: article id -> ``{"story", "at", "sig", "dup"}``;
-    ``bands``: LSH band key -> article ids; ``stories``: story id -> the story (see
-    :meth:`StoryClusterer._new_story`); ``entities``: entity id -> ids of the stories holding it.
+    ``articles``: article id -> ``{"story", "at", "sig", "dup"}``; ``stories``: story id -> the
+    story (see :meth:`StoryClusterer._new_story`); ``entities``: entity id -> ids of the
+    stories holding it.
     """
 
     articles: MutableMapping[str, Any]
-    bands: MutableMapping[str, Any]
     stories: MutableMapping[str, Any]
     entities: MutableMapping[str, Any]
 
     @classmethod
     def in_memory(cls) -> StoryState:
-        return cls({}, {}, {}, {})
+        return cls({}, {}, {})
 
 
 def story_id_for(article_id: str) -> str:
@@ -212,6 +216,27 @@ class StoryClusterer:
         self._hasher = MinHasher(self.params.num_perm)
         self._clock = float("-inf")
         self._next_sweep: float | None = None
+        self._bands: dict[str, list[str]] | None = None  # LSH band key -> article ids
+
+    def forget_index(self) -> None:
+        """Drop the in-memory band index; the next assignment rebuilds it from the state.
+
+        Call whenever the state's tables may have changed other than through this clusterer
+        (the worker: on every partition assignment, since the tables are then recovered)."""
+        self._bands = None
+
+    def band_index(self) -> Mapping[str, list[str]]:
+        """LSH band key -> ids of the articles in the state with that band (built if needed)."""
+        return self._index()
+
+    def _index(self) -> dict[str, list[str]]:
+        if self._bands is None:
+            bands: dict[str, list[str]] = {}
+            for article_id, entry in self.state.articles.items():
+                for key in self.band_keys(entry["sig"]):
+                    bands.setdefault(key, []).append(article_id)
+            self._bands = bands
+        return self._bands
 
     # -- features ---------------------------------------------------------------------------
 
@@ -286,9 +311,10 @@ class StoryClusterer:
         entry = {"story": story_id, "at": f.at, "sig": list(f.signature), "score": score}
         if duplicate_of is not None:
             entry["dup"] = duplicate_of
+        index = self._index()  # built from the state before this article joins it
         state.articles[f.article_id] = entry
         for key in self.band_keys(f.signature):
-            state.bands[key] = [*state.bands.get(key, []), f.article_id]
+            index.setdefault(key, []).append(f.article_id)
         return Assignment(
             f.article_id, story_id, duplicate_of, round(score, 4), new_story, False, story
         )
@@ -296,7 +322,7 @@ class StoryClusterer:
     def _near_duplicate(self, f: ArticleFeatures) -> tuple[str | None, float]:
         candidates: set[str] = set()
         for key in self.band_keys(f.signature):
-            candidates.update(self.state.bands.get(key, ()))
+            candidates.update(self._index().get(key, ()))
         best: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             entry = self.state.articles.get(candidate)
@@ -436,12 +462,13 @@ class StoryClusterer:
             entry = state.articles.get(article_id)
             if entry is None:
                 continue
-            for key in self.band_keys(entry["sig"]):
-                rest = [a for a in state.bands.get(key, ()) if a != article_id]
-                if rest:
-                    state.bands[key] = rest
-                elif key in state.bands:
-                    del state.bands[key]
+            if self._bands is not None:
+                for key in self.band_keys(entry["sig"]):
+                    rest = [a for a in self._bands.get(key, ()) if a != article_id]
+                    if rest:
+                        self._bands[key] = rest
+                    else:
+                        self._bands.pop(key, None)
             del state.articles[article_id]
         for eid in story["entities"]:
             self._unindex(eid, story_id)

@@ -117,15 +117,24 @@ def test_seeds_share_a_story_and_survive_a_restart(stack: Stack, tmp_path: Path)
     later = tmp_path / "later"
     later.mkdir()
     (later / "hanoi-wire.txt").write_text(HANOI_WIRE, encoding="utf-8")
+    # A near-copy of an article from before the restart: found only if the restarted worker
+    # rebuilt its near-duplicate index from the recovered tables.
+    (later / "unrelated-update.txt").write_text(
+        "Updated at 11:00. " + UNRELATED.body, encoding="utf-8"
+    )
     stack.cli("watch", str(later), "--once")
     events = wait_until(
         lambda: story_events(stack),
-        lambda evs: len(assigned(evs)) == 4,
+        lambda evs: len(assigned(evs)) == 5,
         FIRST_RESULT_SECONDS,
         stack,
     )
-    published = enriched(stack, 4)
+    published = enriched(stack, 5)
     new_id = enriched_ids(published)["hanoi-wire"]
+    copy_id = enriched_ids(published)["unrelated-update"]
+    copied = [e for e in events if e["article_id"] == copy_id]
+    assert copied[0]["story_id"] == stories[ids["unrelated"]]
+    assert {"article_id": copy_id, "duplicate_of": ids["unrelated"]} in copied[0]["duplicates"]
     joined = [e for e in events if e["article_id"] == new_id]
     # At-least-once: a restarted worker may deliver the article's update again, identical.
     assert len({e["event_id"] for e in joined}) == 1
@@ -133,7 +142,7 @@ def test_seeds_share_a_story_and_survive_a_restart(stack: Stack, tmp_path: Path)
     assert joined[0]["new_story"] is False
     assert sorted(joined[0]["article_ids"]) == sorted([seed_1, seed_2, new_id])
     # Nothing was assigned twice: every earlier article kept its story.
-    assert {a: s for a, s in assigned(events).items() if a != new_id} == stories
+    assert {a: s for a, s in assigned(events).items() if a not in (new_id, copy_id)} == stories
     # The new article was published with the story it joined; no article was published again
     # as a second derivation (e.g. without a story).
     check_published(published, story_events(stack))

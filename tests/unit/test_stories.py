@@ -109,7 +109,6 @@ def test_a_redelivered_article_changes_nothing(enriched: Enriched) -> None:
 def vars_of(state: StoryState) -> dict[str, Any]:
     return {
         "articles": dict(state.articles),
-        "bands": dict(state.bands),
         "stories": dict(state.stories),
         "entities": dict(state.entities),
     }
@@ -132,6 +131,22 @@ def test_state_restored_from_json_keeps_the_stories(enriched: Enriched) -> None:
     ]
 
 
+def test_a_near_duplicate_is_found_after_the_band_index_is_rebuilt(enriched: Enriched) -> None:
+    """A worker that takes over the tables rebuilds the band index from them."""
+    original = next(a for key, _, a in enriched if key == "hanoi-nl-seed-1")
+    clusterer = StoryClusterer(StoryState.in_memory())
+    first = clusterer.assign(clusterer.features(original))
+    tables = orjson.loads(orjson.dumps(vars_of(clusterer.state)))
+    copy = original.model_copy(update={"article_id": "0" * 31 + "1"})
+    for taken_over in (StoryClusterer(StoryState(**tables)), clusterer):
+        taken_over.forget_index()
+        duplicate = taken_over.assign(taken_over.features(copy))
+        assert duplicate.duplicate_of == original.article_id
+        assert duplicate.story_id == first.story_id
+        assert copy.article_id in taken_over.band_index()[taken_over.band_keys(
+            taken_over.features(copy).signature)[0]]  # fmt: skip
+
+
 def test_old_stories_expire_with_their_index_entries(enriched: Enriched) -> None:
     clusterer = StoryClusterer(StoryState.in_memory())
     singapore = [a for key, _, a in enriched if key.startswith("singapore")]
@@ -144,7 +159,7 @@ def test_old_stories_expire_with_their_index_entries(enriched: Enriched) -> None
     state = clusterer.state
     assert list(state.stories) == [assignment.story_id]
     assert list(state.articles) == [later.article_id]
-    assert all(ids == [later.article_id] for ids in state.bands.values())
+    assert all(ids == [later.article_id] for ids in clusterer.band_index().values())
     assert all(ids == [assignment.story_id] for ids in state.entities.values())
 
 
