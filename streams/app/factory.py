@@ -41,7 +41,7 @@ from streams.app.delivery import DeliveryWindow, Output, deliver, hold
 from streams.app.metrics import WorkerMetrics
 from streams.app.stories import STORY_ID_RESERVE, install_stories, story_input_topic
 from streams.app.watchdog import Watchdog, install
-from streams.app.web import install_dashboard
+from streams.app.web import assigned_partitions, install_dashboard
 from streams.config import Topics
 from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, quote_events
 from streams.kafka.client import FaustBrokerSettings, stopped_despite_fetcher
@@ -310,7 +310,7 @@ def _unprocessed(
     """
     lag = 0
     consumer: Any = app.consumer
-    for tp in consumer.assignment():
+    for tp in assigned_partitions(app) or ():
         if tp.topic not in topics:
             continue
         try:

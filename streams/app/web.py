@@ -30,6 +30,7 @@ from importlib import resources
 from typing import Any, Final
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 
 from schemas import encode
@@ -197,6 +198,18 @@ def install_dashboard(
     _install_views(app, trends, recent, metrics, source_topics, specs[0].name)
 
 
+def assigned_partitions(app: Any) -> set[Any] | None:
+    """The consumer's assigned partitions, or None while its thread has not started.
+
+    Faust reports the app as "running" as soon as it begins starting, before the consumer
+    thread exists; the health and metrics views and the lag timer can run in that gap.
+    """
+    try:
+        return set(app.consumer.assignment())
+    except ConsumerNotStarted:
+        return None
+
+
 async def lag_by_partition(app: Any, source_topics: set[str]) -> dict[tuple[str, int], int]:
     """End offset minus the consumer's position, per assigned partition of ``source_topics``.
 
@@ -204,7 +217,7 @@ async def lag_by_partition(app: Any, source_topics: set[str]) -> dict[tuple[str,
     ``streams.kafka.compat``); partitions whose position is not known yet are left out.
     """
     consumer = app.consumer
-    tps = sorted(tp for tp in consumer.assignment() if tp.topic in source_topics)
+    tps = sorted(tp for tp in assigned_partitions(app) or () if tp.topic in source_topics)
     if not tps:
         return {}
     ends = await asyncio.wait_for(consumer.highwaters(*tps), timeout=5.0)
@@ -234,8 +247,9 @@ async def health_report(
     assigned: dict[str, list[int]] = {}
     lag: dict[tuple[str, int], int] = {}
     problem: str | None = None
-    if state == "running":
-        for tp in app.consumer.assignment():
+    assignment = assigned_partitions(app) if state == "running" else None
+    if assignment is not None:
+        for tp in assignment:
             if tp.topic in source_topics:
                 assigned.setdefault(tp.topic, []).append(tp.partition)
         try:
@@ -245,7 +259,7 @@ async def health_report(
     wd = watchdog.health()
     if state != "running":
         status = "starting" if state == "init" else state
-    elif not recovery.completed.is_set():
+    elif assignment is None or not recovery.completed.is_set():
         status = "starting"
     elif getattr(app, "in_recovery", False):
         status = "recovering"
