@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -253,27 +254,46 @@ def generated_articles(count: int, seed: int = 2019) -> list[Article]:
 # --- plumbing payloads ---------------------------------------------------------------------------
 
 
-def plumbing_payloads(corpus: Corpus, count: int, size: int = 2000) -> list[tuple[bytes, bytes]]:
+_SENTENCE_END: Final = re.compile(r"(?<=[.!?])\s+")
+
+
+def plumbing_payloads(
+    corpus: Corpus, count: int, size: int = 2000, seed: int = 2019
+) -> list[tuple[bytes, bytes]]:
     """``count`` (key, value) pairs: ``ArticleIngested`` JSON of about ``size`` bytes each.
 
-    Bodies are corpus text (repeated when shorter) cut at a word boundary so that the encoded
-    event is close to ``size``; every event has its own article id.
+    Every event has its own article id and its own body: a seeded random draw of the corpus's
+    sentences, cut at a word boundary so that the encoded event is close to ``size``. Distinct
+    bodies matter: the worker's stories stage compares each article with its near-duplicates,
+    so a few bodies repeated thousands of times (what this once did) measure that search, not
+    the plumbing; most news is not a copy of earlier news. (Two draws share a sentence or two
+    now and then, as agency copy does; the generated fallback corpus, built from a few
+    templates, repeats far more.)
     """
-    bases: list[ArticleIngested] = []
+    sentences = [
+        sentence.strip()
+        for article in corpus.articles
+        for sentence in _SENTENCE_END.split(" ".join(article.body.split()))
+        if sentence.strip()
+    ]
+    envelopes: list[tuple[ArticleIngested, int]] = []
     for article in corpus.articles[:64]:
         event = article.event()
         overhead = len(encode(event)) - len(event.body.encode())
-        budget = max(64, size - overhead)
-        text = event.body
-        while len(text.encode()) < budget:
-            text = f"{text}\n\n{event.body}"
-        body = text.encode()[:budget].decode("utf-8", "ignore").rsplit(" ", 1)[0]
-        bases.append(event.model_copy(update={"body": body}))
+        envelopes.append((event, max(64, size - overhead)))
+    rng = random.Random(seed)
     pairs = []
     for i in range(count):
-        base = bases[i % len(bases)]
-        article_id = hashlib.sha256(f"{base.article_id}/{i}".encode()).hexdigest()[:32]
-        value = encode(base.model_copy(update={"article_id": article_id}))
+        envelope, budget = envelopes[i % len(envelopes)]
+        parts: list[str] = []
+        length = 0
+        while length < budget:
+            sentence = rng.choice(sentences)
+            parts.append(sentence)
+            length += len(sentence.encode()) + 1
+        body = " ".join(parts).encode()[:budget].decode("utf-8", "ignore").rsplit(" ", 1)[0]
+        article_id = hashlib.sha256(f"plumbing/{seed}/{i}".encode()).hexdigest()[:32]
+        value = encode(envelope.model_copy(update={"article_id": article_id, "body": body}))
         pairs.append((article_id.encode(), value))
     return pairs
 
