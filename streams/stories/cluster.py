@@ -54,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,6 +88,9 @@ _STOPWORD_TEXT: Final = """
     friday saturday sunday year years two three new one
 """
 STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
+
+BandKey = tuple[int, tuple[int, ...]]
+"""An LSH band key: (band number, the signature's values in that band)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,20 +132,20 @@ class MinHasher:
         self._b = np.array(b, dtype=np.uint64)
 
     def signature(self, shingles: Iterable[str]) -> tuple[int, ...]:
-        hashes = np.fromiter(
-            (
-                int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
-                for s in set(shingles)
-            ),
-            dtype=np.uint64,
+        # Each shingle's 4-byte blake2b digest read as a little-endian uint32, all at once.
+        digests = b"".join(
+            hashlib.blake2b(s.encode(), digest_size=4).digest() for s in set(shingles)
         )
+        hashes = np.frombuffer(digests, dtype="<u4").astype(np.uint64)
         if hashes.size == 0:
             hashes = np.zeros(1, dtype=np.uint64)
         # uint64 products wrap (as in datasketch's MinHash); the family stays a fixed,
         # well-mixed set of hash functions, which is all the estimate needs.
-        permuted = (np.outer(hashes, self._a) + self._b) % np.uint64(_PRIME)
+        permuted = np.multiply.outer(hashes, self._a)  # then in place: no temporaries
+        permuted += self._b
+        permuted %= np.uint64(_PRIME)
         permuted &= np.uint64(_MAX_HASH)
-        return tuple(int(v) for v in permuted.min(axis=0))
+        return tuple(permuted.min(axis=0).tolist())
 
 
 def similarity(left: Iterable[int], right: Iterable[int]) -> float:
@@ -216,7 +220,7 @@ class StoryClusterer:
         self._hasher = MinHasher(self.params.num_perm)
         self._clock = float("-inf")
         self._next_sweep: float | None = None
-        self._bands: dict[str, list[str]] | None = None  # LSH band key -> article ids
+        self._bands: dict[BandKey, list[str]] | None = None  # LSH band key -> article ids
 
     def forget_index(self) -> None:
         """Drop the in-memory band index; the next assignment rebuilds it from the state.
@@ -225,13 +229,13 @@ class StoryClusterer:
         (the worker: on every partition assignment, since the tables are then recovered)."""
         self._bands = None
 
-    def band_index(self) -> Mapping[str, list[str]]:
+    def band_index(self) -> Mapping[BandKey, list[str]]:
         """LSH band key -> ids of the articles in the state with that band (built if needed)."""
         return self._index()
 
-    def _index(self) -> dict[str, list[str]]:
+    def _index(self) -> dict[BandKey, list[str]]:
         if self._bands is None:
-            bands: dict[str, list[str]] = {}
+            bands: dict[BandKey, list[str]] = {}
             for article_id, entry in self.state.articles.items():
                 for key in self.band_keys(entry["sig"]):
                     bands.setdefault(key, []).append(article_id)
@@ -248,10 +252,9 @@ class StoryClusterer:
             key = entity.entity_id or f"{entity.label.value.lower()}/{entity.canonical.lower()}"
             mentions, name, label = entities.get(key, (0, entity.canonical, entity.label.value))
             entities[key] = (mentions + 1, name, label)
-        terms: dict[str, int] = {}
-        for token in tokens:
-            if len(token) > 2 and token not in STOPWORDS and not token.isdigit():
-                terms[token] = terms.get(token, 0) + 1
+        terms = dict(
+            Counter(t for t in tokens if len(t) > 2 and t not in STOPWORDS and not t.isdigit())
+        )
         return ArticleFeatures(
             article_id=article.article_id,
             at=article.ingested_at.timestamp(),
@@ -261,15 +264,16 @@ class StoryClusterer:
             terms=terms,
         )
 
-    def band_keys(self, signature: Iterable[int]) -> list[str]:
-        values = list(signature)
+    def band_keys(self, signature: Iterable[int]) -> list[BandKey]:
+        """The signature's LSH band keys: (band number, that band's values).
+
+        They only ever key the in-memory index (rebuilt from the stored signatures), so they
+        need not be stable across versions, only equal for equal bands."""
+        values = tuple(signature)
         rows = len(values) // self.params.bands
-        keys = []
-        for band in range(self.params.bands):
-            chunk = ",".join(str(v) for v in values[band * rows : (band + 1) * rows])
-            digest = hashlib.blake2b(chunk.encode(), digest_size=8).hexdigest()
-            keys.append(f"{band}:{digest}")
-        return keys
+        return [
+            (band, values[band * rows : (band + 1) * rows]) for band in range(self.params.bands)
+        ]
 
     # -- assignment -------------------------------------------------------------------------
 
@@ -295,7 +299,8 @@ class StoryClusterer:
         self._clock = max(self._clock, f.at)
         self.sweep()
 
-        duplicate_of, score = self._near_duplicate(f)
+        band_keys = self.band_keys(f.signature)
+        duplicate_of, score = self._near_duplicate(f, band_keys)
         story_id: str | None = None
         if duplicate_of is not None:
             story_id = state.articles[duplicate_of]["story"]
@@ -313,16 +318,19 @@ class StoryClusterer:
             entry["dup"] = duplicate_of
         index = self._index()  # built from the state before this article joins it
         state.articles[f.article_id] = entry
-        for key in self.band_keys(f.signature):
+        for key in band_keys:
             index.setdefault(key, []).append(f.article_id)
         return Assignment(
             f.article_id, story_id, duplicate_of, round(score, 4), new_story, False, story
         )
 
-    def _near_duplicate(self, f: ArticleFeatures) -> tuple[str | None, float]:
+    def _near_duplicate(
+        self, f: ArticleFeatures, band_keys: Iterable[BandKey]
+    ) -> tuple[str | None, float]:
+        index = self._index()
         candidates: set[str] = set()
-        for key in self.band_keys(f.signature):
-            candidates.update(self._index().get(key, ()))
+        for key in band_keys:
+            candidates.update(index.get(key, ()))
         best: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             entry = self.state.articles.get(candidate)
