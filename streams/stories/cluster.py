@@ -44,16 +44,20 @@ value on its key (that is what writes a Faust table's changelog). Time is the ar
 ``ingested_at`` (as for trending: it travels in the event, so a replay assigns alike).
 Stories whose last article is older than ``window_seconds`` before the newest article seen are
 swept (at most once per ``sweep_every_seconds`` of that clock) together with their articles,
-band-index entries and entity-index entries, so the state stays proportional to one window of news.
+band-index entries and entity-index entries, so the state stays proportional to one window of news;
+and never more than ``max_articles`` articles (the stories that ended longest ago go first), so
+a flood, a backfill or a replay of a long log cannot grow it without bound.
 Per story, the entity and term profiles are capped (``max_story_entities``,
 ``max_story_terms``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -89,8 +93,8 @@ _STOPWORD_TEXT: Final = """
 """
 STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
 
-BandKey = tuple[int, tuple[int, ...]]
-"""An LSH band key: (band number, the signature's values in that band)."""
+BandKey = int
+"""An LSH band key: the hash of (band number, the signature's values in that band)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,10 @@ class StoryParams:
     max_story_entities: int = 40
     max_story_terms: int = 200
     sweep_every_seconds: float = 3600.0
+    max_articles: int = 20_000
+    """Articles the state holds at most, whatever the window: beyond it the stories that ended
+    longest ago are dropped early (down to 90 %), so a flood of news, a backfill or a replay
+    cannot grow the worker's memory without bound (a few KB per article; docs/benchmarks.md)."""
 
     def __post_init__(self) -> None:
         if self.num_perm % self.bands:
@@ -116,6 +124,8 @@ class StoryParams:
             raise ValueError("entity_weight is in [0, 1]")
         if self.window_seconds <= 0 or self.shingle_words < 1:
             raise ValueError("window_seconds and shingle_words must be positive")
+        if self.max_articles < 1:
+            raise ValueError("max_articles must be positive")
 
 
 class MinHasher:
@@ -146,6 +156,21 @@ class MinHasher:
         permuted %= np.uint64(_PRIME)
         permuted &= np.uint64(_MAX_HASH)
         return tuple(permuted.min(axis=0).tolist())
+
+
+def pack_signature(signature: Iterable[int]) -> str:
+    """A signature as it is stored in the ``articles`` table: base64 of little-endian uint32s
+    (~0.7 KB a signature, against ~4.7 KB as a list of Python ints)."""
+    packed = np.fromiter(signature, dtype="<u4").tobytes()
+    return base64.b64encode(packed).decode("ascii")
+
+
+def unpack_signature(stored: str | Iterable[int]) -> tuple[int, ...]:
+    """The signature of an ``articles`` entry (a list of ints in state written before
+    2026-11-23, which is still read)."""
+    if isinstance(stored, str):
+        return tuple(np.frombuffer(base64.b64decode(stored), dtype="<u4").tolist())
+    return tuple(stored)
 
 
 def similarity(left: Iterable[int], right: Iterable[int]) -> float:
@@ -220,7 +245,7 @@ class StoryClusterer:
         self._hasher = MinHasher(self.params.num_perm)
         self._clock = float("-inf")
         self._next_sweep: float | None = None
-        self._bands: dict[BandKey, list[str]] | None = None  # LSH band key -> article ids
+        self._bands: BandIndex | None = None
 
     def forget_index(self) -> None:
         """Drop the in-memory band index; the next assignment rebuilds it from the state.
@@ -231,14 +256,14 @@ class StoryClusterer:
 
     def band_index(self) -> Mapping[BandKey, list[str]]:
         """LSH band key -> ids of the articles in the state with that band (built if needed)."""
-        return self._index()
+        return {k: [v] if isinstance(v, str) else list(v) for k, v in self._index().items()}
 
-    def _index(self) -> dict[BandKey, list[str]]:
+    def _index(self) -> BandIndex:
         if self._bands is None:
-            bands: dict[BandKey, list[str]] = {}
+            bands: BandIndex = {}
             for article_id, entry in self.state.articles.items():
-                for key in self.band_keys(entry["sig"]):
-                    bands.setdefault(key, []).append(article_id)
+                for key in self.band_keys(unpack_signature(entry["sig"])):
+                    _index_add(bands, key, article_id)
             self._bands = bands
         return self._bands
 
@@ -252,8 +277,14 @@ class StoryClusterer:
             key = entity.entity_id or f"{entity.label.value.lower()}/{entity.canonical.lower()}"
             mentions, name, label = entities.get(key, (0, entity.canonical, entity.label.value))
             entities[key] = (mentions + 1, name, label)
+        # Interned: the story profiles keep up to max_story_terms of them per story, and one
+        # shared string per word is what keeps the state at a few KB per article.
         terms = dict(
-            Counter(t for t in tokens if len(t) > 2 and t not in STOPWORDS and not t.isdigit())
+            Counter(
+                sys.intern(t)
+                for t in tokens
+                if len(t) > 2 and t not in STOPWORDS and not t.isdigit()
+            )
         )
         return ArticleFeatures(
             article_id=article.article_id,
@@ -265,14 +296,16 @@ class StoryClusterer:
         )
 
     def band_keys(self, signature: Iterable[int]) -> list[BandKey]:
-        """The signature's LSH band keys: (band number, that band's values).
+        """The signature's LSH band keys: hashes of (band number, that band's values).
 
         They only ever key the in-memory index (rebuilt from the stored signatures), so they
-        need not be stable across versions, only equal for equal bands."""
+        need not be stable across versions, only equal for equal bands (ints hash alike in every
+        process). A hash collision only adds a candidate, which the similarity check rejects."""
         values = tuple(signature)
         rows = len(values) // self.params.bands
         return [
-            (band, values[band * rows : (band + 1) * rows]) for band in range(self.params.bands)
+            hash((band, values[band * rows : (band + 1) * rows]))
+            for band in range(self.params.bands)
         ]
 
     # -- assignment -------------------------------------------------------------------------
@@ -313,13 +346,15 @@ class StoryClusterer:
         else:
             story = self._add_to_story(state.stories[story_id], f, duplicate_of)
         state.stories[story_id] = story
-        entry = {"story": story_id, "at": f.at, "sig": list(f.signature), "score": score}
+        entry = {"story": story_id, "at": f.at, "sig": pack_signature(f.signature), "score": score}
         if duplicate_of is not None:
             entry["dup"] = duplicate_of
         index = self._index()  # built from the state before this article joins it
         state.articles[f.article_id] = entry
         for key in band_keys:
-            index.setdefault(key, []).append(f.article_id)
+            _index_add(index, key, f.article_id)
+        if len(state.articles) > self.params.max_articles:
+            self._evict(keep=story_id)
         return Assignment(
             f.article_id, story_id, duplicate_of, round(score, 4), new_story, False, story
         )
@@ -330,13 +365,17 @@ class StoryClusterer:
         index = self._index()
         candidates: set[str] = set()
         for key in band_keys:
-            candidates.update(index.get(key, ()))
+            held = index.get(key)
+            if isinstance(held, str):
+                candidates.add(held)
+            elif held is not None:
+                candidates.update(held)
         best: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             entry = self.state.articles.get(candidate)
             if entry is None or entry["story"] not in self.state.stories:
                 continue
-            sim = similarity(f.signature, entry["sig"])
+            sim = similarity(f.signature, unpack_signature(entry["sig"]))
             if sim >= self.params.duplicate_similarity and (best is None or sim > best[0]):
                 best = (sim, entry.get("dup") or candidate)  # point at the original
         return (None, 0.0) if best is None else (best[1], best[0])
@@ -463,6 +502,23 @@ class StoryClusterer:
             self._drop(story_id)
         return len(expired)
 
+    def _evict(self, keep: str) -> int:
+        """Drop the stories that ended longest ago (never ``keep``) until the state holds at
+        most 90 % of ``max_articles`` articles; returns how many stories went."""
+        target = int(self.params.max_articles * 0.9)
+        by_end = sorted(
+            (story["last"], story_id)
+            for story_id, story in self.state.stories.items()
+            if story_id != keep
+        )
+        dropped = 0
+        for _, story_id in by_end:
+            if len(self.state.articles) <= target:
+                break
+            self._drop(story_id)
+            dropped += 1
+        return dropped
+
     def _drop(self, story_id: str) -> None:
         state = self.state
         story = state.stories[story_id]
@@ -471,16 +527,36 @@ class StoryClusterer:
             if entry is None:
                 continue
             if self._bands is not None:
-                for key in self.band_keys(entry["sig"]):
-                    rest = [a for a in self._bands.get(key, ()) if a != article_id]
-                    if rest:
-                        self._bands[key] = rest
-                    else:
-                        self._bands.pop(key, None)
+                for key in self.band_keys(unpack_signature(entry["sig"])):
+                    _index_remove(self._bands, key, article_id)
             del state.articles[article_id]
         for eid in story["entities"]:
             self._unindex(eid, story_id)
         del state.stories[story_id]
+
+
+BandIndex = dict[BandKey, str | list[str]]
+"""LSH band key -> the id of the one article with that band, or the ids of several (most keys
+have one article: a bare string saves a list per key, ~3 KB per article)."""
+
+
+def _index_add(index: BandIndex, key: BandKey, article_id: str) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = article_id
+    elif isinstance(held, str):
+        index[key] = [held, article_id]
+    else:
+        held.append(article_id)
+
+
+def _index_remove(index: BandIndex, key: BandKey, article_id: str) -> None:
+    held = index.get(key)
+    if held == article_id or held is None:
+        index.pop(key, None)
+    elif isinstance(held, list):
+        rest = [a for a in held if a != article_id]
+        index[key] = rest[0] if len(rest) == 1 else rest
 
 
 def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:

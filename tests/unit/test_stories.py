@@ -147,6 +147,23 @@ def test_a_near_duplicate_is_found_after_the_band_index_is_rebuilt(enriched: Enr
             taken_over.features(copy).signature)[0]]  # fmt: skip
 
 
+def test_state_written_with_list_signatures_is_still_read(enriched: Enriched) -> None:
+    """Workers before 2026-11-23 stored signatures as lists of ints; a new worker that
+    recovers such tables finds near-duplicates in them all the same."""
+    original = next(a for key, _, a in enriched if key == "hanoi-nl-seed-1")
+    clusterer = StoryClusterer(StoryState.in_memory())
+    first = clusterer.assign(clusterer.features(original))
+    tables = orjson.loads(orjson.dumps(vars_of(clusterer.state)))
+    entry = tables["articles"][original.article_id]
+    assert isinstance(entry["sig"], str)
+    entry["sig"] = list(clusterer.features(original).signature)
+    taken_over = StoryClusterer(StoryState(**tables))
+    copy = original.model_copy(update={"article_id": "0" * 31 + "1"})
+    duplicate = taken_over.assign(taken_over.features(copy))
+    assert duplicate.duplicate_of == original.article_id
+    assert duplicate.story_id == first.story_id
+
+
 def test_old_stories_expire_with_their_index_entries(enriched: Enriched) -> None:
     clusterer = StoryClusterer(StoryState.in_memory())
     singapore = [a for key, _, a in enriched if key.startswith("singapore")]
@@ -161,6 +178,26 @@ def test_old_stories_expire_with_their_index_entries(enriched: Enriched) -> None
     assert list(state.articles) == [later.article_id]
     assert all(ids == [later.article_id] for ids in clusterer.band_index().values())
     assert all(ids == [assignment.story_id] for ids in state.entities.values())
+
+
+def test_the_state_never_holds_more_than_max_articles(enriched: Enriched) -> None:
+    """A flood inside one window: the stories that ended longest ago go first, index included."""
+    articles = sorted((a for _, _, a in enriched), key=lambda a: a.ingested_at)
+    assert len(articles) > 12
+    clusterer = StoryClusterer(StoryState.in_memory(), StoryParams(max_articles=6))
+    for article in articles:
+        assignment = clusterer.assign(clusterer.features(article))
+        state = clusterer.state
+        assert len(state.articles) <= 6
+        assert assignment.story_id in state.stories  # the article's own story always stays
+        held = set(state.articles)
+        assert {a for ids in clusterer.band_index().values() for a in ids} == held
+        assert {a for story in state.stories.values() for a in story["articles"]} == held
+        assert {s for ids in state.entities.values() for s in ids} <= set(state.stories)
+    kept_from = min(state.stories[s]["last"] for s in state.stories)
+    dropped = [a for a in articles if a.article_id not in held]
+    assert dropped
+    assert all(a.ingested_at.timestamp() <= kept_from for a in dropped)
 
 
 def test_story_events_are_valid_and_describe_the_story(enriched: Enriched) -> None:
