@@ -7,11 +7,20 @@ measured by the enrichment benchmark). Files are dropped at a steady 250 per sec
 ``counts[0]``, then up to ``counts[1]``. After each step, when every article has its SQLite
 row, each process's peak RSS (VmHWM) is read; flat means the peak after the larger count
 stays within 10% of the peak after the smaller one.
+
+The worker's stories state is not a buffer: it holds the articles of its window (72 h of
+article time), up to ``--stories-max-articles`` (default 20,000), and at 250 files/s every
+article is inside the window. So the worker runs with that cap at half the smaller count:
+both snapshots are taken with the state at its cap, and the figure shows whether anything
+else grows. What the state costs per article is measured in-process
+(``bench.memory.story_state_bytes``) and printed next to it.
 """
 
 from __future__ import annotations
 
+import gc
 import time
+import tracemalloc
 from typing import Any
 
 from bench.context import Context
@@ -21,6 +30,8 @@ from bench.stacks import START_TIMEOUT, RowWatcher, Stack, drop
 from streams.kafka.tansu import EmbeddedBroker
 
 GROWTH_LIMIT = 1.1
+#: The smallest cap the worker accepts (``Settings.stories_max_articles``).
+STORIES_CAP_FLOOR = 100
 #: Files per second dropped into the inbox (the identity path moves ~400 files/s here).
 RATE = 250.0
 
@@ -31,7 +42,14 @@ class Memory:
     def __init__(self, ctx: Context, broker: EmbeddedBroker) -> None:
         self.ctx = ctx
         self.broker = broker
-        self.stack = Stack("m", broker.bootstrap, ctx.workdir / "m")
+        small, _ = ctx.sizes.memory_counts
+        self.stories_cap = max(STORIES_CAP_FLOOR, small // 2)
+        self.stack = Stack(
+            "m",
+            broker.bootstrap,
+            ctx.workdir / "m",
+            extra_env={"NEWSSTREAM_STORIES_MAX_ARTICLES": str(self.stories_cap)},
+        )
 
     def start(self) -> None:
         procs = self.ctx.procs
@@ -93,11 +111,17 @@ class Memory:
         self, snaps: dict[str, dict[str, dict[str, float]]], small: int, large: int
     ) -> None:
         results = self.ctx.results
-        details: dict[str, Any] = {"counts": [small, large], "snapshots": snaps}
+        details: dict[str, Any] = {
+            "counts": [small, large],
+            "snapshots": snaps,
+            "stories_max_articles": self.stories_cap,
+        }
         for name in ("worker1", "watcher", "sink-sqlite", "sink-jsonl"):
             before = snaps[str(small)][name]["peak_rss_mib"]
             after = snaps[str(large)][name]["peak_rss_mib"]
-            label = "identity worker" if name == "worker1" else name
+            label = (
+                f"identity worker (stories cap {self.stories_cap:,})" if name == "worker1" else name
+            )
             first = results.add("memory", f"{label} peak RSS @ {small:,}", before, "MiB")
             results.add(
                 "memory",
@@ -110,6 +134,17 @@ class Memory:
                 note=f"{(after - before) * 1024 * 1000 / (large - small):+.0f} KiB per 1,000 "
                 "articles",
             )
+        per_article = story_state_bytes(
+            # Distinct bodies, so that every article makes a story of its own, as most do.
+            self.ctx.corpus.take(min(len(self.ctx.corpus.articles), 2_000), "mstate")
+        )
+        results.add(
+            "memory",
+            "stories state per article held (in-process)",
+            per_article / 1024,
+            "KiB",
+            note=f"x the default cap of 20,000 = {per_article * 20_000 / 2**20:.0f} MiB at most",
+        )
         results.add(
             "memory",
             f"broker (Tansu, in memory) RSS @ {large:,}",
@@ -118,3 +153,29 @@ class Memory:
             note="never frees by design; grows with the data",
         )
         self.ctx.results.details["memory"] = details
+
+
+def story_state_bytes(articles: list[Article]) -> float:
+    """Bytes of Python heap the stories state (tables and band index) holds per article,
+    measured with tracemalloc while ``articles`` are clustered (distinct stories, no cap)."""
+    from bench.worker import IdentityEnricher
+    from streams.enrich.pipeline import EnrichmentFailure, Pipeline
+    from streams.stories.cluster import StoryClusterer, StoryState
+
+    enriched = [
+        e
+        for e in Pipeline([IdentityEnricher()]).enrich_batch([a.event() for a in articles])
+        if not isinstance(e, EnrichmentFailure)
+    ]
+    clusterer = StoryClusterer(StoryState.in_memory())
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for article in enriched:
+            clusterer.assign(clusterer.features(article))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return held / max(1, len(enriched))

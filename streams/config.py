@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         description="Size of the tumbling window of trending entities (the hopping window is "
         "24 h, advancing by this size).",
     )
+    stories_max_articles: int = Field(
+        default=20_000,
+        ge=100,
+        description="Articles the stories stage keeps at most (its window is 72 h of article "
+        "time; beyond this count the stories that ended longest ago are dropped early). Bounds "
+        "the worker's memory: about 3 KB per article held.",
+    )
     stuck_seconds: float = Field(
         default=300.0,
         ge=0.0,

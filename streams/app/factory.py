@@ -45,6 +45,7 @@ from streams.app.web import assigned_partitions, install_dashboard
 from streams.config import Topics
 from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, quote_events
 from streams.kafka.client import FaustBrokerSettings, stopped_despite_fetcher
+from streams.stories.cluster import StoryParams
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class AppConfig:
     trending_window_seconds: int = 3600
     """Size of the trending entities' tumbling window (see ``streams.app.trending``)."""
     recent_articles: int = 200
+    stories_max_articles: int = 20_000
+    """The most articles the stories stage holds (``StoryParams.max_articles``)."""
     """About how many enriched articles the dashboard's recent view keeps (bounded)."""
 
 
@@ -293,6 +296,7 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         handoff=handoff,
         on_done=done,
         in_flight=config.events_in_flight,
+        params=StoryParams(max_articles=config.stories_max_articles),
     )
 
     # Threads first (a running enrichment finishes), then the model servers.

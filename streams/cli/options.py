@@ -47,6 +47,7 @@ WORKER = (
     "web_port",
     "stuck_seconds",
     "trending_window_seconds",
+    "stories_max_articles",
 )
 SINK = ("sink_batch_size", "sink_batch_seconds", "app_id")
 POSTGRES = ("postgres_dsn", "postgres_schema")

@@ -83,6 +83,7 @@ def worker_app_config(settings: Settings, conn: KafkaConnection) -> AppConfig:
         web_port=settings.web_port,
         stuck_seconds=settings.stuck_seconds,
         trending_window_seconds=settings.trending_window_seconds,
+        stories_max_articles=settings.stories_max_articles,
         max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
         faust_overrides=compat.FAUST_SETTINGS if conn.is_tansu else {},
     )
