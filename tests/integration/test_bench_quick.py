@@ -44,10 +44,11 @@ EXPECTED = {
     "memory": [
         "NLP worker peak RSS after 1 article",
         "NLP worker peak RSS after",
-        "identity worker peak RSS @",
+        "identity worker (stories cap * peak RSS @",
         "watcher peak RSS @",
         "sink-sqlite peak RSS @",
         "sink-jsonl peak RSS @",
+        "stories state per article held",
         "broker (Tansu, in memory) RSS @",
     ],
 }
