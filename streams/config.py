@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         ge=100,
         description="Articles the stories stage keeps at most (its window is 72 h of article "
         "time; beyond this count the stories that ended longest ago are dropped early). Bounds "
-        "the worker's memory: about 3 KB per article held.",
+        "the worker's memory: about 9-15 KB per article held.",
     )
     stuck_seconds: float = Field(
         default=300.0,

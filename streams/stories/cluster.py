@@ -556,7 +556,10 @@ def _index_remove(index: BandIndex, key: BandKey, article_id: str) -> None:
         index.pop(key, None)
     elif isinstance(held, list):
         rest = [a for a in held if a != article_id]
-        index[key] = rest[0] if len(rest) == 1 else rest
+        if not rest:
+            index.pop(key, None)
+        else:
+            index[key] = rest[0] if len(rest) == 1 else rest
 
 
 def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
