@@ -28,6 +28,7 @@ from bench.corpus import Article
 from bench.procs import status_kib
 from bench.stacks import START_TIMEOUT, RowWatcher, Stack, drop
 from streams.kafka.tansu import EmbeddedBroker
+from streams.stories.cluster import StoryClusterer, StoryParams, StoryState
 
 GROWTH_LIMIT = 1.1
 #: The smallest cap the worker accepts (``Settings.stories_max_articles``).
@@ -134,6 +135,7 @@ class Memory:
                 note=f"{(after - before) * 1024 * 1000 / (large - small):+.0f} KiB per 1,000 "
                 "articles",
             )
+        default_cap = StoryParams().max_articles
         per_article = story_state_bytes(
             # Distinct bodies, so that every article makes a story of its own, as most do.
             self.ctx.corpus.take(min(len(self.ctx.corpus.articles), 2_000), "mstate")
@@ -143,7 +145,8 @@ class Memory:
             "stories state per article held (in-process)",
             per_article / 1024,
             "KiB",
-            note=f"x the default cap of 20,000 = {per_article * 20_000 / 2**20:.0f} MiB at most",
+            note=f"x the default cap of {default_cap:,} = {per_article * default_cap / 2**20:.0f} "
+            "MiB at most",
         )
         results.add(
             "memory",
@@ -160,7 +163,6 @@ def story_state_bytes(articles: list[Article]) -> float:
     measured with tracemalloc while ``articles`` are clustered (distinct stories, no cap)."""
     from bench.worker import IdentityEnricher
     from streams.enrich.pipeline import EnrichmentFailure, Pipeline
-    from streams.stories.cluster import StoryClusterer, StoryState
 
     enriched = [
         e

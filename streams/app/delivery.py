@@ -121,7 +121,7 @@ class DeliveryWindow:
         """Hand ``outputs`` to the producer; ``on_delivered`` runs once they and every earlier
         group's were acknowledged. Returns once fewer than ``limit`` groups are outstanding."""
         while self._outstanding and self._outstanding[0].done():
-            self._outstanding.popleft().result()  # a callback's error surfaces here
+            await self._finish_oldest()
         pending: list[tuple[Output, Awaitable[object]]] = []
         for output in outputs:
             try:
@@ -135,14 +135,18 @@ class DeliveryWindow:
             asyncio.ensure_future(self._complete(pending, previous, on_delivered))
         )
         while len(self._outstanding) >= self._limit:
-            await asyncio.wait({self._outstanding[0]})
-            self._outstanding.popleft().result()
+            await self._finish_oldest()
 
     async def drain(self) -> None:
         """Wait until every submitted group's callback has run."""
         while self._outstanding:
+            await self._finish_oldest()
+
+    async def _finish_oldest(self) -> None:
+        """Wait for the oldest group and drop it; its callback's error surfaces here."""
+        if not self._outstanding[0].done():
             await asyncio.wait({self._outstanding[0]})
-            self._outstanding.popleft().result()
+        self._outstanding.popleft().result()
 
     def close(self) -> None:
         """Cancel the outstanding groups; their inputs stay unacknowledged."""

@@ -354,11 +354,7 @@ async def _handoff(app: NewsApp, topic: str, key: bytes, value: bytes) -> Awaita
 
 
 async def _send(app: NewsApp, topic: str, key: bytes, value: bytes) -> None:
-    # ``send`` buffers and returns a future that resolves on the broker's acknowledgement.
-    delivered = await app.producer.send(
-        topic, key, value, partition=None, timestamp=None, headers=None
-    )
-    await delivered
+    await (await _handoff(app, topic, key, value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,11 @@ class WorkerMetrics:
     def received(self, topic: str, count: int = 1) -> None:
         self.events_in.labels(topic=topic).inc(count)
 
+    def _acknowledged(self, topic: str, deadletter_topic: str) -> None:
+        self.events_out.labels(topic=topic).inc()
+        if topic == deadletter_topic:
+            self.deadletters.inc()
+
     def counted_send(
         self, send: Callable[[str, bytes, bytes], Awaitable[None]], deadletter_topic: str
     ) -> Callable[[str, bytes, bytes], Awaitable[None]]:
@@ -107,9 +112,7 @@ class WorkerMetrics:
 
         async def counted(topic: str, key: bytes, value: bytes) -> None:
             await send(topic, key, value)
-            self.events_out.labels(topic=topic).inc()
-            if topic == deadletter_topic:
-                self.deadletters.inc()
+            self._acknowledged(topic, deadletter_topic)
 
         return counted
 
@@ -122,11 +125,8 @@ class WorkerMetrics:
         the broker acknowledged them, like :meth:`counted_send`'s."""
 
         def count(topic: str, acknowledgement: asyncio.Future[object]) -> None:
-            if acknowledgement.cancelled() or acknowledgement.exception() is not None:
-                return
-            self.events_out.labels(topic=topic).inc()
-            if topic == deadletter_topic:
-                self.deadletters.inc()
+            if not acknowledgement.cancelled() and acknowledgement.exception() is None:
+                self._acknowledged(topic, deadletter_topic)
 
         async def counted(topic: str, key: bytes, value: bytes) -> Awaitable[object]:
             acknowledgement = asyncio.ensure_future(await handoff(topic, key, value))

@@ -502,22 +502,19 @@ class StoryClusterer:
             self._drop(story_id)
         return len(expired)
 
-    def _evict(self, keep: str) -> int:
+    def _evict(self, keep: str) -> None:
         """Drop the stories that ended longest ago (never ``keep``) until the state holds at
-        most 90 % of ``max_articles`` articles; returns how many stories went."""
+        most 90 % of ``max_articles`` articles."""
         target = int(self.params.max_articles * 0.9)
         by_end = sorted(
             (story["last"], story_id)
             for story_id, story in self.state.stories.items()
             if story_id != keep
         )
-        dropped = 0
         for _, story_id in by_end:
             if len(self.state.articles) <= target:
                 break
             self._drop(story_id)
-            dropped += 1
-        return dropped
 
     def _drop(self, story_id: str) -> None:
         state = self.state

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.app.stories import story_input_topic
 from streams.kafka import compat
 from tests.integration.processes import Stack, free_port, wait_until
 
@@ -105,7 +106,7 @@ def stage_topics(stack: Stack) -> dict[str, str]:
     """The topics a worker consumes, by stage: raw articles, then its story input."""
     return {
         "raw": stack.topic("articles.raw"),
-        "story-input": f"{stack.env['NEWSSTREAM_APP_ID']}-story-input",
+        "story-input": story_input_topic(stack.env["NEWSSTREAM_APP_ID"]),
     }
 
 
@@ -183,7 +184,8 @@ async def _group_consumer(bootstrap: str, stack: Stack) -> AsyncIterator[AIOKafk
 
 def _partitions(stack: Stack, topic: str) -> list[TopicPartition]:
     # The story input has one partition (streams.app.stories); the others the deployment's.
-    count = 1 if topic.endswith("-story-input") else int(stack.env["NEWSSTREAM_PARTITIONS"])
+    story_input = story_input_topic(stack.env["NEWSSTREAM_APP_ID"])
+    count = 1 if topic == story_input else int(stack.env["NEWSSTREAM_PARTITIONS"])
     return [TopicPartition(topic, p) for p in range(count)]
 
 
