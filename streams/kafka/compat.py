@@ -14,7 +14,7 @@ papers over them. The workarounds are applied only to clients that talk to the e
   correct against Apache Kafka (see each docstring): a wrongly applied switch costs one extra
   small fetch per "latest offset" lookup, never a wrong result.
 
-Both paths wrap two aiokafka 0.14 methods once (lazily, on first use for Tansu); the wrappers
+Both paths wrap three aiokafka 0.14 methods once (lazily, on first use for Tansu); the wrappers
 pass straight through to aiokafka's own code for clients that are neither marked nor covered by
 the process-wide switch.
 
@@ -34,6 +34,15 @@ Workarounds (code below)
    ``Fetcher._proc_offset_request`` confirm each "latest" answer with a fetch from the reported
    offset and use the fetch response's high watermark. (``AIOKafkaAdminClient.list_offsets`` is
    not wrapped and still shows Tansu's raw answer: ask a consumer.)
+3. **Waiting fetches answered late.** Kafka answers a fetch waiting at the log end as soon as
+   ``min_bytes`` (1) arrived. Tansu answers it much later, and the later the longer the fetch
+   may wait: a record produced to an idle partition reached a waiting consumer after a median
+   of 9-16 ms with ``fetch_max_wait_ms`` 50-200, 42 ms with 500 (aiokafka's default) and
+   307 ms (max 680 ms) with 1,500, which Faust's consumers always use (hard-coded in its
+   aiokafka driver, not a setting). Every hop of the worker (raw topic -> enrich, story input ->
+   stories) paid that. Fix: the patched ``Fetcher.__init__`` caps the wait at
+   :data:`FETCH_MAX_WAIT_MS`; an idle consumer then sends ~10 empty fetches a second, which
+   costs both brokers next to nothing, so the cap is harmless on Kafka too.
 
 Differences with no code here (callers must know them)
 ------------------------------------------------------
@@ -59,8 +68,7 @@ Differences with no code here (callers must know them)
 * A Fetch with ``max_wait_ms=0`` is answered with no partitions at all (Kafka answers at once
   with every partition); ``min_bytes=0`` is ignored (Tansu waits ``max_wait_ms`` at the log end);
   the per-partition ``max_bytes`` is ignored (a fetch returns whole batches up to the request's
-  ``max_bytes``). aiokafka's own consumer is unaffected (it waits 500 ms by default); the fetch
-  used by the end-offset confirmation below accounts for it.
+  ``max_bytes``). The fetch used by the end-offset confirmation below accounts for it.
 """
 
 from __future__ import annotations
@@ -130,6 +138,11 @@ _TANSU_MARK: Final = "_newsstream_tansu"
 #: answer. Tansu answers ``max_wait_ms=0`` with no partitions, so start at 1 ms; it also ignores
 #: ``min_bytes=0`` and waits the whole max_wait at the log end, so keep the first try short.
 _CONFIRM_WAITS_MS: Final = (1, 10, 100, 500)
+
+FETCH_MAX_WAIT_MS: Final = 100
+"""The longest a covered consumer's fetch waits at the log end (workaround 3): short enough
+that Tansu answers within ~15 ms of a new record, long enough to stay a handful of requests a
+second when idle."""
 
 #: Request-level max_bytes of a confirming fetch. Both brokers still return the first batch
 #: (Kafka by KIP-74, Tansu because it ignores partition limits); 1 keeps it to that one batch.
@@ -315,7 +328,7 @@ def _covers(client: Any) -> bool:
 
 
 def _install() -> None:
-    """Wrap the two aiokafka methods once; the wrappers pass through for uncovered clients."""
+    """Wrap the three aiokafka methods once; the wrappers pass through for uncovered clients."""
     if _state["installed"]:
         return
     if not aiokafka.__version__.startswith(_AIOKAFKA_VERSION):
@@ -329,6 +342,7 @@ def _install() -> None:
     offset_request: Callable[[Any, int, Any], Awaitable[dict[Any, tuple[int, Any]]]] = (
         Fetcher._proc_offset_request
     )
+    fetcher_init: Callable[..., None] = Fetcher.__init__
 
     async def do_init_pid(sender: Any, node_id: int) -> bool:
         if not _covers(sender.client):
@@ -359,8 +373,15 @@ def _install() -> None:
                 offsets[tp] = (end, offsets[tp][1])
         return offsets
 
+    def init_fetcher(fetcher: Any, client: Any, *args: Any, **kwargs: Any) -> None:
+        fetcher_init(fetcher, client, *args, **kwargs)
+        # The first fetch request is built later, in the fetch task this __init__ created.
+        if _covers(client) and fetcher._fetch_max_wait_ms > FETCH_MAX_WAIT_MS:
+            fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+
     Sender._do_init_pid = do_init_pid
     Fetcher._proc_offset_request = proc_offset_request
+    Fetcher.__init__ = init_fetcher
     _state["installed"] = True
 
 

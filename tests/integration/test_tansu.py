@@ -402,3 +402,57 @@ async def test_tansu_holds_join_group_for_half_the_rebalance_timeout(
     assert slow >= 4.5
     assert fast < 2.5
     assert compat.FAUST_SETTINGS["broker_rebalance_timeout"] <= 10.0
+
+
+# --- waiting fetches answered late ---------------------------------------------------------------
+
+
+async def _median_delivery_seconds(
+    consumer: AIOKafkaConsumer, conn: KafkaConnection, topic: str
+) -> float:
+    """Median time from a record's acknowledgement to its arrival at a consumer that was
+    already waiting at the log end (the record goes to one of 6 otherwise idle partitions)."""
+    tps = [TopicPartition(topic, p) for p in range(6)]
+    await consumer.start()
+    producer = new_producer(conn)
+    await producer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        delays = []
+        for i in range(8):
+            reading = asyncio.ensure_future(read(consumer, 1))
+            await asyncio.sleep(0.35)  # the consumer's fetch is now waiting at the log end
+            await (await producer.send(topic, value=str(i).encode(), partition=i % 6))
+            sent = asyncio.get_running_loop().time()
+            await reading
+            delays.append(asyncio.get_running_loop().time() - sent)
+        return sorted(delays)[len(delays) // 2]
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_tansu_answers_a_waiting_fetch_late_and_the_compat_caps_the_wait(
+    conn: KafkaConnection, topic_prefix: str, raw_tansu: None
+) -> None:
+    """Why compat caps fetch_max_wait_ms (workaround 3): Faust's consumers wait 1,500 ms.
+
+    Kafka answers a waiting fetch as soon as a record arrives; Tansu answers it hundreds of
+    milliseconds later when the fetch may wait 1.5 s. The adapted consumer's fetches wait at
+    most ``compat.FETCH_MAX_WAIT_MS`` and its records arrive sooner.
+    """
+    topic = topic_prefix + "waiting-fetch"
+    await ensure_topics(conn, {topic: TopicSpec(partitions=6)})
+    plain = AIOKafkaConsumer(
+        bootstrap_servers=conn.bootstrap_servers, group_id=None, fetch_max_wait_ms=1500
+    )
+    raw_median = await _median_delivery_seconds(plain, conn, topic)
+
+    adapted = new_consumer(conn, group_id=None, fetch_max_wait_ms=1500)
+    adapted_median = await _median_delivery_seconds(adapted, conn, topic)
+
+    assert plain._fetcher._fetch_max_wait_ms == 1500
+    assert adapted._fetcher._fetch_max_wait_ms == compat.FETCH_MAX_WAIT_MS
+    assert raw_median >= 0.15, f"Tansu now answers waiting fetches in {raw_median:.3f} s"
+    assert adapted_median < raw_median
