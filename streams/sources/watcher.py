@@ -1,9 +1,14 @@
 """The file watcher: publishes every complete article file in the inbox exactly once.
 
 How a file moves:
-1. Seen (backfill scan at start, an inotify event via ``watchfiles``, or the periodic rescan).
-2. Pending until its size and mtime stayed unchanged for ``stable_seconds`` (a file being
-   written is never read half-way).
+1. Seen (backfill scan at start, an inotify event, or the periodic rescan).
+2. Pending until it is complete: at once when inotify reports that its writer closed it or
+   that it was moved (renamed) into the inbox (``ready_on_close``, Linux,
+   :mod:`streams.sources.inotify`); otherwise once its size and mtime stayed unchanged for
+   ``stable_seconds`` (files found by a scan, other systems, where ``watchfiles`` reports
+   changes). A file being written is never read half-way, provided its writer closes it only
+   when done: one that appends in several open-write-close rounds must write under a temporary
+   name (hidden, or ``.part``/``.tmp``) and rename the finished file into place.
 3. Read (never through a symlink, never outside the inbox), parsed, and then published as an
    ``ArticleIngested`` event, skipped as a duplicate (same content already published), or
    published as a ``DeadLetter`` event with the reason and the original bytes.
@@ -24,7 +29,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +38,7 @@ from watchfiles import awatch
 
 from schemas import ArticleIngested, DeadLetter, DeadLetterStage, FileOrigin
 from schemas.events import utc_now
+from streams.sources import inotify
 from streams.sources.ledger import FileRecord, Intent, Ledger, Outcome
 from streams.sources.parse import Rejected, parse_article
 
@@ -71,6 +77,9 @@ class WatcherConfig:
     batch_size: int = 200
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
+    ready_on_close: bool = True
+    """Read a file as soon as inotify reports it closed after writing or moved in (Linux);
+    False: every file waits ``stable_seconds`` (for writers that close and reopen a file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +98,8 @@ class _Pending:
     size: int
     mtime_ns: int
     stable_since: float
+    finished: bool = False
+    """Its writer closed it (or it was moved in) and it has not changed since."""
 
 
 @dataclass(slots=True)
@@ -186,37 +197,94 @@ class FileWatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Backfill, then follow the inbox until ``stop`` is set."""
-        await self.backfill()
-        changed: set[str] = set()
-        watch_task = asyncio.create_task(self._follow_inotify(stop, changed))
-        last_rescan = time.monotonic()
+        # Paths inotify reported since the last look -> whether the latest report was "finished".
+        changed: dict[str, bool] = {}
+        wake = asyncio.Event()
+        overflowed = False
+
+        def on_change(rel: str, change: inotify.Change) -> None:
+            nonlocal overflowed
+            if change is inotify.Change.OVERFLOW:
+                overflowed = True
+            else:
+                changed[rel] = change is inotify.Change.FINISHED
+            wake.set()
+
+        # Watching starts before the backfill's scan, so no file falls between the two.
+        tree = self._start_tree_watch(on_change)
         try:
-            while not stop.is_set():
-                if watch_task.done():
-                    watch_task.result()  # surface a crashed inotify watcher instead of hiding it
-                if time.monotonic() - last_rescan >= self._config.rescan_seconds:
-                    self._scan()
-                    last_rescan = time.monotonic()
-                elif changed or self._pending:
-                    self._scan(only=changed | set(self._pending))
-                    changed.clear()
-                await self._handle_ready()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._tick_seconds())
+            await self.backfill()
+            watch_task = asyncio.create_task(
+                self._follow_watchfiles(stop, on_change) if tree is None else stop.wait()
+            )
+            last_rescan = time.monotonic()
+            try:
+                while not stop.is_set():
+                    if watch_task.done() and not stop.is_set():
+                        watch_task.result()  # surface a crashed file watcher instead of hiding it
+                    if overflowed or time.monotonic() - last_rescan >= self._config.rescan_seconds:
+                        overflowed = False
+                        changed.clear()
+                        self._scan()
+                        last_rescan = time.monotonic()
+                    elif changed or self._pending:
+                        finished = {rel for rel, done in changed.items() if done}
+                        paths = set(changed) | set(self._pending)
+                        changed.clear()
+                        self._scan(only=paths, finished=finished)
+                    await self._handle_ready()
+                    await self._idle(stop, wake)
+            finally:
+                watch_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch_task
         finally:
-            watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch_task
+            if tree is not None:
+                tree.close()
+
+    def _start_tree_watch(
+        self, on_change: Callable[[str, inotify.Change], None]
+    ) -> inotify.TreeWatch | None:
+        """The inotify watch that knows when files are finished, or None (``watchfiles``)."""
+        if not (self._config.ready_on_close and inotify.available()):
+            return None
+        tree = inotify.TreeWatch(self._inbox, on_change)
+        try:
+            tree.start()
+        except OSError as exc:
+            log.warning(
+                "inotify refused (%s); every file waits %.1f s to be stable",
+                exc,
+                self._config.stable_seconds,
+            )
+            return None
+        return tree
+
+    async def _idle(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Wait one tick, or less when a change is reported or ``stop`` is set."""
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())}
+        try:
+            await asyncio.wait(
+                waiters, timeout=self._tick_seconds(), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        wake.clear()
 
     def _tick_seconds(self) -> float:
         return min(0.25, max(0.02, self._config.stable_seconds / 4))
 
-    async def _follow_inotify(self, stop: asyncio.Event, changed: set[str]) -> None:
+    async def _follow_watchfiles(
+        self, stop: asyncio.Event, on_change: Callable[[str, inotify.Change], None]
+    ) -> None:
+        # Portable, but it cannot tell a finished file from one being written: every reported
+        # file waits stable_seconds.
         async for changes in awatch(self._inbox, stop_event=stop, recursive=True, step=50):
             for _change, raw_path in changes:
                 rel = self._relative(Path(raw_path))
                 if rel is not None:
-                    changed.add(rel)
+                    on_change(rel, inotify.Change.CHANGED)
 
     def _relative(self, path: Path) -> str | None:
         try:
@@ -226,10 +294,14 @@ class FileWatcher:
 
     # --- discovery -----------------------------------------------------------------------------
 
-    def _scan(self, only: set[str] | None = None) -> None:
-        """Update the pending set from the file system (all files, or just ``only``)."""
+    def _scan(self, only: set[str] | None = None, finished: Collection[str] = ()) -> None:
+        """Update the pending set from the file system (all files, or just ``only``).
+
+        ``finished``: paths whose writer closed them (or that were moved in) since the last
+        look; they are ready to be read if they are files and have not changed since.
+        """
         now = time.monotonic()
-        paths = self._walk(self._inbox) if only is None else list(only)
+        paths: Iterable[str] = self._walk(self._inbox) if only is None else list(only)
         for rel in paths:
             if _is_ignored(rel):
                 continue
@@ -242,36 +314,40 @@ class FileWatcher:
                 if only is not None:
                     # A new directory: files created in it before inotify watched it sent no
                     # event of their own.
-                    paths.extend(self._walk(self._inbox / rel))
+                    self._scan(set(self._walk(self._inbox / rel)))
                 continue
             if self._ledger.is_handled(rel, st.st_size, st.st_mtime_ns):
                 self._pending.pop(rel, None)
                 continue
             seen = self._pending.get(rel)
+            done = rel in finished and stat.S_ISREG(st.st_mode)
             if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
-                self._pending[rel] = _Pending(st.st_size, st.st_mtime_ns, now)
+                self._pending[rel] = _Pending(st.st_size, st.st_mtime_ns, now, done)
+            elif done:
+                seen.finished = True
 
-    def _walk(self, top: Path) -> list[str]:
-        found: list[str] = []
+    def _walk(self, top: Path) -> Iterator[str]:
+        """The inbox-relative paths of everything below ``top`` but directories, one by one.
+
+        A generator, so that a scan holds one directory entry at a time, not the inbox's
+        listing: the watcher's memory does not follow the number of files left in the inbox.
+        """
         stack = [top]
         while stack:
             directory = stack.pop()
             try:
-                entries = list(os.scandir(directory))
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        if entry.name.startswith("."):
+                            continue
+                        # Directory symlinks are not followed (they could lead out of the
+                        # inbox); they are reported like file symlinks.
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        else:
+                            yield Path(entry.path).relative_to(self._inbox).as_posix()
             except OSError as exc:
                 log.warning("cannot list %s: %s", directory, exc)
-                continue
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                rel = Path(entry.path).relative_to(self._inbox).as_posix()
-                # Directory symlinks are not followed (they could lead out of the inbox); they
-                # are reported like file symlinks.
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                else:
-                    found.append(rel)
-        return found
 
     # --- handling ------------------------------------------------------------------------------
 
@@ -280,7 +356,7 @@ class FileWatcher:
         ready = [
             rel
             for rel, p in self._pending.items()
-            if now - p.stable_since >= self._config.stable_seconds
+            if p.finished or now - p.stable_since >= self._config.stable_seconds
         ][: self._config.batch_size]
         if not ready:
             return []

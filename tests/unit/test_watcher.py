@@ -277,3 +277,89 @@ async def test_intents_the_broker_never_got_are_published_on_restart(
     await watcher.backfill()
     ledger.close()
     assert [a.source_path for a in fresh.articles] == ["a.txt"]
+
+
+# --- finished files are read at once (inotify), unfinished ones never ----------------------------
+
+LONG_WINDOW = 30.0
+"""A stability window no test waits for: a file read before it passed was known finished."""
+
+
+async def _published(publisher: RecordingPublisher, count: int, within: float) -> bool:
+    for _ in range(int(within / 0.02)):
+        if len(publisher.articles) >= count:
+            return True
+        await asyncio.sleep(0.02)
+    return len(publisher.articles) >= count
+
+
+async def _following(watcher: FileWatcher) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(watcher.run(stop))
+    await asyncio.sleep(0.2)  # backfill of the empty inbox done, inotify watching
+    return stop, task
+
+
+async def test_a_file_moved_in_or_closed_by_its_writer_is_read_without_waiting(
+    inbox: Path, tmp_path: Path
+) -> None:
+    publisher = RecordingPublisher()
+    ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
+    watcher = FileWatcher(WatcherConfig(inbox=inbox, stable_seconds=LONG_WINDOW), ledger, publisher)
+    stop, task = await _following(watcher)
+    try:
+        part = inbox / ".renamed.txt.part"
+        part.write_text("Een artikel dat in een keer verschijnt.", encoding="utf-8")
+        part.rename(inbox / "renamed.txt")
+        assert await _published(publisher, 1, within=5.0)
+        (inbox / "sub").mkdir()
+        # Once the new folder is watched (files written before that wait for the window).
+        await asyncio.sleep(0.2)
+        (inbox / "sub" / "written.txt").write_text("Een artikel dat gewoon wordt geschreven.")
+        assert await _published(publisher, 2, within=5.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        ledger.close()
+    assert sorted(a.source_path for a in publisher.articles) == ["renamed.txt", "sub/written.txt"]
+
+
+async def test_a_file_still_open_for_writing_is_read_only_after_its_writer_closes_it(
+    inbox: Path, tmp_path: Path
+) -> None:
+    publisher = RecordingPublisher()
+    ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
+    watcher = FileWatcher(WatcherConfig(inbox=inbox, stable_seconds=LONG_WINDOW), ledger, publisher)
+    stop, task = await _following(watcher)
+    try:
+        with (inbox / "slow.txt").open("w", encoding="utf-8") as handle:
+            for i in range(6):
+                handle.write(f"Zin nummer {i} van een lang artikel. ")
+                handle.flush()
+                await asyncio.sleep(0.1)
+            assert publisher.articles == []  # modified, flushed, but not closed: not finished
+        assert await _published(publisher, 1, within=5.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        ledger.close()
+    assert publisher.articles[0].body.count("Zin nummer") == 6
+
+
+async def test_without_ready_on_close_a_finished_file_waits_for_the_stability_window(
+    inbox: Path, tmp_path: Path
+) -> None:
+    publisher = RecordingPublisher()
+    ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
+    # watchfiles reports the file; it is read once unchanged for the window, not before.
+    config = WatcherConfig(inbox=inbox, stable_seconds=2.0, ready_on_close=False)
+    watcher = FileWatcher(config, ledger, publisher)
+    stop, task = await _following(watcher)
+    try:
+        (inbox / "a.txt").write_text("Een artikel over de top.", encoding="utf-8")
+        assert not await _published(publisher, 1, within=1.0)
+        assert await _published(publisher, 1, within=10.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        ledger.close()
