@@ -65,7 +65,14 @@ class Settings(BaseSettings):
     stable_seconds: float = Field(
         default=1.0,
         ge=0.0,
-        description="A file is read once its size and mtime did not change for this long.",
+        description="A file is read once its size and mtime did not change for this long "
+        "(unless --ready-on-close knows it finished earlier).",
+    )
+    ready_on_close: bool = Field(
+        default=True,
+        description="Read a file at once when inotify reports that its writer closed it or "
+        "that it was moved in (Linux). Turn off for writers that close and reopen a file "
+        "while writing it: then every file waits --stable-seconds.",
     )
     rescan_seconds: float = Field(
         default=30.0, gt=0.0, description="Full rescan of the inbox, as a safety net for inotify."

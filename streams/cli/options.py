@@ -34,7 +34,13 @@ KAFKA = (
     "ssl_keyfile",
     "ssl_key_password",
 )
-WATCH = ("stable_seconds", "rescan_seconds", "max_file_bytes", "max_deadletter_payload_bytes")
+WATCH = (
+    "stable_seconds",
+    "ready_on_close",
+    "rescan_seconds",
+    "max_file_bytes",
+    "max_deadletter_payload_bytes",
+)
 WORKER = (
     "app_id",
     "ner_backend",

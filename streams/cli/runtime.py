@@ -232,6 +232,7 @@ async def run_watcher(
                 WatcherConfig(
                     inbox=inbox,
                     stable_seconds=settings.stable_seconds,
+                    ready_on_close=settings.ready_on_close,
                     rescan_seconds=settings.rescan_seconds,
                     max_file_bytes=settings.max_file_bytes,
                     max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
