@@ -1,9 +1,9 @@
 """Benchmark 3, latency: file drop -> enriched event -> SQLite row at paced arrival rates.
 
 Run by ``bench.enrichment.NlpStack`` on its deployment (one ``newsstream worker``, the
-watcher and both sinks, production defaults: ``stable_seconds`` 1.0, ``take_events(32,
-within=0.2)``). Files are dropped whole (written under a hidden name, then renamed) at
-``rate`` per second. Per article:
+watcher and both sinks, production defaults: ``take_events(32, within=0.05)``, files read
+as soon as inotify reports them moved in). Files are dropped whole (written under a hidden
+name, then renamed) at ``rate`` per second. Per article:
 
 * ``drop``: wall clock right after the rename;
 * ``raw``: CreateTime of its ``news.articles.raw`` record (the watcher's send);

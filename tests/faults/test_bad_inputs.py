@@ -85,11 +85,14 @@ def _write_bad_files(inbox: Path, outside: Path) -> None:
     (inbox / "bad-date.txt").write_text("date 2019-13-45 Er was een top.", encoding="utf-8")
     (inbox / "report.pdf").write_bytes(b"%PDF-1.4 not an article")
     (inbox / ".hidden.txt").write_text("Een verborgen bestand.", encoding="utf-8")
-    # Deleted before it was stable (the watcher waits 0.2 s): nothing to publish.
-    (inbox / "deleted.txt").write_text("Dit bestand verdwijnt meteen.", encoding="utf-8")
-    time.sleep(0.05)
-    (inbox / "deleted.txt").unlink()
-    # Written in pieces, each pause shorter than the stability window: read once, whole.
+    # Deleted while still being written (never finished, never stable): nothing to publish.
+    with (inbox / "deleted.txt").open("w", encoding="utf-8") as vanishing:
+        vanishing.write("Dit bestand verdwijnt meteen.")
+        vanishing.flush()
+        time.sleep(0.05)
+        (inbox / "deleted.txt").unlink()
+    # Written in pieces, each pause shorter than the stability window, closed at the end:
+    # read once, whole.
     with (inbox / "growing.txt").open("w", encoding="utf-8") as growing:
         for i in range(8):
             growing.write(f"Zin {i} van een artikel dat nog geschreven wordt in Amsterdam. ")
