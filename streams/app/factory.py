@@ -81,9 +81,9 @@ class AppConfig:
     trending_window_seconds: int = 3600
     """Size of the trending entities' tumbling window (see ``streams.app.trending``)."""
     recent_articles: int = 200
+    """About how many enriched articles the dashboard's recent view keeps (bounded)."""
     stories_max_articles: int = 20_000
     """The most articles the stories stage holds (``StoryParams.max_articles``)."""
-    """About how many enriched articles the dashboard's recent view keeps (bounded)."""
 
 
 class _IdempotentProducer(faust_aiokafka.Producer):
