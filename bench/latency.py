@@ -7,6 +7,8 @@ name, then renamed) at ``rate`` per second. Per article:
 
 * ``drop``: wall clock right after the rename;
 * ``raw``: CreateTime of its ``news.articles.raw`` record (the watcher's send);
+* ``story_input``: CreateTime of its record on the worker's story input (the enrich agent's
+  send, after enrichment; see ``streams.app.stories``);
 * ``enriched``: CreateTime of its ``news.articles.enriched`` record (the worker's send);
 * ``row``: first poll (every 20 ms) of the SQLite sink that shows its row;
 * ``enrich``: the time ``Pipeline.enrich_batch([article])`` took for the same text, measured
@@ -26,12 +28,14 @@ from bench.corpus import Article
 from bench.kafka import read_all
 from bench.report import percentile
 from bench.stacks import RowWatcher, Stack, drop
+from streams.app.stories import story_input_topic
 
 
 @dataclass(frozen=True)
 class Sample:
     drop: float
     raw: float
+    story_input: float
     enriched: float
     row: float
     enrich: float
@@ -70,11 +74,13 @@ def paced_run(
     seen = rows.wait_for(drops, timeout, check=stack.check)
     wanted = set(drops)
     raw_ts = _timestamps(stack, stack.topics.raw, wanted)
+    story_input_ts = _timestamps(stack, story_input_topic(stack.app_id), wanted)
     enriched_ts = _timestamps(stack, stack.topics.enriched, wanted)
     return [
         Sample(
             drop=drops[a.article_id],
             raw=raw_ts[a.article_id],
+            story_input=story_input_ts[a.article_id],
             enriched=enriched_ts[a.article_id],
             row=seen[a.article_id],
             enrich=seconds,
@@ -115,6 +121,15 @@ def summary(samples: Sequence[Sample]) -> dict[str, Any]:
             ),
             "worker minus enrichment": round(
                 percentile([s.enriched - s.raw - s.enrich for s in samples], 50), 3
+            ),
+            "enrich agent (raw->story input)": round(
+                percentile([s.story_input - s.raw for s in samples], 50), 3
+            ),
+            "enrich agent minus enrichment": round(
+                percentile([s.story_input - s.raw - s.enrich for s in samples], 50), 3
+            ),
+            "stories agent (story input->enriched)": round(
+                percentile([s.enriched - s.story_input for s in samples], 50), 3
             ),
             "sink (enriched->row)": round(percentile([s.row - s.enriched for s in samples], 50), 3),
         },
