@@ -142,7 +142,10 @@ def test_every_bad_input_gets_its_documented_outcome_and_nothing_stops(
         stack.start("sink-sqlite", "sink", "sqlite")
         stack.start("sink-jsonl", "sink", "jsonl")
         stack.start("worker", "worker")
-        stack.start("watcher", "watch", str(inbox))
+        # Finished files are read at once; the stability window only holds back the files
+        # still open for writing ("growing", "deleted") and symlinks. The harness's 0.2 s is
+        # within reach of this test's 0.05 s pauses on a loaded machine: 2 s is not.
+        stack.start("watcher", "watch", str(inbox), "--stable-seconds", "2")
         _write_bad_files(inbox, outside)
         asyncio.run(_junk_to_raw(stack))
         expected_deadletters = len(DEADLETTERED) + 3
