@@ -7,9 +7,10 @@ dead-lettered, skipped and recorded, file by file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -293,21 +294,29 @@ async def _published(publisher: RecordingPublisher, count: int, within: float) -
     return len(publisher.articles) >= count
 
 
-async def _following(watcher: FileWatcher) -> tuple[asyncio.Event, asyncio.Task[None]]:
+@contextlib.asynccontextmanager
+async def _following(
+    inbox: Path, data: Path, config: WatcherConfig
+) -> AsyncIterator[RecordingPublisher]:
+    """A watcher running (``run``) on ``inbox`` meanwhile; what it published."""
+    publisher = RecordingPublisher()
+    ledger = Ledger(data / "ledger.sqlite3", inbox)
     stop = asyncio.Event()
-    task = asyncio.create_task(watcher.run(stop))
+    task = asyncio.create_task(FileWatcher(config, ledger, publisher).run(stop))
     await asyncio.sleep(0.2)  # backfill of the empty inbox done, inotify watching
-    return stop, task
+    try:
+        yield publisher
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        ledger.close()
 
 
 async def test_a_file_moved_in_or_closed_by_its_writer_is_read_without_waiting(
     inbox: Path, tmp_path: Path
 ) -> None:
-    publisher = RecordingPublisher()
-    ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
-    watcher = FileWatcher(WatcherConfig(inbox=inbox, stable_seconds=LONG_WINDOW), ledger, publisher)
-    stop, task = await _following(watcher)
-    try:
+    config = WatcherConfig(inbox=inbox, stable_seconds=LONG_WINDOW)
+    async with _following(inbox, tmp_path, config) as publisher:
         part = inbox / ".renamed.txt.part"
         part.write_text("Een artikel dat in een keer verschijnt.", encoding="utf-8")
         part.rename(inbox / "renamed.txt")
@@ -317,21 +326,14 @@ async def test_a_file_moved_in_or_closed_by_its_writer_is_read_without_waiting(
         await asyncio.sleep(0.2)
         (inbox / "sub" / "written.txt").write_text("Een artikel dat gewoon wordt geschreven.")
         assert await _published(publisher, 2, within=5.0)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
-        ledger.close()
     assert sorted(a.source_path for a in publisher.articles) == ["renamed.txt", "sub/written.txt"]
 
 
 async def test_a_file_still_open_for_writing_is_read_only_after_its_writer_closes_it(
     inbox: Path, tmp_path: Path
 ) -> None:
-    publisher = RecordingPublisher()
-    ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
-    watcher = FileWatcher(WatcherConfig(inbox=inbox, stable_seconds=LONG_WINDOW), ledger, publisher)
-    stop, task = await _following(watcher)
-    try:
+    config = WatcherConfig(inbox=inbox, stable_seconds=LONG_WINDOW)
+    async with _following(inbox, tmp_path, config) as publisher:
         with (inbox / "slow.txt").open("w", encoding="utf-8") as handle:
             for i in range(6):
                 handle.write(f"Zin nummer {i} van een lang artikel. ")
@@ -339,27 +341,15 @@ async def test_a_file_still_open_for_writing_is_read_only_after_its_writer_close
                 await asyncio.sleep(0.1)
             assert publisher.articles == []  # modified, flushed, but not closed: not finished
         assert await _published(publisher, 1, within=5.0)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
-        ledger.close()
     assert publisher.articles[0].body.count("Zin nummer") == 6
 
 
 async def test_without_ready_on_close_a_finished_file_waits_for_the_stability_window(
     inbox: Path, tmp_path: Path
 ) -> None:
-    publisher = RecordingPublisher()
-    ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
     # watchfiles reports the file; it is read once unchanged for the window, not before.
     config = WatcherConfig(inbox=inbox, stable_seconds=2.0, ready_on_close=False)
-    watcher = FileWatcher(config, ledger, publisher)
-    stop, task = await _following(watcher)
-    try:
+    async with _following(inbox, tmp_path, config) as publisher:
         (inbox / "a.txt").write_text("Een artikel over de top.", encoding="utf-8")
         assert not await _published(publisher, 1, within=1.0)
         assert await _published(publisher, 1, within=10.0)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
-        ledger.close()
