@@ -104,6 +104,9 @@ def _timestamps(stack: Stack, topic: str, wanted: set[str]) -> dict[str, float]:
 
 
 def summary(samples: Sequence[Sample]) -> dict[str, Any]:
+    def median(values: Sequence[float]) -> float:
+        return round(percentile(values, 50), 3)
+
     def stats(values: Sequence[float]) -> dict[str, float]:
         return {f"p{q}": round(percentile(values, q), 3) for q in (50, 95, 99)} | {
             "max": round(max(values), 3)
@@ -115,23 +118,17 @@ def summary(samples: Sequence[Sample]) -> dict[str, Any]:
         "drop_to_row": stats([s.to_row for s in samples]),
         "overhead": stats([s.overhead for s in samples]),
         "stages_p50": {
-            "watch (drop->raw)": round(percentile([s.raw - s.drop for s in samples], 50), 3),
-            "worker (raw->enriched)": round(
-                percentile([s.enriched - s.raw for s in samples], 50), 3
+            "watch (drop->raw)": median([s.raw - s.drop for s in samples]),
+            "worker (raw->enriched)": median([s.enriched - s.raw for s in samples]),
+            "worker minus enrichment": median([s.enriched - s.raw - s.enrich for s in samples]),
+            "enrich agent (raw->story input)": median([s.story_input - s.raw for s in samples]),
+            "enrich agent minus enrichment": median(
+                [s.story_input - s.raw - s.enrich for s in samples]
             ),
-            "worker minus enrichment": round(
-                percentile([s.enriched - s.raw - s.enrich for s in samples], 50), 3
+            "stories agent (story input->enriched)": median(
+                [s.enriched - s.story_input for s in samples]
             ),
-            "enrich agent (raw->story input)": round(
-                percentile([s.story_input - s.raw for s in samples], 50), 3
-            ),
-            "enrich agent minus enrichment": round(
-                percentile([s.story_input - s.raw - s.enrich for s in samples], 50), 3
-            ),
-            "stories agent (story input->enriched)": round(
-                percentile([s.enriched - s.story_input for s in samples], 50), 3
-            ),
-            "sink (enriched->row)": round(percentile([s.row - s.enriched for s in samples], 50), 3),
+            "sink (enriched->row)": median([s.row - s.enriched for s in samples]),
         },
         "enrich_seconds": stats([s.enrich for s in samples]),
     }

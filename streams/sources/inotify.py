@@ -36,8 +36,6 @@ _IN_MOVED_FROM: Final = 0x00000040
 _IN_MOVED_TO: Final = 0x00000080
 _IN_CREATE: Final = 0x00000100
 _IN_DELETE: Final = 0x00000200
-_IN_DELETE_SELF: Final = 0x00000400
-_IN_MOVE_SELF: Final = 0x00000800
 _IN_Q_OVERFLOW: Final = 0x00004000
 _IN_IGNORED: Final = 0x00008000
 _IN_ONLYDIR: Final = 0x01000000
@@ -54,8 +52,6 @@ _WATCHED: Final = (
     | _IN_MOVED_TO
     | _IN_CREATE
     | _IN_DELETE
-    | _IN_DELETE_SELF
-    | _IN_MOVE_SELF
     | _IN_ONLYDIR
     | _IN_DONTFOLLOW
 )
@@ -204,7 +200,7 @@ class TreeWatch:
             directory = self._dirs.get(wd)
             if directory is None:
                 continue
-            if not name:  # the watched directory itself (deleted or moved): its parent reports it
+            if not name:  # an event of the watched directory itself: its parent reports it
                 continue
             rel = f"{directory}/{name}" if directory else name
             if mask & _IN_ISDIR:

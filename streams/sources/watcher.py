@@ -214,13 +214,16 @@ class FileWatcher:
         tree = self._start_tree_watch(on_change)
         try:
             await self.backfill()
-            watch_task = asyncio.create_task(
-                self._follow_watchfiles(stop, on_change) if tree is None else stop.wait()
+            # Without inotify, watchfiles reports the changes (every file then waits the window).
+            watch_task = (
+                asyncio.create_task(self._follow_watchfiles(stop, on_change))
+                if tree is None
+                else None
             )
             last_rescan = time.monotonic()
             try:
                 while not stop.is_set():
-                    if watch_task.done() and not stop.is_set():
+                    if watch_task is not None and watch_task.done():
                         watch_task.result()  # surface a crashed file watcher instead of hiding it
                     if overflowed or time.monotonic() - last_rescan >= self._config.rescan_seconds:
                         overflowed = False
@@ -235,9 +238,10 @@ class FileWatcher:
                     await self._handle_ready()
                     await self._idle(stop, wake)
             finally:
-                watch_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch_task
+                if watch_task is not None:
+                    watch_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watch_task
         finally:
             if tree is not None:
                 tree.close()
