@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED = "embedded"
@@ -119,8 +119,9 @@ class Settings(BaseSettings):
         default=3600,
         ge=60,
         le=43200,
-        description="Size of the tumbling window of trending entities (the hopping window is "
-        "24 h, advancing by this size).",
+        description="Size of the tumbling window of trending entities; it must divide 24 h "
+        "(86400 s) evenly (the hopping window is 24 h, advancing by this size, and its figures "
+        "are the sums of the tumbling windows).",
     )
     stories_max_articles: int = Field(
         default=20_000,
@@ -155,6 +156,15 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
+
+    @field_validator("trending_window_seconds")
+    @classmethod
+    def _divides_a_day(cls, value: int) -> int:
+        if 86400 % value:
+            raise ValueError(
+                f"must divide 24 h (86400 s) evenly, e.g. 600, 900, 1800, 3600 or 7200; got {value}"
+            )
+        return value
 
     @property
     def embedded(self) -> bool:

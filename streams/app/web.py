@@ -95,20 +95,17 @@ def install_dashboard(
     # Table keys and values travel as JSON (Faust's default for untyped tables; windowed keys
     # come back from the changelog as lists and Faust turns them into tuples again).
     specs = window_specs(trending_window_seconds)
-    windowed: dict[str, Any] = {}
-    for spec in specs:
-        table = app.Table(
-            f"trending-{spec.name}",
-            default=None,
-            partitions=partitions,
-            help=f"Mentions, articles and sentiment per entity, {spec.kind.value} {spec.name}.",
-        )
-        if spec.size == spec.step:
-            table.tumbling(spec.size, expires=EXPIRES_SECONDS)
-        else:
-            table.hopping(spec.size, spec.step, expires=EXPIRES_SECONDS)
-        windowed[spec.name] = table
-    trends = TrendTables(specs, windowed)
+    tumbling = specs[0]
+    # Only the tumbling windows are a table; the 24 h figures are summed from them when read
+    # (see TrendTables). Its windows are kept two days, beyond the 24 h the sums need.
+    table = app.Table(
+        f"trending-{tumbling.name}",
+        default=None,
+        partitions=partitions,
+        help=f"Mentions, articles and sentiment per entity, tumbling {tumbling.name}.",
+    )
+    table.tumbling(tumbling.size, expires=EXPIRES_SECONDS)
+    trends = TrendTables(specs, table)
     recent = RecentArticles(
         app.Table(
             "recent-articles",

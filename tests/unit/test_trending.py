@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from faust.windows import HoppingWindow, TumblingWindow
+from pydantic import ValidationError
 
 from schemas import (
     ArticleEnriched,
@@ -33,6 +35,7 @@ from streams.app.trending import (
     window_label,
     window_specs,
 )
+from streams.config import Settings
 
 NOW = 1_700_000_123.5
 
@@ -73,7 +76,14 @@ def article(
 
 
 class FakeTable(dict[Any, Any]):
-    """A dict standing in for the Faust table's mapping interface (get/set/del/items)."""
+    """A dict standing in for the Faust table's mapping interface (get/set/del/items); counts
+    the writes (each one is a changelog record in the worker)."""
+
+    writes = 0
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
 
 
 @pytest.mark.parametrize(
@@ -96,9 +106,15 @@ def test_windows_match_faust_s_own_ranges() -> None:
     assert tumbling.latest(NOW)[0] <= NOW < tumbling.latest(NOW)[1]
 
 
-def test_the_tumbling_window_must_be_shorter_than_a_day() -> None:
+def test_the_tumbling_window_must_be_shorter_than_a_day_and_divide_it() -> None:
     with pytest.raises(ValueError, match="shorter"):
         window_specs(86400)
+    # The 24 h figures are sums of whole tumbling windows.
+    with pytest.raises(ValueError, match="divide 24 h"):
+        window_specs(5000)
+    with pytest.raises(ValidationError, match="divide 24 h"):
+        Settings(trending_window_seconds=5000)
+    assert Settings(trending_window_seconds=900).trending_window_seconds == 900
 
 
 def test_mentions_group_by_canonical_name() -> None:
@@ -126,8 +142,7 @@ def test_mentions_group_by_entity_id_across_names() -> None:
     )
     [mention] = mentions_of(a)
     assert (mention.key, mention.canonical, mention.mentions) == ("loc/united-states", "VS", 2)
-    specs = window_specs(3600)
-    trends = TrendTables(specs, {spec.name: FakeTable() for spec in specs})
+    trends = TrendTables(window_specs(3600), FakeTable())
     trends.add(mention)
     [row] = trends.top("1h", 10, NOW)
     assert (row["name"], row["entity_id"], row["mentions"]) == ("VS", "loc/united-states", 2)
@@ -138,16 +153,16 @@ def test_mentions_group_by_entity_id_across_names() -> None:
 
 
 def test_tables_count_mentions_articles_and_mean_sentiment() -> None:
-    specs = window_specs(3600)
-    tables = {spec.name: FakeTable() for spec in specs}
-    trends = TrendTables(specs, tables)
+    table = FakeTable()
+    trends = TrendTables(window_specs(3600), table)
     for i, score in enumerate((0.5, -0.1)):
         for mention in mentions_of(
             article([("Kim", "PER", "Kim Jong-un"), ("Kim", "PER", "Kim Jong-un")], score, f"a{i}")
         ):
             latest = trends.add(mention)
-    assert len(tables["1h"]) == 1
-    assert len(tables["24h"]) == 24  # every hopping window containing the time
+    # One entry, one write per mention: the 24 h figures are summed when read, not stored.
+    assert len(table) == 1
+    assert table.writes == 2
     top = trends.top("1h", 10, NOW + 60)
     assert top == [
         {
@@ -174,6 +189,47 @@ def test_tables_count_mentions_articles_and_mean_sentiment() -> None:
     assert (event.window_end - event.window_start).total_seconds() == 86400
     assert event.window_start.timestamp() <= NOW < event.window_end.timestamp()
     assert (event.mentions, event.articles) == (4, 2)
+
+
+def test_24h_figures_are_those_of_every_mention_in_the_last_day() -> None:
+    """Summed from the tumbling windows, the 24 h figures (published and shown) are exactly
+    the count a hopping window would hold: every mention whose time lies in the window."""
+    rng = random.Random(7)
+    specs = window_specs(3600)
+    day = specs[1]
+    trends = TrendTables(specs, FakeTable())
+    mentions = [
+        Mention(
+            canonical=rng.choice(["Rutte", "Kim", "Trump"]),
+            label="PER",
+            mentions=rng.randint(1, 4),
+            score=rng.uniform(-1, 1),
+            at=NOW + rng.uniform(0, 3 * 86400),
+            article_id=f"a{i}",
+        )
+        for i in range(400)
+    ]
+    mentions.sort(key=lambda m: m.at)
+    for i, mention in enumerate(mentions):
+        published = trends.add(mention)
+        window, value = published["24h"]
+        inside = [
+            m for m in mentions[: i + 1] if m.key == mention.key and window[0] <= m.at <= window[1]
+        ]
+        assert window[0] <= mention.at <= window[1]
+        assert value[:2] == [sum(m.mentions for m in inside), len(inside)]
+        assert value[2] == pytest.approx(sum(m.score for m in inside))
+    end = mentions[-1].at
+    window = day.latest(end)
+    expected = {
+        name: sum(m.mentions for m in mentions if m.key == name and window[0] <= m.at <= window[1])
+        for name in ("Rutte", "Kim", "Trump")
+    }
+    shown = {row["name"]: row["mentions"] for row in trends.top("24h", 10, end)}
+    assert shown == {name: n for name, n in expected.items() if n}
+    found = trends.entity("Kim", end)
+    assert found is not None
+    assert found["windows"]["24h"]["mentions"] == expected["Kim"]
 
 
 def test_add_mention_starts_from_nothing() -> None:
