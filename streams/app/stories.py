@@ -11,11 +11,11 @@
 2. The ``stories`` agent (on whichever worker holds that partition) takes the events one by
    one, computes each article's features (MinHash signature, entity-id counts, content
    words; ~0.4 ms an article) and assigns it with
-   :class:`~streams.stories.cluster.StoryClusterer` over three Faust tables
-   (``stories-articles``, ``stories-stories``, ``stories-entities``; one partition each,
-   backed by changelog topics, so a restarted or replacement worker recovers the state; the
-   near-duplicate band index is rebuilt in memory from ``stories-articles`` after every
-   partition assignment). For each article it sends the enriched event with ``story_id`` set to
+   :class:`~streams.stories.cluster.StoryClusterer` over two Faust tables
+   (``stories-articles``, ``stories-stories``; one partition each, backed by changelog topics,
+   so a restarted or replacement worker recovers the state; the near-duplicate band index and
+   the entity index are rebuilt in memory from them after every partition assignment). For
+   each article it sends the enriched event with ``story_id`` set to
    ``news.articles.enriched`` (key: article id) and a :class:`~schemas.StoryUpdated` to
    ``news.stories`` (key: story id).
 
@@ -63,7 +63,10 @@ MAX_DEADLETTER_PAYLOAD: Final = 256 * 1024
 """Bytes of an undecodable story-input record kept in its dead letter (records are enriched
 events, well under the 1 MB event limit)."""
 
-TABLES = ("articles", "stories", "entities")
+TABLES = ("articles", "stories")
+"""The story state's tables (``stories-articles``, ``stories-stories``). Earlier workers
+also kept ``stories-entities``; its changelog topic is no longer read (the entity
+index is derived from ``stories-stories``) and may be deleted."""
 
 STORY_ID_RESERVE: Final = 256
 """Bytes an enriched event may grow by when the ``stories`` agent sets its ``story_id``

@@ -34,12 +34,15 @@ How an article is assigned (:meth:`StoryClusterer.assign`)
 Stories have deterministic ids (``story-`` + the first article's id) and every state change
 is keyed by article id, so the same input in the same order gives the same stories.
 
-State (:class:`StoryState`): three key-value tables, dicts in tests and changelog-backed Faust
-tables in the worker. The LSH band index is not one of them: it is derived from the
-``articles`` table (which holds every signature), built on first use and again after
-:meth:`StoryClusterer.forget_index` (the worker calls it when the tables may have been
-recovered), because as a table it cost 32 changelog records per article, most of the worker's
-producer work. Values are JSON-able and never mutated in place: every change sets a new
+State (:class:`StoryState`): two key-value tables (``articles``, ``stories``), dicts in tests
+and changelog-backed Faust tables in the worker. The indexes are not tables: the LSH band
+index is derived from the ``articles`` table (which holds every signature) and the entity
+index (entity id -> stories) from the ``stories`` table (which holds every story's entities),
+each built on first use and again after :meth:`StoryClusterer.forget_index` (the worker calls
+it when the tables may have been recovered). As tables they cost 32 changelog records per
+article (bands) and one per entity, each rewriting the whole list of stories of that entity
+(a common name is in hundreds), most of the worker's producer work. Values are JSON-able and
+never mutated in place: every change sets a new
 value on its key (that is what writes a Faust table's changelog). Time is the article's
 ``ingested_at`` (as for trending: it travels in the event, so a replay assigns alike).
 Stories whose last article is older than ``window_seconds`` before the newest article seen are
@@ -215,20 +218,19 @@ class Assignment:
 
 @dataclass(slots=True)
 class StoryState:
-    """The three tables of the clustering state (all keyed by strings, JSON-able values).
+    """The two tables of the clustering state (all keyed by strings, JSON-able values).
 
     ``articles``: article id -> ``{"story", "at", "sig", "dup"}``; ``stories``: story id -> the
-    story (see :meth:`StoryClusterer._new_story`); ``entities``: entity id -> ids of the
-    stories holding it.
+    story (see :meth:`StoryClusterer._new_story`). The indexes (LSH bands, entity id -> stories)
+    are derived from them in memory.
     """
 
     articles: MutableMapping[str, Any]
     stories: MutableMapping[str, Any]
-    entities: MutableMapping[str, Any]
 
     @classmethod
     def in_memory(cls) -> StoryState:
-        return cls({}, {}, {})
+        return cls({}, {})
 
 
 def story_id_for(article_id: str) -> str:
@@ -246,13 +248,28 @@ class StoryClusterer:
         self._clock = float("-inf")
         self._next_sweep: float | None = None
         self._bands: BandIndex | None = None
+        self._entities: dict[str, set[str]] | None = None
 
     def forget_index(self) -> None:
-        """Drop the in-memory band index; the next assignment rebuilds it from the state.
+        """Drop the in-memory indexes; the next assignment rebuilds them from the state.
 
         Call whenever the state's tables may have changed other than through this clusterer
         (the worker: on every partition assignment, since the tables are then recovered)."""
         self._bands = None
+        self._entities = None
+
+    def entity_index(self) -> Mapping[str, set[str]]:
+        """Entity id -> ids of the stories whose (capped) profile holds it (built if needed)."""
+        return {eid: set(stories) for eid, stories in self._entity_index().items()}
+
+    def _entity_index(self) -> dict[str, set[str]]:
+        if self._entities is None:
+            index: dict[str, set[str]] = {}
+            for story_id, story in self.state.stories.items():
+                for eid in story["entities"]:
+                    index.setdefault(eid, set()).add(story_id)
+            self._entities = index
+        return self._entities
 
     def band_index(self) -> Mapping[BandKey, list[str]]:
         """LSH band key -> ids of the articles in the state with that band (built if needed)."""
@@ -387,15 +404,16 @@ class StoryClusterer:
         story_vec: dict[str, float] = {}
         shared = 0
         story_entities: Mapping[str, list[Any]] = story["entities"]
+        index = self._entity_index()
         for eid, (mentions, _, label) in f.entities.items():
-            df = max(1, len(self.state.entities.get(eid, ())))
+            df = max(1, len(index.get(eid, ())))
             idf = math.log(1.0 + stories / df)
             article_vec[eid] = (1.0 + math.log(mentions)) * idf
             held = story_entities.get(eid)
             if held is not None and label != EntityLabel.MISC.value:
                 shared += 1
         for eid, (mentions, _, _, _) in story_entities.items():
-            df = max(1, len(self.state.entities.get(eid, ())))
+            df = max(1, len(index.get(eid, ())))
             story_vec[eid] = (1.0 + math.log(mentions)) * math.log(1.0 + stories / df)
         entity = _cosine(article_vec, story_vec)
         text = _cosine(
@@ -408,8 +426,9 @@ class StoryClusterer:
     def _best_story(self, f: ArticleFeatures) -> tuple[str | None, float]:
         window = self.params.window_seconds
         candidates: set[str] = set()
+        index = self._entity_index()
         for eid in f.entities:
-            candidates.update(self.state.entities.get(eid, ()))
+            candidates.update(index.get(eid, ()))
         best: tuple[float, str] | None = None
         for story_id in sorted(candidates):
             story = self.state.stories.get(story_id)
@@ -472,19 +491,23 @@ class StoryClusterer:
             sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[: params.max_story_terms]
         )
         story_id = story["id"]
-        for eid in kept.keys() - story["entities"].keys():
-            self.state.entities[eid] = [*self.state.entities.get(eid, []), story_id]
-        for eid in story["entities"].keys() - kept.keys():
-            self._unindex(eid, story_id)
+        # An index not built yet is built later from the stored stories, this one included.
+        if self._entities is not None:
+            for eid in kept.keys() - story["entities"].keys():
+                self._entities.setdefault(eid, set()).add(story_id)
+            for eid in story["entities"].keys() - kept.keys():
+                self._unindex(eid, story_id)
         story["entities"] = kept
         return story
 
     def _unindex(self, eid: str, story_id: str) -> None:
-        rest = [s for s in self.state.entities.get(eid, ()) if s != story_id]
-        if rest:
-            self.state.entities[eid] = rest
-        elif eid in self.state.entities:
-            del self.state.entities[eid]
+        if self._entities is None:
+            return
+        held = self._entities.get(eid)
+        if held is not None:
+            held.discard(story_id)
+            if not held:
+                del self._entities[eid]
 
     # -- expiry -----------------------------------------------------------------------------
 

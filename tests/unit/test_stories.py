@@ -110,7 +110,6 @@ def vars_of(state: StoryState) -> dict[str, Any]:
     return {
         "articles": dict(state.articles),
         "stories": dict(state.stories),
-        "entities": dict(state.entities),
     }
 
 
@@ -177,7 +176,7 @@ def test_old_stories_expire_with_their_index_entries(enriched: Enriched) -> None
     assert list(state.stories) == [assignment.story_id]
     assert list(state.articles) == [later.article_id]
     assert all(ids == [later.article_id] for ids in clusterer.band_index().values())
-    assert all(ids == [assignment.story_id] for ids in state.entities.values())
+    assert all(ids == {assignment.story_id} for ids in clusterer.entity_index().values())
 
 
 def test_the_state_never_holds_more_than_max_articles(enriched: Enriched) -> None:
@@ -193,7 +192,11 @@ def test_the_state_never_holds_more_than_max_articles(enriched: Enriched) -> Non
         held = set(state.articles)
         assert {a for ids in clusterer.band_index().values() for a in ids} == held
         assert {a for story in state.stories.values() for a in story["articles"]} == held
-        assert {s for ids in state.entities.values() for s in ids} <= set(state.stories)
+        index = clusterer.entity_index()
+        assert {s for ids in index.values() for s in ids} <= set(state.stories)
+        # Kept in step with the stories: the same as an index built from the tables afresh.
+        rebuilt = StoryClusterer(StoryState(dict(state.articles), dict(state.stories)))
+        assert index == rebuilt.entity_index()
     kept_from = min(state.stories[s]["last"] for s in state.stories)
     dropped = [a for a in articles if a.article_id not in held]
     assert dropped
