@@ -69,14 +69,6 @@ class WindowSpec:
     size: int
     step: int
 
-    def ranges(self, timestamp: float) -> list[tuple[float, float]]:
-        """Every window that contains ``timestamp`` (one when tumbling)."""
-        first = (timestamp // self.step) * self.step - self.size + self.step
-        return [
-            (float(start), float(start) + self.size - 0.1)
-            for start in range(int(first), int(timestamp) + 1, self.step)
-        ]
-
     def latest(self, timestamp: float) -> tuple[float, float]:
         """The window that covers the most recent ``size`` seconds up to ``timestamp``.
 

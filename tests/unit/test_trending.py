@@ -97,9 +97,8 @@ def test_windows_match_faust_s_own_ranges() -> None:
     tumbling, hopping = window_specs(3600)
     assert (tumbling.name, tumbling.kind) == ("1h", TrendWindowKind.TUMBLING)
     assert (hopping.name, hopping.kind) == ("24h", TrendWindowKind.HOPPING)
-    assert tumbling.ranges(NOW) == TumblingWindow(3600).ranges(NOW)
-    assert hopping.ranges(NOW) == HoppingWindow(86400, 3600).ranges(NOW)
-    assert len(hopping.ranges(NOW)) == 24
+    assert [tumbling.latest(NOW)] == TumblingWindow(3600).ranges(NOW)
+    assert hopping.latest(NOW) in HoppingWindow(86400, 3600).ranges(NOW)
     # The latest 24 h window is the one covering the last day, not the one just begun.
     start, end = hopping.latest(NOW)
     assert start <= NOW - 23 * 3600 < NOW < end
