@@ -103,8 +103,7 @@ class Memory:
                     )
                 done = target
                 snapshots[str(target)] = self._snapshot()
-        self._figures(snapshots, small, large)
-        self.ctx.results.details["memory"]["drop_rates"] = rates
+        self._figures(snapshots, rates, small, large)
 
     def _drop_all(self, articles: list[Article], rows: RowWatcher) -> float:
         """Drop at a steady ``RATE`` per second, never more than ``MAX_OUTSTANDING`` ahead of
@@ -125,13 +124,18 @@ class Memory:
         return len(articles) / max(0.001, time.monotonic() - began)
 
     def _figures(
-        self, snaps: dict[str, dict[str, dict[str, float]]], small: int, large: int
+        self,
+        snaps: dict[str, dict[str, dict[str, float]]],
+        rates: dict[str, float],
+        small: int,
+        large: int,
     ) -> None:
         results = self.ctx.results
         details: dict[str, Any] = {
             "counts": [small, large],
             "snapshots": snaps,
             "stories_max_articles": self.stories_cap,
+            "drop_rates": rates,
         }
         for name in ("worker1", "watcher", "sink-sqlite", "sink-jsonl"):
             before = snaps[str(small)][name]["peak_rss_mib"]

@@ -42,8 +42,8 @@ each built on first use and again after :meth:`StoryClusterer.forget_index` (the
 it when the tables may have been recovered). As tables they cost 32 changelog records per
 article (bands) and one per entity, each rewriting the whole list of stories of that entity
 (a common name is in hundreds), most of the worker's producer work. Values are JSON-able and
-never mutated in place: every change sets a new
-value on its key (that is what writes a Faust table's changelog). Time is the article's
+never mutated in place: every change sets a new value on its key (that is what writes a Faust
+table's changelog). Time is the article's
 ``ingested_at`` (as for trending: it travels in the event, so a replay assigns alike).
 Stories whose last article is older than ``window_seconds`` before the newest article seen are
 swept (at most once per ``sweep_every_seconds`` of that clock) together with their articles,
