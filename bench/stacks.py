@@ -1,7 +1,7 @@
 """Deployments the benchmarks measure: real ``newsstream`` processes on an embedded broker.
 
 A ``Stack`` is one isolated deployment (its own topic prefix, consumer groups and data dir)
-like ``tests/integration/processes.py`` runs them: workers (``newsstream worker``, or
+like ``tests/support/processes.py`` runs them: workers (``newsstream worker``, or
 ``python -m bench.worker`` for the identity and naive Faust paths), the watcher
 (``newsstream watch``) and the sinks (``newsstream sink``), each a process of its own.
 """

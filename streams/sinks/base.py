@@ -1,7 +1,7 @@
 """The sink contract: where enriched articles end up, durably and idempotently.
 
 Every sink implements ``Sink`` and passes the same abstract contract test suite
-(``tests/unit/sink_contract.py``). The Kafka consumer loop that feeds sinks lives elsewhere and
+(``tests/support/sink_contract.py``). The Kafka consumer loop that feeds sinks lives elsewhere and
 never depends on a particular sink: it consumes a batch of ``ArticleEnriched`` events from
 ``news.articles.enriched``, calls ``write(batch)``, and commits the Kafka offsets only after
 ``write`` returned. Delivery is therefore at-least-once, and sinks make it effectively-once by

@@ -2,7 +2,7 @@
 
 Called by the worker's ``stories`` agent (:mod:`streams.app.stories`) once per enriched
 article, in one order, by one owner (the agent reads a single-partition internal topic), and
-by the evaluation in ``tests/unit/test_stories.py``. Pure Python + numpy: no faust, no Kafka.
+by the evaluation in ``tests/unit/stories/test_cluster.py``. Pure Python + numpy: no faust, no Kafka.
 
 How an article is assigned (:meth:`StoryClusterer.assign`)
 ---------------------------------------------------------

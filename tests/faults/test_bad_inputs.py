@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.faults.harness import WORKER_READY_SECONDS, new_stack, wait_for_sinks
-from tests.integration.processes import Stack, wait_until
+from tests.support.fault_harness import WORKER_READY_SECONDS, new_stack, wait_for_sinks
+from tests.support.processes import Stack, wait_until
 
 pytestmark = [pytest.mark.integration]
 

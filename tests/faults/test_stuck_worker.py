@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from streams.app.watchdog import EXIT_STUCK
-from tests.faults.articles import write_articles
-from tests.faults.harness import WORKER_READY_SECONDS, new_stack, worker_health
-from tests.integration.processes import wait_until
+from tests.support.fault_articles import write_articles
+from tests.support.fault_harness import WORKER_READY_SECONDS, new_stack, worker_health
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.integration]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.articles import write_articles
-from tests.faults.harness import counts, kill, new_stack
+from tests.support.fault_articles import write_articles
+from tests.support.fault_harness import counts, kill, new_stack
 
 pytestmark = [pytest.mark.integration]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.articles import write_articles
-from tests.faults.harness import (
+from tests.support.fault_articles import write_articles
+from tests.support.fault_harness import (
     WORKER_READY_SECONDS,
     counts,
     kill,
@@ -25,7 +25,7 @@ from tests.faults.harness import (
     uncommitted,
     wait_for_sinks,
 )
-from tests.integration.processes import wait_until
+from tests.support.processes import wait_until
 
 pytestmark = [pytest.mark.integration]
 

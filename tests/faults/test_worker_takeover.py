@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.articles import write_articles
-from tests.faults.harness import (
+from tests.support.fault_articles import write_articles
+from tests.support.fault_harness import (
     WORKER_READY_SECONDS,
     counts,
     kill,
@@ -35,7 +35,7 @@ from tests.faults.harness import (
     wait_for_sinks,
     worker_health,
 )
-from tests.integration.processes import Stack, free_port, wait_until
+from tests.support.processes import Stack, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

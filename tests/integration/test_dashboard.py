@@ -32,7 +32,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.integration.processes import REPO, SAMPLES, Stack, running_stack, wait_until
+from tests.support.processes import REPO, SAMPLES, Stack, running_stack, wait_until
 
 pytestmark = pytest.mark.integration
 

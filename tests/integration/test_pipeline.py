@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.processes import SAMPLES, Stack, running_stack, wait_until
+from tests.support.processes import SAMPLES, Stack, running_stack, wait_until
 
 pytestmark = [pytest.mark.integration]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.faults.harness import new_stack
-from tests.integration.processes import SAMPLES
+from tests.support.fault_harness import new_stack
+from tests.support.processes import SAMPLES
 
 pytestmark = [pytest.mark.integration]
 

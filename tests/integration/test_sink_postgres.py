@@ -19,7 +19,7 @@ from psycopg import sql
 from schemas import EntityLabel
 from streams.sinks import Sink, SinkError
 from streams.sinks.postgres import SCHEMA_VERSION, PostgresSink
-from tests.unit.sink_contract import T0, SinkContract, SinkFactory, make_event
+from tests.support.sink_contract import T0, SinkContract, SinkFactory, make_event
 
 pytestmark = pytest.mark.integration
 

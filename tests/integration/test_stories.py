@@ -21,8 +21,8 @@ import jsonschema
 import orjson
 import pytest
 
-from tests.integration.processes import SAMPLES, Stack, running_stack, wait_until
-from tests.unit.stories_eval import FIXTURES, HANOI_WIRE
+from tests.support.processes import SAMPLES, Stack, running_stack, wait_until
+from tests.support.stories_eval import FIXTURES, HANOI_WIRE
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.integration.processes import SAMPLES, free_port
+from tests.support.processes import SAMPLES, free_port
 
 pytestmark = [pytest.mark.integration]
 

@@ -19,7 +19,7 @@ from schemas import ArticleIngested, DeadLetter, DeadLetterStage, FileOrigin
 from streams.sources.ledger import Ledger, Outcome
 from streams.sources.watcher import FileWatcher, WatcherConfig
 
-SAMPLES = Path(__file__).parents[2] / "streams" / "samples" / "articles"
+SAMPLES = Path(__file__).parents[3] / "streams" / "samples" / "articles"
 
 
 class RecordingPublisher:

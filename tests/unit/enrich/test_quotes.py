@@ -16,7 +16,7 @@ from streams.enrich.quotes import QuoteExtractor, find_quotes
 from streams.enrich.sentences import SentenceSplitter
 from streams.sources.parse import ParsedArticle, parse_article
 
-SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "samples" / "articles"
+SAMPLES = Path(__file__).resolve().parents[3] / "streams" / "samples" / "articles"
 TRUMP, KIM, POMPEO = "Donald Trump", "Kim Jong-un", "Mike Pompeo"
 
 # Every direct quote of the seeds, read by hand: (the start of the quoted words, speaker).

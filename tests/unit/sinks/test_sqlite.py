@@ -15,7 +15,7 @@ import pytest
 from schemas import EntityLabel, encode
 from streams.sinks import Sink, SinkError, SqliteSink, WriteResult
 from streams.sinks.sqlite import SCHEMA_VERSION
-from tests.unit.sink_contract import DUTCH_BODY, T0, SinkContract, SinkFactory, make_event
+from tests.support.sink_contract import DUTCH_BODY, T0, SinkContract, SinkFactory, make_event
 
 INJECTION = "'); DROP TABLE articles; --"
 

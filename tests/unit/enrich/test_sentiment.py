@@ -27,7 +27,7 @@ from streams.enrich.sentiment import (
 )
 from training import sentiment_head as training
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEEDS = sorted((ROOT / "streams" / "samples" / "articles").glob("*.txt"))
 
 # Written for this test (not corpus text), in the register of economic news. The shipped head

@@ -18,7 +18,7 @@ from streams.enrich.language import (
     bundled_model_path,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEEDS = sorted((ROOT / "streams" / "samples" / "articles").glob("*.txt"))
 
 ENGLISH = (

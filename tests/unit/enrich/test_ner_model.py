@@ -36,7 +36,7 @@ from streams.enrich.ner_model import (
 )
 from streams.enrich.sentences import SentenceSplitter
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CORPORA = ROOT.parent / "shared" / "corpora"
 SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
 SEED_002 = ROOT / "streams" / "samples" / "articles" / "002_5e518ff5de4b58f3.txt"

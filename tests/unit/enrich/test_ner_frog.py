@@ -33,7 +33,7 @@ from streams.enrich.ner_frog import (
     wire_text,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
 SEED_002 = ROOT / "streams" / "samples" / "articles" / "002_5e518ff5de4b58f3.txt"
 PER, LOC, ORG, MISC = EntityLabel.PER, EntityLabel.LOC, EntityLabel.ORG, EntityLabel.MISC

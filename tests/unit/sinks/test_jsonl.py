@@ -13,7 +13,7 @@ import pytest
 
 from schemas import ArticleEnriched, decode, encode
 from streams.sinks import JsonlSink, Sink, SinkCorruptError, SinkError, SinkStateError, WriteResult
-from tests.unit.sink_contract import (
+from tests.support.sink_contract import (
     T0,
     UNICODE_BODY,
     UNICODE_NAMES,

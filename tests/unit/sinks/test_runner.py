@@ -12,7 +12,7 @@ from schemas import ArticleEnriched, DeadLetter, encode
 from streams.sinks.base import WriteResult
 from streams.sinks.runner import SinkRunner, SinkRunnerConfig
 from streams.sinks.sqlite import SqliteSink
-from tests.unit.sink_contract import make_event
+from tests.support.sink_contract import make_event
 
 FAST = SinkRunnerConfig(retry_initial_seconds=0.01, retry_max_seconds=0.02)
 

@@ -12,7 +12,7 @@ import pytest
 from streams.enrich.base import Document, Span
 from streams.enrich.sentences import SentenceSplitter, split_sentences
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEEDS = sorted((ROOT / "streams" / "samples" / "articles").glob("*.txt"))
 DPG = ROOT.parent / "shared" / "corpora" / "dpgmedia2019" / "articles.jsonl"
 

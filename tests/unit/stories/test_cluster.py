@@ -1,6 +1,6 @@
 """Story clustering on the evaluation set (real enrichment pipeline, no broker).
 
-The evaluation set (``tests/unit/stories_eval.py``) goes through the real enrichers (e5 NER,
+The evaluation set (``tests/support/stories_eval.py``) goes through the real enrichers (e5 NER,
 entity links, ...) once per module; the clustering then runs on the enriched events.
 ``pytest -s`` prints the figures the README reports.
 """
@@ -28,7 +28,7 @@ from streams.stories.cluster import (
     story_event,
     story_id_for,
 )
-from tests.unit.stories_eval import DUPLICATES, evaluation_set, score_clustering
+from tests.support.stories_eval import DUPLICATES, evaluation_set, score_clustering
 
 Enriched = list[tuple[str, str, ArticleEnriched]]
 

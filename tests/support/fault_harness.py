@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.app.stories import story_input_topic
 from streams.kafka import compat
-from tests.integration.processes import Stack, free_port, wait_until
+from tests.support.processes import Stack, free_port, wait_until
 
 # Seconds a killed-and-restarted worker may need on Tansu: the dead member's session timeout
 # (10 s), the join (~5 s), the models' load.

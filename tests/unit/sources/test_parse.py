@@ -11,7 +11,7 @@ import pytest
 from schemas import DatePrecision
 from streams.sources.parse import ParsedArticle, Rejected, article_id_for, parse_article
 
-SAMPLES = Path(__file__).parents[2] / "streams" / "samples" / "articles"
+SAMPLES = Path(__file__).parents[3] / "streams" / "samples" / "articles"
 
 
 def _ok(name: str, data: bytes) -> ParsedArticle:
