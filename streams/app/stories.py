@@ -55,7 +55,8 @@ from streams.app.delivery import DeliveryWindow, Handoff, Output, Send, hold
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
-from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_event
+from streams.stories.cluster import StoryClusterer, StoryParams, StoryState
+from streams.stories.events import story_event
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from streams.cli.options import (
 )
 from streams.config import Settings
 from streams.enrich.pipeline import EnrichmentFailure
-from streams.sources.watcher import FileOutcome
+from streams.sources.prepare import FileOutcome
 
 T = TypeVar("T")
 log = logging.getLogger("newsstream")

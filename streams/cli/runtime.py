@@ -24,8 +24,9 @@ from streams.kafka.client import KafkaConnection, new_consumer, new_producer, st
 from streams.sinks.base import Sink, WriteResult
 from streams.sinks.runner import SinkRunner, SinkRunnerConfig
 from streams.sources.ledger import Ledger
+from streams.sources.prepare import FileOutcome
 from streams.sources.publisher import KafkaPublisher
-from streams.sources.watcher import BackfillProgress, FileOutcome, FileWatcher, WatcherConfig
+from streams.sources.watcher import BackfillProgress, FileWatcher, WatcherConfig
 
 if TYPE_CHECKING:  # the app package imports faust: only the worker loads it
     from streams.app.factory import AppConfig

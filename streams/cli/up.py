@@ -41,7 +41,7 @@ from streams.config import Settings
 from streams.kafka.client import KafkaConnection
 from streams.sinks.base import WriteResult
 from streams.sources.ledger import Outcome
-from streams.sources.watcher import FileOutcome
+from streams.sources.prepare import FileOutcome
 
 SINKS = ("jsonl", "sqlite")
 

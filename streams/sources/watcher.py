@@ -17,35 +17,32 @@ How a file moves:
    intent is written to the ledger before the send, so a watcher killed between the
    acknowledgement and the record finds out at its next start that the events are already on
    the broker and does not publish them twice (see ``reconcile_with_broker``).
+
+This module is the loop that moves files along; the pending files and their readiness (steps 1
+and 2) are :mod:`streams.sources.pending`, reading and classifying a file (step 3)
+:mod:`streams.sources.prepare`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import logging
-import os
-import stat
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from watchfiles import awatch
 
-from schemas import ArticleIngested, DeadLetter, DeadLetterStage, FileOrigin
-from schemas.events import utc_now
+from schemas import ArticleIngested, DeadLetter
 from streams.sources import inotify
-from streams.sources.ledger import FileRecord, Intent, Ledger, Outcome
-from streams.sources.parse import Rejected, parse_article
+from streams.sources.ledger import Intent, Ledger, Outcome
+from streams.sources.pending import PendingFiles
+from streams.sources.prepare import FileOutcome, FilePreparer
 
 log = logging.getLogger(__name__)
-
-# Editors and copy tools write these next to the real file; they are not articles.
-_TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", ".swx", "~")
 
 
 class Publisher(Protocol):
@@ -82,42 +79,6 @@ class WatcherConfig:
     False: every file waits ``stable_seconds`` (for writers that close and reopen a file)."""
 
 
-@dataclass(frozen=True, slots=True)
-class FileOutcome:
-    """What happened to one file; reported to the ``on_outcome`` callback after it is durable."""
-
-    path: str
-    outcome: Outcome
-    article_id: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-
-
-@dataclass(slots=True)
-class _Pending:
-    size: int
-    mtime_ns: int
-    stable_since: float
-    finished: bool = False
-    """Its writer closed it (or it was moved in) and it has not changed since."""
-
-
-@dataclass(slots=True)
-class _Prepared:
-    record: FileRecord
-    outcome: FileOutcome
-    article: ArticleIngested | None = None
-    deadletter: DeadLetter | None = None
-
-    def kafka_key(self) -> str | None:
-        """The key its event is published under, or None when nothing is published."""
-        if self.article is not None:
-            return self.article.article_id
-        if self.deadletter is not None:
-            return self.deadletter.event_id
-        return None
-
-
 @dataclass(slots=True)
 class BackfillProgress:
     total: int = 0
@@ -142,7 +103,14 @@ class FileWatcher:
         self._publisher = publisher
         self._on_outcome = on_outcome
         self._on_backfill_start = on_backfill_start
-        self._pending: dict[str, _Pending] = {}
+        self._pending = PendingFiles(self._inbox, ledger)
+        self._preparer = FilePreparer(
+            self._inbox,
+            ledger,
+            self._pending,
+            max_file_bytes=config.max_file_bytes,
+            max_deadletter_payload_bytes=config.max_deadletter_payload_bytes,
+        )
         self._publish_failures = 0
 
     async def reconcile_with_broker(self) -> None:
@@ -182,7 +150,7 @@ class FileWatcher:
     async def backfill(self) -> BackfillProgress:
         """Handle every file present now (waiting for each to be stable); return what happened."""
         await self.reconcile_with_broker()
-        self._scan()
+        self._pending.scan()
         progress = BackfillProgress(total=len(self._pending))
         if self._on_backfill_start:
             self._on_backfill_start(progress.total)
@@ -192,7 +160,7 @@ class FileWatcher:
             progress.outcomes.extend(outcomes)
             if self._pending and not outcomes:
                 await asyncio.sleep(self._tick_seconds())
-                self._scan(only=set(self._pending))
+                self._pending.scan(only=set(self._pending))
         return progress
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -228,13 +196,13 @@ class FileWatcher:
                     if overflowed or time.monotonic() - last_rescan >= self._config.rescan_seconds:
                         overflowed = False
                         changed.clear()
-                        self._scan()
+                        self._pending.scan()
                         last_rescan = time.monotonic()
                     elif changed or self._pending:
                         finished = {rel for rel, done in changed.items() if done}
                         paths = set(changed) | set(self._pending)
                         changed.clear()
-                        self._scan(only=paths, finished=finished)
+                        self._pending.scan(only=paths, finished=finished)
                     await self._handle_ready()
                     await self._idle(stop, wake)
             finally:
@@ -296,75 +264,13 @@ class FileWatcher:
         except ValueError:
             return None
 
-    # --- discovery -----------------------------------------------------------------------------
-
-    def _scan(self, only: set[str] | None = None, finished: Collection[str] = ()) -> None:
-        """Update the pending set from the file system (all files, or just ``only``).
-
-        ``finished``: paths whose writer closed them (or that were moved in) since the last
-        look; they are ready to be read if they are files and have not changed since.
-        """
-        now = time.monotonic()
-        paths: Iterable[str] = self._walk(self._inbox) if only is None else list(only)
-        for rel in paths:
-            if _is_ignored(rel):
-                continue
-            try:
-                st = (self._inbox / rel).lstat()
-            except FileNotFoundError:
-                self._pending.pop(rel, None)
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                if only is not None:
-                    # A new directory: files created in it before inotify watched it sent no
-                    # event of their own.
-                    self._scan(set(self._walk(self._inbox / rel)))
-                continue
-            if self._ledger.is_handled(rel, st.st_size, st.st_mtime_ns):
-                self._pending.pop(rel, None)
-                continue
-            seen = self._pending.get(rel)
-            done = rel in finished and stat.S_ISREG(st.st_mode)
-            if seen is None or (seen.size, seen.mtime_ns) != (st.st_size, st.st_mtime_ns):
-                self._pending[rel] = _Pending(st.st_size, st.st_mtime_ns, now, done)
-            elif done:
-                seen.finished = True
-
-    def _walk(self, top: Path) -> Iterator[str]:
-        """The inbox-relative paths of everything below ``top`` but directories, one by one.
-
-        A generator, so that a scan holds one directory entry at a time, not the inbox's
-        listing: the watcher's memory does not follow the number of files left in the inbox.
-        """
-        stack = [top]
-        while stack:
-            directory = stack.pop()
-            try:
-                with os.scandir(directory) as entries:
-                    for entry in entries:
-                        if entry.name.startswith("."):
-                            continue
-                        # Directory symlinks are not followed (they could lead out of the
-                        # inbox); they are reported like file symlinks.
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(Path(entry.path))
-                        else:
-                            yield Path(entry.path).relative_to(self._inbox).as_posix()
-            except OSError as exc:
-                log.warning("cannot list %s: %s", directory, exc)
-
     # --- handling ------------------------------------------------------------------------------
 
     async def _handle_ready(self) -> list[FileOutcome]:
-        now = time.monotonic()
-        ready = [
-            rel
-            for rel, p in self._pending.items()
-            if p.finished or now - p.stable_since >= self._config.stable_seconds
-        ][: self._config.batch_size]
+        ready = self._pending.ready(self._config.stable_seconds, self._config.batch_size)
         if not ready:
             return []
-        prepared = await asyncio.to_thread(self._prepare_batch, ready)
+        prepared = await asyncio.to_thread(self._preparer.prepare_batch, ready)
         articles = [p.article for p in prepared if p.article is not None]
         deadletters = [p.deadletter for p in prepared if p.deadletter is not None]
         if articles or deadletters:
@@ -397,152 +303,9 @@ class FileWatcher:
         self._ledger.record(p.record for p in prepared)
         outcomes = []
         for item in prepared:
-            self._pending.pop(item.record.path, None)
+            self._pending.forget(item.record.path)
             outcomes.append(item.outcome)
             if self._on_outcome:
                 self._on_outcome(item.outcome)
         # Files that changed while being read stay pending (not in ``prepared``) and come back.
         return outcomes
-
-    def _prepare_batch(self, paths: list[str]) -> list[_Prepared]:
-        prepared: list[_Prepared] = []
-        ids_in_batch: set[str] = set()
-        for rel in paths:
-            item = self._prepare(rel, ids_in_batch)
-            if item is None:
-                continue
-            if item.article is not None:
-                ids_in_batch.add(item.article.article_id)
-            prepared.append(item)
-        return prepared
-
-    def _prepare(self, rel: str, ids_in_batch: set[str]) -> _Prepared | None:
-        """Read and classify one stable file; None if it vanished or changed meanwhile."""
-        pending = self._pending[rel]
-        path = self._inbox / rel
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            log.info("%s disappeared before it was read; nothing to publish", rel)
-            self._pending.pop(rel, None)
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            target = str(path.readlink())
-            return self._reject(
-                rel,
-                st,
-                hashlib.sha256(target.encode()).hexdigest(),
-                None,
-                Rejected("symlink", f"symbolic link to {target!r}: links are never followed"),
-            )
-        if not stat.S_ISREG(st.st_mode):
-            return self._reject(
-                rel,
-                st,
-                hashlib.sha256(b"").hexdigest(),
-                None,
-                Rejected("not-a-regular-file", "a device, socket or pipe"),
-            )
-        if not path.resolve().is_relative_to(self._inbox):
-            return self._reject(
-                rel,
-                st,
-                hashlib.sha256(b"").hexdigest(),
-                None,
-                Rejected("outside-inbox", "the path leads out of the inbox"),
-            )
-        if st.st_size > self._config.max_file_bytes:
-            return self._reject_too_large(rel, st)
-        data = self._read(path)
-        if data is None:
-            self._pending.pop(rel, None)
-            return None
-        digest = hashlib.sha256(data).hexdigest()
-        try:
-            after = path.lstat()
-        except FileNotFoundError:
-            self._pending.pop(rel, None)
-            return None
-        if (after.st_size, after.st_mtime_ns) != (pending.size, pending.mtime_ns):
-            # Still being written: wait for it to be stable again.
-            self._pending[rel] = _Pending(after.st_size, after.st_mtime_ns, time.monotonic())
-            return None
-        if len(data) > self._config.max_file_bytes:
-            return self._reject_too_large(rel, after)
-        parsed = parse_article(path.name, data)
-        if isinstance(parsed, Rejected):
-            return self._reject(rel, after, digest, data, parsed)
-        duplicate = parsed.article_id in ids_in_batch or self._ledger.is_published(
-            parsed.article_id
-        )
-        outcome = Outcome.DUPLICATE if duplicate else Outcome.PUBLISHED
-        record = FileRecord(
-            rel, after.st_size, after.st_mtime_ns, digest, parsed.article_id, outcome
-        )
-        if duplicate:
-            return _Prepared(record, FileOutcome(rel, outcome, parsed.article_id, "duplicate"))
-        return _Prepared(
-            record,
-            FileOutcome(rel, outcome, parsed.article_id),
-            article=parsed.to_event(rel, digest),
-        )
-
-    def _reject_too_large(self, rel: str, st: os.stat_result) -> _Prepared:
-        """Dead-letter an oversized file with its full hash and only its first bytes."""
-        limit = self._config.max_deadletter_payload_bytes
-        digest = hashlib.sha256()
-        head = b""
-        with open(self._inbox / rel, "rb") as handle:  # noqa: PTH123 - streamed, not read whole
-            while chunk := handle.read(1 << 20):
-                if len(head) < limit:
-                    head += chunk[: limit - len(head)]
-                digest.update(chunk)
-        why = Rejected(
-            "too-large", f"{st.st_size} bytes is over the limit of {self._config.max_file_bytes}"
-        )
-        return self._reject(
-            rel, st, digest.hexdigest(), head, why, truncated=st.st_size > len(head)
-        )
-
-    def _read(self, path: Path) -> bytes | None:
-        """Read at most max_file_bytes + 1 bytes, refusing to follow a symlink swapped in."""
-        limit = self._config.max_file_bytes + 1
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
-            return None
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read(limit)
-
-    def _reject(
-        self,
-        rel: str,
-        st: os.stat_result,
-        digest: str,
-        data: bytes | None,
-        why: Rejected,
-        truncated: bool = False,
-    ) -> _Prepared:
-        limit = self._config.max_deadletter_payload_bytes
-        payload = None if data is None else base64.b64encode(data[:limit]).decode("ascii")
-        deadletter = DeadLetter(
-            event_id=hashlib.sha256(f"watch\0{rel}\0{digest}".encode()).hexdigest()[:32],
-            stage=DeadLetterStage.WATCH,
-            reason=why.reason,
-            detail=why.detail,
-            origin=FileOrigin(path=rel, size=st.st_size, sha256=digest),
-            payload_b64=payload,
-            payload_truncated=truncated or (data is not None and len(data) > limit),
-            occurred_at=utc_now(),
-        )
-        log.warning("dead-lettered %s: %s (%s)", rel, why.reason, why.detail)
-        return _Prepared(
-            record=FileRecord(rel, st.st_size, st.st_mtime_ns, digest, None, Outcome.DEADLETTER),
-            outcome=FileOutcome(rel, Outcome.DEADLETTER, None, why.reason, why.detail),
-            deadletter=deadletter,
-        )
-
-
-def _is_ignored(rel: str) -> bool:
-    name = rel.rsplit("/", 1)[-1]
-    return name.startswith(".") or name.endswith(_TEMPORARY_SUFFIXES)

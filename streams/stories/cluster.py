@@ -2,7 +2,10 @@
 
 Called by the worker's ``stories`` agent (:mod:`streams.app.stories`) once per enriched
 article, in one order, by one owner (the agent reads a single-partition internal topic), and
-by the evaluation in ``tests/unit/stories/test_cluster.py``. Pure Python + numpy: no faust, no Kafka.
+by the evaluation in ``tests/unit/stories/test_cluster.py``. Pure Python + numpy: no faust, no
+Kafka. The MinHash signatures and LSH bands are in :mod:`streams.stories.minhash`, the article
+features in :mod:`streams.stories.features`, the published event in
+:mod:`streams.stories.events`.
 
 How an article is assigned (:meth:`StoryClusterer.assign`)
 ---------------------------------------------------------
@@ -56,48 +59,24 @@ Per story, the entity and term profiles are capped (``max_story_entities``,
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
-import re
-import sys
-from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
-import numpy as np
-
-from schemas import ArticleEnriched, EntityLabel, StoryDuplicate, StoryEntity, StoryUpdated
-from schemas.events import utc_now
-
-_PRIME: Final = (1 << 61) - 1
-_MAX_HASH: Final = 0xFFFFFFFF
-_WORD: Final = re.compile(r"\w+")
-TITLE_CHARS: Final = 160
-
-#: Dutch and English function words and newsroom verbs; they carry no topic.
-_STOPWORD_TEXT: Final = """
-    aan af al als alleen altijd ander andere auteur bij binnen boven daar daarom dan dat de deze
-    die dit doch doen door dus een eens eerder en er geen had heb hebben heeft hem het hier hij
-    hoe hun iemand iets ik in is ja je kan kon kunnen maar me meer men met mij mijn moet na naar
-    niet niets nog nu of om omdat ons ook op over reeds te tegen toch toen tot u uit uw van veel
-    voor want waren was wat we wel werd wie wij wil worden wordt zal ze zei zegt zelf zich zij
-    zijn zo zou zouden zullen volgens aldus gisteren vandaag donderdag woensdag dinsdag maandag
-    vrijdag zaterdag zondag jaar twee drie nieuwe nieuw gaat gaan komen komt
-    a about after again against all also an and any are as at be been before being but by can
-    could did do does during each few for from had has have having he her here him his how i if
-    in into is it its just more most no not now of on once only or other our out over own said
-    says same she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why
-    will with would you your told according yesterday today monday tuesday wednesday thursday
-    friday saturday sunday year years two three new one
-"""
-STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
-
-BandKey = int
-"""An LSH band key: the hash of (band number, the signature's values in that band)."""
+from schemas import ArticleEnriched, EntityLabel
+from streams.stories.features import ArticleFeatures, article_features
+from streams.stories.minhash import (
+    BandIndex,
+    BandKey,
+    MinHasher,
+    band_keys,
+    index_add,
+    index_remove,
+    pack_signature,
+    similarity,
+    unpack_signature,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,76 +108,6 @@ class StoryParams:
             raise ValueError("window_seconds and shingle_words must be positive")
         if self.max_articles < 1:
             raise ValueError("max_articles must be positive")
-
-
-class MinHasher:
-    """MinHash signatures of token shingles with process-independent hash functions."""
-
-    def __init__(self, num_perm: int) -> None:
-        a: list[int] = []
-        b: list[int] = []
-        for i in range(num_perm):
-            digest = hashlib.blake2b(f"newsstream-minhash-{i}".encode(), digest_size=16).digest()
-            a.append(int.from_bytes(digest[:8], "little") % (_PRIME - 1) + 1)
-            b.append(int.from_bytes(digest[8:], "little") % _PRIME)
-        self._a = np.array(a, dtype=np.uint64)
-        self._b = np.array(b, dtype=np.uint64)
-
-    def signature(self, shingles: Iterable[str]) -> tuple[int, ...]:
-        # Each shingle's 4-byte blake2b digest read as a little-endian uint32, all at once.
-        digests = b"".join(
-            hashlib.blake2b(s.encode(), digest_size=4).digest() for s in set(shingles)
-        )
-        hashes = np.frombuffer(digests, dtype="<u4").astype(np.uint64)
-        if hashes.size == 0:
-            hashes = np.zeros(1, dtype=np.uint64)
-        # uint64 products wrap (as in datasketch's MinHash); the family stays a fixed,
-        # well-mixed set of hash functions, which is all the estimate needs.
-        permuted = np.multiply.outer(hashes, self._a)  # then in place: no temporaries
-        permuted += self._b
-        permuted %= np.uint64(_PRIME)
-        permuted &= np.uint64(_MAX_HASH)
-        return tuple(permuted.min(axis=0).tolist())
-
-
-def pack_signature(signature: Iterable[int]) -> str:
-    """A signature as it is stored in the ``articles`` table: base64 of little-endian uint32s
-    (~0.7 KB a signature, against ~4.7 KB as a list of Python ints)."""
-    packed = np.fromiter(signature, dtype="<u4").tobytes()
-    return base64.b64encode(packed).decode("ascii")
-
-
-def unpack_signature(stored: str | Iterable[int]) -> tuple[int, ...]:
-    """The signature of an ``articles`` entry (a list of ints in state written before
-    2026-11-23, which is still read)."""
-    if isinstance(stored, str):
-        return tuple(np.frombuffer(base64.b64decode(stored), dtype="<u4").tolist())
-    return tuple(stored)
-
-
-def similarity(left: Iterable[int], right: Iterable[int]) -> float:
-    """Estimated Jaccard similarity of two MinHash signatures (share of equal values)."""
-    pairs = list(zip(left, right, strict=True))
-    return sum(1 for x, y in pairs if x == y) / len(pairs) if pairs else 0.0
-
-
-def shingles(tokens: list[str], size: int) -> list[str]:
-    if len(tokens) <= size:
-        return [" ".join(tokens)] if tokens else []
-    return [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleFeatures:
-    """What the clustering uses of one article (computed by :meth:`StoryClusterer.features`)."""
-
-    article_id: str
-    at: float
-    title: str
-    signature: tuple[int, ...]
-    entities: Mapping[str, tuple[int, str, str]]
-    """entity id -> (mentions, canonical name, label)."""
-    terms: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +189,7 @@ class StoryClusterer:
             bands: BandIndex = {}
             for article_id, entry in self.state.articles.items():
                 for key in self.band_keys(unpack_signature(entry["sig"])):
-                    _index_add(bands, key, article_id)
+                    index_add(bands, key, article_id)
             self._bands = bands
         return self._bands
 
@@ -288,42 +197,11 @@ class StoryClusterer:
 
     def features(self, article: ArticleEnriched) -> ArticleFeatures:
         """The article's signature, entity-id counts and content-word counts."""
-        tokens = _WORD.findall(article.body.lower())
-        entities: dict[str, tuple[int, str, str]] = {}
-        for entity in article.entities:
-            key = entity.entity_id or f"{entity.label.value.lower()}/{entity.canonical.lower()}"
-            mentions, name, label = entities.get(key, (0, entity.canonical, entity.label.value))
-            entities[key] = (mentions + 1, name, label)
-        # Interned: the story profiles keep up to max_story_terms of them per story, and one
-        # shared string per word is what keeps the state at a few KB per article.
-        terms = dict(
-            Counter(
-                sys.intern(t)
-                for t in tokens
-                if len(t) > 2 and t not in STOPWORDS and not t.isdigit()
-            )
-        )
-        return ArticleFeatures(
-            article_id=article.article_id,
-            at=article.ingested_at.timestamp(),
-            title=_title(article),
-            signature=self._hasher.signature(shingles(tokens, self.params.shingle_words)),
-            entities=entities,
-            terms=terms,
-        )
+        return article_features(article, self._hasher, self.params.shingle_words)
 
     def band_keys(self, signature: Iterable[int]) -> list[BandKey]:
-        """The signature's LSH band keys: hashes of (band number, that band's values).
-
-        They only ever key the in-memory index (rebuilt from the stored signatures), so they
-        need not be stable across versions, only equal for equal bands (ints hash alike in every
-        process). A hash collision only adds a candidate, which the similarity check rejects."""
-        values = tuple(signature)
-        rows = len(values) // self.params.bands
-        return [
-            hash((band, values[band * rows : (band + 1) * rows]))
-            for band in range(self.params.bands)
-        ]
+        """The signature's LSH band keys (:func:`streams.stories.minhash.band_keys`)."""
+        return band_keys(signature, self.params.bands)
 
     # -- assignment -------------------------------------------------------------------------
 
@@ -369,7 +247,7 @@ class StoryClusterer:
         index = self._index()  # built from the state before this article joins it
         state.articles[f.article_id] = entry
         for key in band_keys:
-            _index_add(index, key, f.article_id)
+            index_add(index, key, f.article_id)
         if len(state.articles) > self.params.max_articles:
             self._evict(keep=story_id)
         return Assignment(
@@ -548,38 +426,11 @@ class StoryClusterer:
                 continue
             if self._bands is not None:
                 for key in self.band_keys(unpack_signature(entry["sig"])):
-                    _index_remove(self._bands, key, article_id)
+                    index_remove(self._bands, key, article_id)
             del state.articles[article_id]
         for eid in story["entities"]:
             self._unindex(eid, story_id)
         del state.stories[story_id]
-
-
-BandIndex = dict[BandKey, str | list[str]]
-"""LSH band key -> the id of the one article with that band, or the ids of several (most keys
-have one article: a bare string saves a list per key, ~3 KB per article)."""
-
-
-def _index_add(index: BandIndex, key: BandKey, article_id: str) -> None:
-    held = index.get(key)
-    if held is None:
-        index[key] = article_id
-    elif isinstance(held, str):
-        index[key] = [held, article_id]
-    else:
-        held.append(article_id)
-
-
-def _index_remove(index: BandIndex, key: BandKey, article_id: str) -> None:
-    held = index.get(key)
-    if held == article_id or held is None:
-        index.pop(key, None)
-    elif isinstance(held, list):
-        rest = [a for a in held if a != article_id]
-        if not rest:
-            index.pop(key, None)
-        else:
-            index[key] = rest[0] if len(rest) == 1 else rest
 
 
 def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
@@ -591,48 +442,3 @@ def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
         sum(w * w for w in right.values())
     )
     return dot / norm if norm else 0.0
-
-
-def _title(article: ArticleEnriched) -> str:
-    """The article's title, else its first sentence, shortened to ``TITLE_CHARS``."""
-    text = (article.title or "").strip()
-    if not text and article.sentiment.sentences:
-        first = article.sentiment.sentences[0]
-        text = article.body[first.start : first.end].strip()
-    text = " ".join((text or article.body).split())
-    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
-
-
-def story_event(assignment: Assignment, top: int = 10) -> StoryUpdated:
-    """The ``news.stories`` event for ``assignment``: the story's state after it.
-
-    ``event_id`` is derived from the story id, its article ids and the reported article, so
-    re-sending the same state (a redelivery) gives the same id.
-    """
-    story = assignment.story
-    entities = sorted(story["entities"].items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
-    digest = hashlib.sha256(
-        "\0".join([story["id"], assignment.article_id, *story["articles"]]).encode()
-    ).hexdigest()[:32]
-    return StoryUpdated(
-        event_id=digest,
-        story_id=story["id"],
-        title=story["title"],
-        article_ids=tuple(story["articles"]),
-        duplicates=tuple(
-            StoryDuplicate(article_id=a, duplicate_of=o) for a, o in story["duplicates"].items()
-        ),
-        top_entities=tuple(
-            StoryEntity(
-                entity_id=eid, name=v[2], label=EntityLabel(v[3]), mentions=v[0], articles=v[1]
-            )
-            for eid, v in entities[:top]
-        ),
-        first_seen=datetime.fromtimestamp(story["first"], UTC),
-        last_seen=datetime.fromtimestamp(story["last"], UTC),
-        article_id=assignment.article_id,
-        duplicate_of=assignment.duplicate_of,
-        match_score=max(0.0, min(1.0, assignment.score)),
-        new_story=assignment.new_story,
-        updated_at=utc_now(),
-    )

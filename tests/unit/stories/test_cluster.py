@@ -19,15 +19,9 @@ from schemas.codec import json_schemas
 from streams.cli.runtime import build_pipeline
 from streams.config import Settings
 from streams.enrich.pipeline import EnrichmentFailure
-from streams.stories.cluster import (
-    MinHasher,
-    StoryClusterer,
-    StoryParams,
-    StoryState,
-    similarity,
-    story_event,
-    story_id_for,
-)
+from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_id_for
+from streams.stories.events import story_event
+from streams.stories.minhash import MinHasher, similarity
 from tests.support.stories_eval import DUPLICATES, evaluation_set, score_clustering
 
 Enriched = list[tuple[str, str, ArticleEnriched]]

@@ -1,0 +1,213 @@
+"""Reading one ready inbox file and deciding what the watcher publishes for it.
+
+A ready file (:mod:`streams.sources.pending`) is read (never through a symlink, never outside
+the inbox, never more than ``max_file_bytes``), checked to be unchanged since it became ready,
+parsed, and becomes one :class:`Prepared`: an ``ArticleIngested`` event to publish, a duplicate
+(same content already published) to record only, or a ``DeadLetter`` event with the reason and
+the original bytes. Nothing is published or recorded here: the watcher does both, in that
+order, for a whole batch. Called from a worker thread (``asyncio.to_thread``) while the
+watcher's task waits for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas import ArticleIngested, DeadLetter, DeadLetterStage, FileOrigin
+from schemas.events import utc_now
+from streams.sources.ledger import FileRecord, Ledger, Outcome
+from streams.sources.parse import Rejected, parse_article
+from streams.sources.pending import PendingFiles
+
+# The watcher's logger: these lines are part of its log, under the name operators know.
+log = logging.getLogger("streams.sources.watcher")
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What happened to one file; reported to the ``on_outcome`` callback after it is durable."""
+
+    path: str
+    outcome: Outcome
+    article_id: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    record: FileRecord
+    outcome: FileOutcome
+    article: ArticleIngested | None = None
+    deadletter: DeadLetter | None = None
+
+    def kafka_key(self) -> str | None:
+        """The key its event is published under, or None when nothing is published."""
+        if self.article is not None:
+            return self.article.article_id
+        if self.deadletter is not None:
+            return self.deadletter.event_id
+        return None
+
+
+class FilePreparer:
+    """Prepares the ready files of one inbox (``inbox`` resolved) for publishing."""
+
+    def __init__(
+        self,
+        inbox: Path,
+        ledger: Ledger,
+        pending: PendingFiles,
+        *,
+        max_file_bytes: int,
+        max_deadletter_payload_bytes: int,
+    ) -> None:
+        self._inbox = inbox
+        self._ledger = ledger
+        self._pending = pending
+        self._max_file_bytes = max_file_bytes
+        self._max_deadletter_payload_bytes = max_deadletter_payload_bytes
+
+    def prepare_batch(self, paths: list[str]) -> list[Prepared]:
+        prepared: list[Prepared] = []
+        ids_in_batch: set[str] = set()
+        for rel in paths:
+            item = self._prepare(rel, ids_in_batch)
+            if item is None:
+                continue
+            if item.article is not None:
+                ids_in_batch.add(item.article.article_id)
+            prepared.append(item)
+        return prepared
+
+    def _prepare(self, rel: str, ids_in_batch: set[str]) -> Prepared | None:
+        """Read and classify one stable file; None if it vanished or changed meanwhile."""
+        pending = self._pending.get(rel)
+        path = self._inbox / rel
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            log.info("%s disappeared before it was read; nothing to publish", rel)
+            self._pending.forget(rel)
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            target = str(path.readlink())
+            return self._reject(
+                rel,
+                st,
+                hashlib.sha256(target.encode()).hexdigest(),
+                None,
+                Rejected("symlink", f"symbolic link to {target!r}: links are never followed"),
+            )
+        if not stat.S_ISREG(st.st_mode):
+            return self._reject(
+                rel,
+                st,
+                hashlib.sha256(b"").hexdigest(),
+                None,
+                Rejected("not-a-regular-file", "a device, socket or pipe"),
+            )
+        if not path.resolve().is_relative_to(self._inbox):
+            return self._reject(
+                rel,
+                st,
+                hashlib.sha256(b"").hexdigest(),
+                None,
+                Rejected("outside-inbox", "the path leads out of the inbox"),
+            )
+        if st.st_size > self._max_file_bytes:
+            return self._reject_too_large(rel, st)
+        data = self._read(path)
+        if data is None:
+            self._pending.forget(rel)
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            after = path.lstat()
+        except FileNotFoundError:
+            self._pending.forget(rel)
+            return None
+        if (after.st_size, after.st_mtime_ns) != (pending.size, pending.mtime_ns):
+            # Still being written: wait for it to be stable again.
+            self._pending.changed(rel, after.st_size, after.st_mtime_ns)
+            return None
+        if len(data) > self._max_file_bytes:
+            return self._reject_too_large(rel, after)
+        parsed = parse_article(path.name, data)
+        if isinstance(parsed, Rejected):
+            return self._reject(rel, after, digest, data, parsed)
+        duplicate = parsed.article_id in ids_in_batch or self._ledger.is_published(
+            parsed.article_id
+        )
+        outcome = Outcome.DUPLICATE if duplicate else Outcome.PUBLISHED
+        record = FileRecord(
+            rel, after.st_size, after.st_mtime_ns, digest, parsed.article_id, outcome
+        )
+        if duplicate:
+            return Prepared(record, FileOutcome(rel, outcome, parsed.article_id, "duplicate"))
+        return Prepared(
+            record,
+            FileOutcome(rel, outcome, parsed.article_id),
+            article=parsed.to_event(rel, digest),
+        )
+
+    def _reject_too_large(self, rel: str, st: os.stat_result) -> Prepared:
+        """Dead-letter an oversized file with its full hash and only its first bytes."""
+        limit = self._max_deadletter_payload_bytes
+        digest = hashlib.sha256()
+        head = b""
+        with open(self._inbox / rel, "rb") as handle:  # noqa: PTH123 - streamed, not read whole
+            while chunk := handle.read(1 << 20):
+                if len(head) < limit:
+                    head += chunk[: limit - len(head)]
+                digest.update(chunk)
+        why = Rejected(
+            "too-large", f"{st.st_size} bytes is over the limit of {self._max_file_bytes}"
+        )
+        return self._reject(
+            rel, st, digest.hexdigest(), head, why, truncated=st.st_size > len(head)
+        )
+
+    def _read(self, path: Path) -> bytes | None:
+        """Read at most max_file_bytes + 1 bytes, refusing to follow a symlink swapped in."""
+        limit = self._max_file_bytes + 1
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(limit)
+
+    def _reject(
+        self,
+        rel: str,
+        st: os.stat_result,
+        digest: str,
+        data: bytes | None,
+        why: Rejected,
+        truncated: bool = False,
+    ) -> Prepared:
+        limit = self._max_deadletter_payload_bytes
+        payload = None if data is None else base64.b64encode(data[:limit]).decode("ascii")
+        deadletter = DeadLetter(
+            event_id=hashlib.sha256(f"watch\0{rel}\0{digest}".encode()).hexdigest()[:32],
+            stage=DeadLetterStage.WATCH,
+            reason=why.reason,
+            detail=why.detail,
+            origin=FileOrigin(path=rel, size=st.st_size, sha256=digest),
+            payload_b64=payload,
+            payload_truncated=truncated or (data is not None and len(data) > limit),
+            occurred_at=utc_now(),
+        )
+        log.warning("dead-lettered %s: %s (%s)", rel, why.reason, why.detail)
+        return Prepared(
+            record=FileRecord(rel, st.st_size, st.st_mtime_ns, digest, None, Outcome.DEADLETTER),
+            outcome=FileOutcome(rel, Outcome.DEADLETTER, None, why.reason, why.detail),
+            deadletter=deadletter,
+        )
