@@ -19,23 +19,31 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import StrEnum, auto
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 SCHEMA_VERSION: Final = 1
 
 
 class Outcome(StrEnum):
-    PUBLISHED = "published"
-    DUPLICATE = "duplicate"
-    DEADLETTER = "deadletter"
+    """What the watcher did with a file; the value (as stored) is the lower-case name."""
+
+    PUBLISHED = auto()
+    """Its article was published (its ``article_id`` counts for later duplicates)."""
+    DUPLICATE = auto()
+    """Its content was published already, from another file or earlier in its batch."""
+    DEADLETTER = auto()
+    """It was published as a dead letter (unreadable, unparseable, too large, a link ...)."""
 
 
 @dataclass(frozen=True, slots=True)
 class FileRecord:
+    """One version (size, mtime) of an inbox file, its content hash and what became of it."""
+
     path: str
     size: int
     mtime_ns: int
@@ -67,28 +75,16 @@ class Ledger:
     def _migrate(self) -> None:
         with self._lock:
             self._db.executescript(
-                """
+                f"""
                 CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS files (
-                    inbox TEXT NOT NULL,
-                    path TEXT NOT NULL,
-                    size INTEGER NOT NULL,
-                    mtime_ns INTEGER NOT NULL,
-                    sha256 TEXT NOT NULL,
-                    article_id TEXT,
-                    outcome TEXT NOT NULL,
+                    {_RECORD_COLUMNS}
                     recorded_at REAL NOT NULL,
                     PRIMARY KEY (inbox, path)
                 );
                 CREATE INDEX IF NOT EXISTS files_article ON files (inbox, article_id, outcome);
                 CREATE TABLE IF NOT EXISTS intents (
-                    inbox TEXT NOT NULL,
-                    path TEXT NOT NULL,
-                    size INTEGER NOT NULL,
-                    mtime_ns INTEGER NOT NULL,
-                    sha256 TEXT NOT NULL,
-                    article_id TEXT,
-                    outcome TEXT NOT NULL,
+                    {_RECORD_COLUMNS}
                     kafka_key TEXT NOT NULL,
                     created_at REAL NOT NULL,
                     PRIMARY KEY (inbox, path)
@@ -124,38 +120,10 @@ class Ledger:
         Called by the watcher right before it publishes a batch; ``record`` deletes them.
         """
         now = time.time()
-        rows = [
-            (
-                self._inbox,
-                i.record.path,
-                i.record.size,
-                i.record.mtime_ns,
-                i.record.sha256,
-                i.record.article_id,
-                i.record.outcome.value,
-                i.key,
-                now,
-            )
-            for i in intents
-        ]
-        if not rows:
-            return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO intents (inbox, path, size, mtime_ns, sha256, article_id, outcome,"
-                    " kafka_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (inbox, path) DO UPDATE SET size = excluded.size,"
-                    " mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,"
-                    " article_id = excluded.article_id, outcome = excluded.outcome,"
-                    " kafka_key = excluded.kafka_key, created_at = excluded.created_at",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        rows = [(*self._row(i.record), i.key, now) for i in intents]
+        if rows:
+            with self._transaction() as db:
+                db.executemany(_UPSERT_INTENT, rows)
 
     def intents(self) -> list[Intent]:
         """Intents left by a watcher that stopped between publishing and recording."""
@@ -180,32 +148,14 @@ class Ledger:
         """Durably record handled files and delete their intents, all or none (one transaction,
         fsynced)."""
         now = time.time()
-        rows = [
-            (self._inbox, r.path, r.size, r.mtime_ns, r.sha256, r.article_id, r.outcome.value, now)
-            for r in records
-        ]
-        if not rows:
-            return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
+        rows = [(*self._row(r), now) for r in records]
+        if rows:
+            with self._transaction() as db:
+                db.executemany(
                     "DELETE FROM intents WHERE inbox = ? AND path = ?",
                     [(row[0], row[1]) for row in rows],
                 )
-                self._db.executemany(
-                    "INSERT INTO files (inbox, path, size, mtime_ns, sha256, article_id, outcome,"
-                    " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (inbox, path) DO UPDATE SET size = excluded.size,"
-                    " mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256,"
-                    " article_id = excluded.article_id, outcome = excluded.outcome,"
-                    " recorded_at = excluded.recorded_at",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                db.executemany(_UPSERT_FILE, rows)
 
     def count(self, outcome: Outcome | None = None) -> int:
         with self._lock:
@@ -230,3 +180,53 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _row(self, record: FileRecord) -> tuple[Any, ...]:
+        """The leading columns of ``record``'s row, in ``_RECORD_COLUMNS``' order."""
+        return (
+            self._inbox,
+            record.path,
+            record.size,
+            record.mtime_ns,
+            record.sha256,
+            record.article_id,
+            record.outcome.value,
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, under the lock: committed (fsynced) if the block returns,
+        rolled back if it raises."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+_RECORD_COLUMNS: Final = """inbox TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_ns INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    article_id TEXT,
+                    outcome TEXT NOT NULL,"""
+"""The columns ``files`` and ``intents`` share: a ``FileRecord`` of one inbox (``_row``)."""
+
+
+def _upsert(table: str, *columns: str) -> str:
+    """Insert a row of ``table`` (a record's columns, then ``columns``), or replace the row of
+    the same inbox and path."""
+    names = ("inbox", "path", "size", "mtime_ns", "sha256", "article_id", "outcome", *columns)
+    # Only this module's table and column names go into the text; values are bound parameters.
+    insert = f"INSERT INTO {table} ({', '.join(names)})"
+    values = ", ".join("?" * len(names))
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names[2:])
+    return f"{insert} VALUES ({values}) ON CONFLICT (inbox, path) DO UPDATE SET {updates}"
+
+
+_UPSERT_INTENT: Final = _upsert("intents", "kafka_key", "created_at")
+_UPSERT_FILE: Final = _upsert("files", "recorded_at")

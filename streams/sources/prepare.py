@@ -96,31 +96,10 @@ class FilePreparer:
             log.info("%s disappeared before it was read; nothing to publish", rel)
             self._pending.forget(rel)
             return None
-        if stat.S_ISLNK(st.st_mode):
-            target = str(path.readlink())
-            return self._reject(
-                rel,
-                st,
-                hashlib.sha256(target.encode()).hexdigest(),
-                None,
-                Rejected("symlink", f"symbolic link to {target!r}: links are never followed"),
-            )
-        if not stat.S_ISREG(st.st_mode):
-            return self._reject(
-                rel,
-                st,
-                hashlib.sha256(b"").hexdigest(),
-                None,
-                Rejected("not-a-regular-file", "a device, socket or pipe"),
-            )
-        if not path.resolve().is_relative_to(self._inbox):
-            return self._reject(
-                rel,
-                st,
-                hashlib.sha256(b"").hexdigest(),
-                None,
-                Rejected("outside-inbox", "the path leads out of the inbox"),
-            )
+        unread = self._not_to_read(path, st)
+        if unread is not None:
+            digest, why = unread
+            return self._reject(rel, st, digest, None, why)
         if st.st_size > self._max_file_bytes:
             return self._reject_too_large(rel, st)
         data = self._read(path)
@@ -156,6 +135,22 @@ class FilePreparer:
             FileOutcome(rel, outcome, parsed.article_id),
             article=parsed.to_event(rel, digest),
         )
+
+    def _not_to_read(self, path: Path, st: os.stat_result) -> tuple[str, Rejected] | None:
+        """Why ``path`` is dead-lettered without reading it (a symlink, not a regular file, or
+        leading out of the inbox), with the hash it is recorded under; None if it may be read."""
+        if stat.S_ISLNK(st.st_mode):
+            target = str(path.readlink())
+            return hashlib.sha256(target.encode()).hexdigest(), Rejected(
+                "symlink", f"symbolic link to {target!r}: links are never followed"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            why = Rejected("not-a-regular-file", "a device, socket or pipe")
+        elif not path.resolve().is_relative_to(self._inbox):
+            why = Rejected("outside-inbox", "the path leads out of the inbox")
+        else:
+            return None
+        return hashlib.sha256(b"").hexdigest(), why
 
     def _reject_too_large(self, rel: str, st: os.stat_result) -> Prepared:
         """Dead-letter an oversized file with its full hash and only its first bytes."""
