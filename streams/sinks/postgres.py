@@ -27,16 +27,15 @@ with ``psycopg.sql.Identifier``. The DSN is a secret: it never appears in ``repr
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-import orjson
 from pydantic import SecretStr
 
-from schemas import ArticleEnriched, SentenceSentiment, decode, encode
-from streams.sinks.base import Sink, SinkError, SinkStateError, WriteResult
+from schemas import ArticleEnriched, SentenceSentiment
+from streams.sinks.base import SinkError, WriteResult
+from streams.sinks.database import DatabaseSink, article_columns
 
 if TYPE_CHECKING:
     import psycopg
@@ -170,41 +169,38 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresSink(Sink):
+class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
     """Upserts enriched articles into PostgreSQL; see the module docstring for the schema."""
 
     name: ClassVar[str] = "postgres"
+    _SELECT_EVENT: ClassVar[str] = "SELECT event::text FROM articles WHERE article_id = %s"
 
     def __init__(self, dsn: SecretStr | str, *, schema: str = "newsstream") -> None:
+        super().__init__()
         self._dsn = dsn if isinstance(dsn, SecretStr) else SecretStr(dsn)
         self.schema = schema
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresSink(dsn='**********', schema={self.schema!r})"
 
-    def open(self) -> None:
+    def _connect(self) -> psycopg.Connection[Any]:
         """Connect, create the schema if needed and apply missing migrations.
 
         Raises SinkError when psycopg is missing, the server is unreachable, or the schema is
         of a newer version than this code knows.
         """
         psycopg = _psycopg()
-        with self._lock:
-            if self._conn is not None:
-                raise SinkStateError(f"{self!r} is already open")
-            try:
-                conn = psycopg.connect(self._dsn.get_secret_value(), autocommit=True)
-            except psycopg.Error as exc:
-                # The message of a connection error can quote the DSN; keep only its class.
-                raise SinkError(f"cannot connect to PostgreSQL ({type(exc).__name__})") from None
-            try:
-                self._migrate(conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+        try:
+            conn = psycopg.connect(self._dsn.get_secret_value(), autocommit=True)
+        except psycopg.Error as exc:
+            # The message of a connection error can quote the DSN; keep only its class.
+            raise SinkError(f"cannot connect to PostgreSQL ({type(exc).__name__})") from None
+        try:
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn  # type: ignore[no-any-return]
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         sql = _psycopg().sql
@@ -231,62 +227,39 @@ class PostgresSink(Sink):
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
 
-    def write(self, batch: Sequence[ArticleEnriched]) -> WriteResult:
+    def _write(
+        self, conn: psycopg.Connection[Any], batch: Sequence[ArticleEnriched]
+    ) -> WriteResult:
         """Upsert the batch and refresh the touched entities in one transaction, committed
         before returning; on any error nothing of the batch is stored."""
-        with self._lock:
-            conn = self._require_open()
-            if not batch:
-                return WriteResult()
-            inserted = updated = unchanged = 0
-            canonicals: list[str] = []
-            labels: list[str] = []
-            with conn.transaction():
-                for event in batch:
-                    row = conn.execute(_UPSERT_ARTICLE, _article_row(event)).fetchone()
-                    if row is None:
-                        unchanged += 1  # the WHERE clause kept the stored derivation
-                        continue
-                    if row[0]:
-                        inserted += 1
-                    else:
-                        updated += 1
-                        old = conn.execute(
-                            "DELETE FROM entity_mentions WHERE article_id = %s"
-                            " RETURNING canonical, label",
-                            (event.article_id,),
-                        ).fetchall()
-                        canonicals += [r[0] for r in old]
-                        labels += [r[1] for r in old]
-                    mentions = _mention_rows(event)
-                    with conn.cursor() as cursor:
-                        cursor.executemany(_INSERT_MENTION, mentions)
-                    canonicals += [m[1] for m in mentions]
-                    labels += [m[2] for m in mentions]
-                if canonicals:
-                    conn.execute(_REFRESH_ENTITIES, {"canonicals": canonicals, "labels": labels})
-            return WriteResult(inserted, updated, unchanged)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is None:
-                return
-            conn, self._conn = self._conn, None
-            conn.close()
-
-    def count(self) -> int:
-        with self._lock:
-            conn = self._require_open()
-            row = conn.execute("SELECT count(*) FROM articles").fetchone()
-            return int(row[0]) if row else 0
-
-    def get(self, article_id: str) -> ArticleEnriched | None:
-        with self._lock:
-            conn = self._require_open()
-            row = conn.execute(
-                "SELECT event::text FROM articles WHERE article_id = %s", (article_id,)
-            ).fetchone()
-        return None if row is None else decode(row[0], ArticleEnriched)
+        inserted = updated = unchanged = 0
+        canonicals: list[str] = []
+        labels: list[str] = []
+        with conn.transaction():
+            for event in batch:
+                row = conn.execute(_UPSERT_ARTICLE, _article_row(event)).fetchone()
+                if row is None:
+                    unchanged += 1  # the WHERE clause kept the stored derivation
+                    continue
+                if row[0]:
+                    inserted += 1
+                else:
+                    updated += 1
+                    old = conn.execute(
+                        "DELETE FROM entity_mentions WHERE article_id = %s"
+                        " RETURNING canonical, label",
+                        (event.article_id,),
+                    ).fetchall()
+                    canonicals += [r[0] for r in old]
+                    labels += [r[1] for r in old]
+                mentions = _mention_rows(event)
+                with conn.cursor() as cursor:
+                    cursor.executemany(_INSERT_MENTION, mentions)
+                canonicals += [m[1] for m in mentions]
+                labels += [m[2] for m in mentions]
+            if canonicals:
+                conn.execute(_REFRESH_ENTITIES, {"canonicals": canonicals, "labels": labels})
+        return WriteResult(inserted, updated, unchanged)
 
     def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Articles matching ``query`` (web-search syntax: words, "phrases", -not, or), best
@@ -305,11 +278,6 @@ class PostgresSink(Sink):
             )
             for r in rows
         ]
-
-    def _require_open(self) -> psycopg.Connection[Any]:
-        if self._conn is None:
-            raise SinkStateError(f"{self!r} is not open")
-        return self._conn
 
 
 _SEARCH: Final = """
@@ -347,24 +315,8 @@ class SearchHit:
 
 def _article_row(event: ArticleEnriched) -> dict[str, Any]:
     return {
-        "article_id": event.article_id,
-        "event_id": event.event_id,
-        "source_id": event.source_id,
-        "source_path": event.source_path,
-        "source": event.source,
-        "url": event.url,
-        "title": event.title,
-        "body": event.body,
+        **article_columns(event),
         "published": event.published,
-        "published_precision": (
-            event.published_precision.value if event.published_precision else None
-        ),
-        "language": event.language.code,
-        "language_confidence": event.language.confidence,
-        "sentiment_label": event.sentiment.label.value,
-        "sentiment_score": event.sentiment.score,
-        "provenance": orjson.dumps([p.model_dump() for p in event.provenance]).decode(),
-        "event": encode(event).decode(),
         "ingested_at": event.ingested_at,
         "enriched_at": event.enriched_at,
     }

@@ -33,18 +33,15 @@ it is only ever used by one thread at a time.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import orjson
-
-from schemas import ArticleEnriched, Entity, decode, encode
-from streams.sinks.base import Sink, SinkError, SinkStateError, WriteResult
+from schemas import ArticleEnriched, Entity
+from streams.sinks.base import SinkError, WriteResult
+from streams.sinks.database import DatabaseSink, article_columns
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # v1
@@ -135,118 +132,80 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
 
-class SqliteSink(Sink):
+class SqliteSink(DatabaseSink[sqlite3.Connection]):
     """Upserts enriched articles into a SQLite database; see the module docstring for the schema."""
 
     name: ClassVar[str] = "sqlite"
+    _SELECT_EVENT: ClassVar[str] = "SELECT event FROM articles WHERE article_id = ?"
 
     def __init__(self, path: Path | str, *, busy_timeout: float = 30.0) -> None:
         """``busy_timeout``: seconds to wait for another connection's write lock."""
+        super().__init__()
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
         return f"SqliteSink({str(self.path)!r})"
 
-    def open(self) -> None:
+    def _connect(self) -> sqlite3.Connection:
         """Connect, switch to WAL, and apply missing migrations (creating the file if needed).
 
         Raises SinkError when the file is not a usable database or has a newer schema version
-        than this code knows, SinkStateError when already open.
+        than this code knows.
         """
-        with self._lock:
-            if self._conn is not None:
-                raise SinkStateError(f"{self!r} is already open")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: no implicit transactions; write() and migrations say BEGIN.
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            try:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise SinkError(f"{self.path}: cannot use WAL journal mode (got {mode!r})")
-                conn.execute("PRAGMA synchronous = FULL")
-                conn.execute("PRAGMA foreign_keys = ON")
-                _migrate(conn, self.path)
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                raise SinkError(f"{self.path}: not a usable SQLite database: {exc}") from exc
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; write() and migrations say BEGIN.
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise SinkError(f"{self.path}: cannot use WAL journal mode (got {mode!r})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _migrate(conn, self.path)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise SinkError(f"{self.path}: not a usable SQLite database: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
-    def write(self, batch: Sequence[ArticleEnriched]) -> WriteResult:
+    def _write(self, conn: sqlite3.Connection, batch: Sequence[ArticleEnriched]) -> WriteResult:
         """Upsert the batch in one transaction, committed (durably) before returning.
 
         If anything fails the transaction is rolled back: none of the batch is stored.
         """
-        with self._lock:
-            conn = self._require_open()
-            if not batch:
-                return WriteResult()
-            inserted = updated = unchanged = 0
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for event in batch:
-                    existed = (
-                        conn.execute(
-                            "SELECT 1 FROM articles WHERE article_id = ?", (event.article_id,)
-                        ).fetchone()
-                        is not None
-                    )
-                    if conn.execute(_UPSERT_ARTICLE, _article_row(event)).rowcount == 0:
-                        unchanged += 1  # the WHERE clause kept the stored derivation
-                        continue
-                    conn.execute("DELETE FROM entities WHERE article_id = ?", (event.article_id,))
-                    conn.executemany(_INSERT_ENTITY, _entity_rows(event))
-                    if existed:
-                        updated += 1
-                    else:
-                        inserted += 1
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return WriteResult(inserted, updated, unchanged)
-
-    def close(self) -> None:
-        """Close the connection (the last one to close checkpoints the WAL into the database)."""
-        with self._lock:
-            if self._conn is None:
-                return
-            conn, self._conn = self._conn, None
-            conn.close()
-
-    def count(self) -> int:
-        """Number of rows in ``articles``."""
-        with self._lock:
-            conn = self._require_open()
-            (n,) = conn.execute("SELECT COUNT(*) FROM articles").fetchone()
-            return int(n)
-
-    def get(self, article_id: str) -> ArticleEnriched | None:
-        """The stored event of the article (decoded from the ``event`` column), or None."""
-        with self._lock:
-            conn = self._require_open()
-            row = conn.execute(
-                "SELECT event FROM articles WHERE article_id = ?", (article_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        return decode(row[0], ArticleEnriched)
-
-    def _require_open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise SinkStateError(f"{self!r} is not open")
-        return self._conn
+        inserted = updated = unchanged = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for event in batch:
+                existed = (
+                    conn.execute(
+                        "SELECT 1 FROM articles WHERE article_id = ?", (event.article_id,)
+                    ).fetchone()
+                    is not None
+                )
+                if conn.execute(_UPSERT_ARTICLE, _article_row(event)).rowcount == 0:
+                    unchanged += 1  # the WHERE clause kept the stored derivation
+                    continue
+                conn.execute("DELETE FROM entities WHERE article_id = ?", (event.article_id,))
+                conn.executemany(_INSERT_ENTITY, _entity_rows(event))
+                if existed:
+                    updated += 1
+                else:
+                    inserted += 1
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return WriteResult(inserted, updated, unchanged)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
@@ -281,31 +240,13 @@ def utc_text(when: datetime) -> str:
     return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def _value(member: Enum | None) -> Any:
-    return None if member is None else member.value
-
-
 def _article_row(event: ArticleEnriched) -> dict[str, Any]:
     return {
-        "article_id": event.article_id,
-        "event_id": event.event_id,
-        "source_id": event.source_id,
-        "source_path": event.source_path,
-        "title": event.title,
-        "body": event.body,
+        **article_columns(event),
         "published": None if event.published is None else utc_text(event.published),
-        "published_precision": _value(event.published_precision),
-        "url": event.url,
-        "source": event.source,
-        "language": event.language.code,
-        "language_confidence": event.language.confidence,
-        "sentiment_label": event.sentiment.label.value,
-        "sentiment_score": event.sentiment.score,
         "entity_count": len({(e.canonical, e.label) for e in event.entities}),
-        "provenance": orjson.dumps([p.model_dump(mode="json") for p in event.provenance]).decode(),
         "enriched_at": utc_text(event.enriched_at),
         "ingested_at": utc_text(event.ingested_at),
-        "event": encode(event).decode(),
     }
 
 
