@@ -76,6 +76,7 @@ def similarity(left: Iterable[int], right: Iterable[int]) -> float:
 
 
 def shingles(tokens: list[str], size: int) -> list[str]:
+    """The runs of ``size`` consecutive tokens, space-joined (all of them, if fewer)."""
     if len(tokens) <= size:
         return [" ".join(tokens)] if tokens else []
     return [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
@@ -98,6 +99,7 @@ have one article: a bare string saves a list per key, ~3 KB per article)."""
 
 
 def index_add(index: BandIndex, key: BandKey, article_id: str) -> None:
+    """Add ``article_id`` under ``key`` (after the ids already there)."""
     held = index.get(key)
     if held is None:
         index[key] = article_id
@@ -108,6 +110,7 @@ def index_add(index: BandIndex, key: BandKey, article_id: str) -> None:
 
 
 def index_remove(index: BandIndex, key: BandKey, article_id: str) -> None:
+    """Remove ``article_id`` from ``key``; the key goes when no article is left."""
     held = index.get(key)
     if held == article_id or held is None:
         index.pop(key, None)
