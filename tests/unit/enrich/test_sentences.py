@@ -83,95 +83,58 @@ def test_heading_paragraph_is_a_sentence() -> None:
     assert "‘We hebben geen haast’" in texts(body)
 
 
+# Edge cases: name -> the sentences. The body is the sentences joined by one space, except in
+# WITH_BODY (name -> (body, sentences)), where the whitespace between them is the point.
+EDGE_CASES: dict[str, list[str]] = {
+    "titles": ["Dhr. Jansen zei dat het bedrijf verloor.", "Mevr. de Vries reageerde niet."],
+    "titles-mid-sentence": [
+        "Wij spraken met mevr. Jansen en dhr. Pietersen.",
+        "Zij waren het eens.",
+    ],
+    "stacked-titles": ["Prof. dr. ir. J. van Dam sprak in Den Haag.", "Hij sprak lang."],
+    "capitals-are-an-acronym": ["Hij werkt bij HR.", "Dr. Smit niet."],
+    "abbreviations-before-capital-and-digit": [
+        "Zie bijv. Amsterdam en Rotterdam.",
+        "Dit staat op blz. 4 van het rapport.",
+    ],
+    "dotted-abbreviations": [
+        "Er waren o.a. Nederlanders bij, d.w.z. veel mensen.",
+        "Het kost ca. 500 euro.",
+    ],
+    "abbreviation-may-end-sentence": [
+        "Het verlies is 5 mln. euro.",
+        "Het verlies bedraagt 5 mln.",
+        "De winst daalde.",
+    ],
+    "low-high-quotes": ["Hij zei: „Dit is onacceptabel.”", "Daarna vertrok hij."],
+    "quote-then-attribution": ["„Ik ga”, zei hij.", "„Jij ook?” vroeg zij."],
+    "comma-apostrophe-quotes": [",,Ja'', zei hij.", ",,Nee.''", "Klaar."],
+    "no-final-period": ["Eerste zin.", "Tweede zin zonder punt"],
+    "single-newline-is-whitespace": ["Een zin die over\neen regelovergang loopt.", "Klaar."],
+    "terminals": ["Is het waar?!", "Ja...", "Misschien wel."],
+    "english": ["The U.S. economy grew by 3.5 percent.", "Mr. Smith was pleased."],
+}
+WITH_BODY: dict[str, tuple[str, list[str]]] = {
+    "paragraph-break-ends-sentence": (
+        "Kop zonder punt\n\nEerste zin. Tweede zin",
+        ["Kop zonder punt", "Eerste zin.", "Tweede zin"],
+    ),
+    "crlf-blank-line-with-spaces": (
+        "Een paragraaf zonder punt\r\n   \r\nen een tweede",
+        ["Een paragraaf zonder punt", "en een tweede"],
+    ),
+    "whitespace-at-edges": (
+        "  \n Zin met witruimte eromheen.  \n\n  ",
+        ["Zin met witruimte eromheen."],
+    ),
+}
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [
-        pytest.param(
-            "Dhr. Jansen zei dat het bedrijf verloor. Mevr. de Vries reageerde niet.",
-            ["Dhr. Jansen zei dat het bedrijf verloor.", "Mevr. de Vries reageerde niet."],
-            id="titles",
-        ),
-        pytest.param(
-            "Wij spraken met mevr. Jansen en dhr. Pietersen. Zij waren het eens.",
-            ["Wij spraken met mevr. Jansen en dhr. Pietersen.", "Zij waren het eens."],
-            id="titles-mid-sentence",
-        ),
-        pytest.param(
-            "Prof. dr. ir. J. van Dam sprak in Den Haag. Hij sprak lang.",
-            ["Prof. dr. ir. J. van Dam sprak in Den Haag.", "Hij sprak lang."],
-            id="stacked-titles",
-        ),
-        pytest.param(
-            "Hij werkt bij HR. Dr. Smit niet.",
-            ["Hij werkt bij HR.", "Dr. Smit niet."],
-            id="capitals-are-an-acronym",
-        ),
-        pytest.param(
-            "Zie bijv. Amsterdam en Rotterdam. Dit staat op blz. 4 van het rapport.",
-            ["Zie bijv. Amsterdam en Rotterdam.", "Dit staat op blz. 4 van het rapport."],
-            id="abbreviations-before-capital-and-digit",
-        ),
-        pytest.param(
-            "Er waren o.a. Nederlanders bij, d.w.z. veel mensen. Het kost ca. 500 euro.",
-            ["Er waren o.a. Nederlanders bij, d.w.z. veel mensen.", "Het kost ca. 500 euro."],
-            id="dotted-abbreviations",
-        ),
-        pytest.param(
-            "Het verlies is 5 mln. euro. Het verlies bedraagt 5 mln. De winst daalde.",
-            ["Het verlies is 5 mln. euro.", "Het verlies bedraagt 5 mln.", "De winst daalde."],
-            id="abbreviation-may-end-sentence",
-        ),
-        pytest.param(
-            "Hij zei: „Dit is onacceptabel.” Daarna vertrok hij.",
-            ["Hij zei: „Dit is onacceptabel.”", "Daarna vertrok hij."],
-            id="low-high-quotes",
-        ),
-        pytest.param(
-            "„Ik ga”, zei hij. „Jij ook?” vroeg zij.",
-            ["„Ik ga”, zei hij.", "„Jij ook?” vroeg zij."],
-            id="quote-then-attribution",
-        ),
-        pytest.param(
-            ",,Ja'', zei hij. ,,Nee.'' Klaar.",
-            [",,Ja'', zei hij.", ",,Nee.''", "Klaar."],
-            id="comma-apostrophe-quotes",
-        ),
-        pytest.param(
-            "Eerste zin. Tweede zin zonder punt",
-            ["Eerste zin.", "Tweede zin zonder punt"],
-            id="no-final-period",
-        ),
-        pytest.param(
-            "Kop zonder punt\n\nEerste zin. Tweede zin",
-            ["Kop zonder punt", "Eerste zin.", "Tweede zin"],
-            id="paragraph-break-ends-sentence",
-        ),
-        pytest.param(
-            "Een paragraaf zonder punt\r\n   \r\nen een tweede",
-            ["Een paragraaf zonder punt", "en een tweede"],
-            id="crlf-blank-line-with-spaces",
-        ),
-        pytest.param(
-            "Een zin die over\neen regelovergang loopt. Klaar.",
-            ["Een zin die over\neen regelovergang loopt.", "Klaar."],
-            id="single-newline-is-whitespace",
-        ),
-        pytest.param(
-            "  \n Zin met witruimte eromheen.  \n\n  ",
-            ["Zin met witruimte eromheen."],
-            id="whitespace-at-edges",
-        ),
-        pytest.param(
-            "Is het waar?! Ja... Misschien wel.",
-            ["Is het waar?!", "Ja...", "Misschien wel."],
-            id="terminals",
-        ),
-        pytest.param(
-            "The U.S. economy grew by 3.5 percent. Mr. Smith was pleased.",
-            ["The U.S. economy grew by 3.5 percent.", "Mr. Smith was pleased."],
-            id="english",
-        ),
-    ],
+    [(" ".join(sentences), sentences) for sentences in EDGE_CASES.values()]
+    + list(WITH_BODY.values()),
+    ids=[*EDGE_CASES, *WITH_BODY],
 )
 def test_edge_cases(body: str, expected: list[str]) -> None:
     spans = split_sentences(body)

@@ -15,9 +15,8 @@ from schemas import ArticleEnriched, decode, encode
 from streams.sinks import JsonlSink, Sink, SinkCorruptError, SinkError, SinkStateError, WriteResult
 from tests.support.sink_contract import (
     T0,
-    UNICODE_BODY,
-    UNICODE_NAMES,
-    SinkContract,
+    UNICODE,
+    FileSinkContract,
     SinkFactory,
     make_event,
 )
@@ -27,33 +26,39 @@ def _lines(path: Path) -> list[ArticleEnriched]:
     return [decode(line, ArticleEnriched) for line in path.read_bytes().splitlines(keepends=False)]
 
 
-class TestJsonlSink(SinkContract):
-    @pytest.fixture
-    def make_sink(self) -> SinkFactory:
-        return lambda directory: JsonlSink(directory / "articles.jsonl")
+class TestJsonlSink(FileSinkContract):
+    sink_type = JsonlSink
+    file_name = "articles.jsonl"
 
     def stored_state(self, sink: Sink) -> object:
         assert isinstance(sink, JsonlSink)
         return sink.path.read_bytes()
 
     @pytest.fixture
-    def path(self, tmp_path: Path) -> Path:
-        return tmp_path / "articles.jsonl"
+    def sink(self, open_sink: Callable[..., Sink]) -> JsonlSink:
+        sink = open_sink()
+        assert isinstance(sink, JsonlSink)
+        return sink
+
+    @pytest.fixture
+    def kept(self, sink: JsonlSink) -> ArticleEnriched:
+        """An event written (and so acknowledged) before the test's own writes."""
+        kept = make_event("nos-2024-0001")
+        sink.write([kept])
+        return kept
 
     # --- format ----------------------------------------------------------------------------
 
-    def test_one_canonical_line_per_event(self, sink: Sink) -> None:
-        assert isinstance(sink, JsonlSink)
+    def test_one_canonical_line_per_event(self, sink: JsonlSink) -> None:
         first = make_event("nos-2024-0001")
-        second = make_event("nos-2024-0002", body=UNICODE_BODY, names=UNICODE_NAMES)
+        second = make_event("nos-2024-0002", text=UNICODE)
 
         sink.write([first, second])
 
         # The body's newline and U+2028 stay inside their JSON string: still two lines.
         assert sink.path.read_bytes() == encode(first) + b"\n" + encode(second) + b"\n"
 
-    def test_newer_derivation_appends_and_the_last_line_wins(self, sink: Sink) -> None:
-        assert isinstance(sink, JsonlSink)
+    def test_newer_derivation_appends_and_the_last_line_wins(self, sink: JsonlSink) -> None:
         old = make_event(version="1.0", enriched_at=T0)
         new = make_event(version="2.0", enriched_at=T0 + timedelta(hours=1))
 
@@ -86,7 +91,7 @@ class TestJsonlSink(SinkContract):
         caplog: pytest.LogCaptureFixture,
     ) -> None:
         kept = make_event("nos-2024-0001")
-        torn = make_event("nos-2024-0002", body=UNICODE_BODY, names=UNICODE_NAMES)
+        torn = make_event("nos-2024-0002", text=UNICODE)
         sink = open_sink()
         sink.write([kept])
         sink.close()
@@ -145,9 +150,8 @@ class TestJsonlSink(SinkContract):
     # --- durability ------------------------------------------------------------------------
 
     def test_each_changing_batch_is_fsynced_before_write_returns(
-        self, sink: Sink, monkeypatch: pytest.MonkeyPatch
+        self, sink: JsonlSink, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        assert isinstance(sink, JsonlSink)
         synced: list[bytes] = []
         real_fsync = os.fsync
 
@@ -166,11 +170,8 @@ class TestJsonlSink(SinkContract):
         assert synced == [encode(first) + b"\n" + encode(second) + b"\n"]
 
     def test_a_failed_fsync_leaves_nothing_behind(
-        self, sink: Sink, monkeypatch: pytest.MonkeyPatch
+        self, sink: JsonlSink, kept: ArticleEnriched, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        assert isinstance(sink, JsonlSink)
-        kept = make_event("nos-2024-0001")
-        sink.write([kept])
         acknowledged = sink.path.read_bytes()
         real_fsync = os.fsync
         failures = [OSError(errno.EIO, "I/O error")]
@@ -193,11 +194,8 @@ class TestJsonlSink(SinkContract):
         assert _lines(sink.path) == [kept, *batch]
 
     def test_leftovers_of_a_failure_that_could_not_be_undone_are_removed_by_the_retry(
-        self, sink: Sink, monkeypatch: pytest.MonkeyPatch
+        self, sink: JsonlSink, kept: ArticleEnriched, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        assert isinstance(sink, JsonlSink)
-        kept = make_event("nos-2024-0001")
-        sink.write([kept])
         acknowledged = sink.path.read_bytes()
         batch = [make_event("nos-2024-0002")]
 

@@ -15,7 +15,14 @@ import pytest
 from schemas import EntityLabel, encode
 from streams.sinks import Sink, SinkError, SqliteSink, WriteResult
 from streams.sinks.sqlite import SCHEMA_VERSION
-from tests.support.sink_contract import DUTCH_BODY, T0, SinkContract, SinkFactory, make_event
+from tests.support.sink_contract import (
+    DUTCH,
+    T0,
+    FileSinkContract,
+    SampleText,
+    SinkFactory,
+    make_event,
+)
 
 INJECTION = "'); DROP TABLE articles; --"
 
@@ -32,10 +39,9 @@ def _rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(conn.execute(sql, params).fetchall())
 
 
-class TestSqliteSink(SinkContract):
-    @pytest.fixture
-    def make_sink(self) -> SinkFactory:
-        return lambda directory: SqliteSink(directory / "articles.sqlite3")
+class TestSqliteSink(FileSinkContract):
+    sink_type = SqliteSink
+    file_name = "articles.sqlite3"
 
     def stored_state(self, sink: Sink) -> object:
         assert isinstance(sink, SqliteSink)
@@ -43,10 +49,6 @@ class TestSqliteSink(SinkContract):
             _rows(sink.path, "SELECT * FROM articles ORDER BY article_id"),
             _rows(sink.path, "SELECT * FROM entities ORDER BY article_id, canonical, label"),
         )
-
-    @pytest.fixture
-    def path(self, tmp_path: Path) -> Path:
-        return tmp_path / "articles.sqlite3"
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -100,7 +102,7 @@ class TestSqliteSink(SinkContract):
         assert columns["event_id"] == event.event_id
         assert columns["source_id"] == "nos-2024"
         assert columns["title"] == event.title
-        assert columns["body"] == DUTCH_BODY
+        assert columns["body"] == DUTCH.body
         assert columns["published"] == "2024-05-14T05:00:00.000000Z"
         assert columns["published_precision"] == "time"
         assert columns["language"] == "nl"
@@ -126,7 +128,7 @@ class TestSqliteSink(SinkContract):
             event.article_id,
         )
 
-        start = DUTCH_BODY.index
+        start = DUTCH.body.index
         assert rows == [
             ("Mark Rutte", "PER", 2, start("Mark Rutte"), start("Mark Rutte") + 10, "Mark Rutte"),
             ("Den Haag", "LOC", 1, start("Den Haag"), start("Den Haag") + 8, "Den Haag"),
@@ -153,7 +155,7 @@ class TestSqliteSink(SinkContract):
         new = make_event(
             version="2.0",
             enriched_at=T0 + timedelta(hours=1),
-            names=[("Den Haag", EntityLabel.LOC, "Den Haag")],
+            text=SampleText(DUTCH.body, [("Den Haag", EntityLabel.LOC, "Den Haag")]),
         )
         sql = "SELECT canonical FROM entities WHERE article_id = ? ORDER BY canonical"
         sink.write([old])
@@ -171,11 +173,13 @@ class TestSqliteSink(SinkContract):
         hostile = make_event(
             "x'); DELETE FROM articles; --",
             title=INJECTION,
-            body=f"Iemand schreef {INJECTION} in het formulier van Den Haag.",
-            names=[
-                (INJECTION, EntityLabel.MISC, INJECTION),
-                ("Den Haag", EntityLabel.LOC, "Den Haag"),
-            ],
+            text=SampleText(
+                f"Iemand schreef {INJECTION} in het formulier van Den Haag.",
+                [
+                    (INJECTION, EntityLabel.MISC, INJECTION),
+                    ("Den Haag", EntityLabel.LOC, "Den Haag"),
+                ],
+            ),
         )
         bystander = make_event("nos-2024-0002")
 
