@@ -51,28 +51,19 @@ class Prepared:
         """The key its event is published under, or None when nothing is published."""
         if self.article is not None:
             return self.article.article_id
-        if self.deadletter is not None:
-            return self.deadletter.event_id
-        return None
+        return None if self.deadletter is None else self.deadletter.event_id
 
 
+@dataclass(frozen=True, slots=True)
 class FilePreparer:
     """Prepares the ready files of one inbox (``inbox`` resolved) for publishing."""
 
-    def __init__(
-        self,
-        inbox: Path,
-        ledger: Ledger,
-        pending: PendingFiles,
-        *,
-        max_file_bytes: int,
-        max_deadletter_payload_bytes: int,
-    ) -> None:
-        self._inbox = inbox
-        self._ledger = ledger
-        self._pending = pending
-        self._max_file_bytes = max_file_bytes
-        self._max_deadletter_payload_bytes = max_deadletter_payload_bytes
+    inbox: Path
+    ledger: Ledger
+    pending: PendingFiles
+    """Files that vanished or changed while being read are taken off or put back here."""
+    max_file_bytes: int
+    max_deadletter_payload_bytes: int
 
     def prepare_batch(self, paths: list[str]) -> list[Prepared]:
         prepared: list[Prepared] = []
@@ -88,42 +79,40 @@ class FilePreparer:
 
     def _prepare(self, rel: str, ids_in_batch: set[str]) -> Prepared | None:
         """Read and classify one stable file; None if it vanished or changed meanwhile."""
-        pending = self._pending.get(rel)
-        path = self._inbox / rel
+        pending = self.pending.get(rel)
+        path = self.inbox / rel
         try:
             st = path.lstat()
         except FileNotFoundError:
             log.info("%s disappeared before it was read; nothing to publish", rel)
-            self._pending.forget(rel)
+            self.pending.forget(rel)
             return None
         unread = self._not_to_read(path, st)
         if unread is not None:
             digest, why = unread
             return self._reject(rel, st, digest, None, why)
-        if st.st_size > self._max_file_bytes:
+        if st.st_size > self.max_file_bytes:
             return self._reject_too_large(rel, st)
         data = self._read(path)
         if data is None:
-            self._pending.forget(rel)
+            self.pending.forget(rel)
             return None
         digest = hashlib.sha256(data).hexdigest()
         try:
             after = path.lstat()
         except FileNotFoundError:
-            self._pending.forget(rel)
+            self.pending.forget(rel)
             return None
         if (after.st_size, after.st_mtime_ns) != (pending.size, pending.mtime_ns):
             # Still being written: wait for it to be stable again.
-            self._pending.changed(rel, after.st_size, after.st_mtime_ns)
+            self.pending.changed(rel, after.st_size, after.st_mtime_ns)
             return None
-        if len(data) > self._max_file_bytes:
+        if len(data) > self.max_file_bytes:
             return self._reject_too_large(rel, after)
         parsed = parse_article(path.name, data)
         if isinstance(parsed, Rejected):
             return self._reject(rel, after, digest, data, parsed)
-        duplicate = parsed.article_id in ids_in_batch or self._ledger.is_published(
-            parsed.article_id
-        )
+        duplicate = parsed.article_id in ids_in_batch or self.ledger.is_published(parsed.article_id)
         outcome = Outcome.DUPLICATE if duplicate else Outcome.PUBLISHED
         record = FileRecord(
             rel, after.st_size, after.st_mtime_ns, digest, parsed.article_id, outcome
@@ -146,7 +135,7 @@ class FilePreparer:
             )
         if not stat.S_ISREG(st.st_mode):
             why = Rejected("not-a-regular-file", "a device, socket or pipe")
-        elif not path.resolve().is_relative_to(self._inbox):
+        elif not path.resolve().is_relative_to(self.inbox):
             why = Rejected("outside-inbox", "the path leads out of the inbox")
         else:
             return None
@@ -154,16 +143,16 @@ class FilePreparer:
 
     def _reject_too_large(self, rel: str, st: os.stat_result) -> Prepared:
         """Dead-letter an oversized file with its full hash and only its first bytes."""
-        limit = self._max_deadletter_payload_bytes
+        limit = self.max_deadletter_payload_bytes
         digest = hashlib.sha256()
         head = b""
-        with open(self._inbox / rel, "rb") as handle:  # noqa: PTH123 - streamed, not read whole
+        with open(self.inbox / rel, "rb") as handle:  # noqa: PTH123 - streamed, not read whole
             while chunk := handle.read(1 << 20):
                 if len(head) < limit:
                     head += chunk[: limit - len(head)]
                 digest.update(chunk)
         why = Rejected(
-            "too-large", f"{st.st_size} bytes is over the limit of {self._max_file_bytes}"
+            "too-large", f"{st.st_size} bytes is over the limit of {self.max_file_bytes}"
         )
         return self._reject(
             rel, st, digest.hexdigest(), head, why, truncated=st.st_size > len(head)
@@ -171,7 +160,7 @@ class FilePreparer:
 
     def _read(self, path: Path) -> bytes | None:
         """Read at most max_file_bytes + 1 bytes, refusing to follow a symlink swapped in."""
-        limit = self._max_file_bytes + 1
+        limit = self.max_file_bytes + 1
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
@@ -188,7 +177,7 @@ class FilePreparer:
         why: Rejected,
         truncated: bool = False,
     ) -> Prepared:
-        limit = self._max_deadletter_payload_bytes
+        limit = self.max_deadletter_payload_bytes
         payload = None if data is None else base64.b64encode(data[:limit]).decode("ascii")
         deadletter = DeadLetter(
             event_id=hashlib.sha256(f"watch\0{rel}\0{digest}".encode()).hexdigest()[:32],

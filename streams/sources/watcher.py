@@ -108,8 +108,8 @@ class FileWatcher:
             self._inbox,
             ledger,
             self._pending,
-            max_file_bytes=config.max_file_bytes,
-            max_deadletter_payload_bytes=config.max_deadletter_payload_bytes,
+            config.max_file_bytes,
+            config.max_deadletter_payload_bytes,
         )
         self._publish_failures = 0
 
