@@ -61,6 +61,21 @@ def enriched(stack: Stack, count: int) -> list[dict[str, Any]]:
     )
 
 
+def watch_once(
+    stack: Stack, inbox: Path, articles: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``watch --once`` of ``inbox``; then the story events and the enriched events, once
+    ``articles`` articles in all have a story."""
+    stack.cli("watch", str(inbox), "--once")
+    events = wait_until(
+        lambda: story_events(stack),
+        lambda evs: len(assigned(evs)) == articles,
+        FIRST_RESULT_SECONDS,
+        stack,
+    )
+    return events, enriched(stack, articles)
+
+
 def enriched_ids(events: list[dict[str, Any]]) -> dict[str, str]:
     """source id -> article id."""
     return {str(e["source_id"]): str(e["article_id"]) for e in events}
@@ -83,14 +98,7 @@ def test_seeds_share_a_story_and_survive_a_restart(stack: Stack, tmp_path: Path)
     for seed in SAMPLES.iterdir():
         shutil.copy(seed, inbox / seed.name)
     (inbox / "unrelated.txt").write_text(UNRELATED.body, encoding="utf-8")
-    stack.cli("watch", str(inbox), "--once")
-    events = wait_until(
-        lambda: story_events(stack),
-        lambda evs: len(assigned(evs)) == 3,
-        FIRST_RESULT_SECONDS,
-        stack,
-    )
-    published = enriched(stack, 3)
+    events, published = watch_once(stack, inbox, 3)
     ids = enriched_ids(published)
     seed_1, seed_2 = (ids[p.stem] for p in sorted(SAMPLES.iterdir()))
     stories = assigned(events)
@@ -122,14 +130,7 @@ def test_seeds_share_a_story_and_survive_a_restart(stack: Stack, tmp_path: Path)
     (later / "unrelated-update.txt").write_text(
         "Updated at 11:00. " + UNRELATED.body, encoding="utf-8"
     )
-    stack.cli("watch", str(later), "--once")
-    events = wait_until(
-        lambda: story_events(stack),
-        lambda evs: len(assigned(evs)) == 5,
-        FIRST_RESULT_SECONDS,
-        stack,
-    )
-    published = enriched(stack, 5)
+    events, published = watch_once(stack, later, 5)
     new_id = enriched_ids(published)["hanoi-wire"]
     copy_id = enriched_ids(published)["unrelated-update"]
     copied = [e for e in events if e["article_id"] == copy_id]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from streams.app import watchdog as watchdog_module
 from streams.app.watchdog import Watchdog
 
@@ -16,23 +18,25 @@ class Clock:
         return self.now
 
 
-def test_an_idle_worker_is_never_stuck() -> None:
+@pytest.mark.parametrize(
+    ("stuck_seconds", "idle_before", "lag", "then", "status"),
+    [
+        pytest.param(60, 0, 0, 3600, "idle", id="an-idle-worker-is-never-stuck"),
+        # Idle for an hour, then work arrives: the lag is 30 s old, not an hour.
+        pytest.param(60, 3600, 5, 30, "ok", id="lag-counts-from-when-it-appeared"),
+        pytest.param(0, 0, 7, 10_000, "disabled", id="disabled-watchdog-never-fires"),
+    ],
+)
+def test_no_alarm(
+    stuck_seconds: float, idle_before: float, lag: int, then: float, status: str
+) -> None:
     clock = Clock()
-    dog = Watchdog(stuck_seconds=60, clock=clock)
-    dog.observe_lag(0)
-    clock.now += 3600
+    dog = Watchdog(stuck_seconds=stuck_seconds, clock=clock)
+    clock.now += idle_before
+    dog.observe_lag(lag)
+    clock.now += then
     assert not dog.check()
-    assert dog.state().status == "idle"
-
-
-def test_lag_counts_from_when_it_appeared_not_from_the_last_batch() -> None:
-    clock = Clock()
-    dog = Watchdog(stuck_seconds=60, clock=clock)
-    clock.now += 3600  # idle for an hour
-    dog.observe_lag(5)  # then work arrives
-    clock.now += 30
-    assert not dog.check()
-    assert dog.state().status == "ok"
+    assert dog.state().status == status
 
 
 def test_a_worker_that_keeps_finishing_batches_is_not_stuck() -> None:
@@ -60,15 +64,6 @@ def test_lag_without_progress_is_reported_once_and_in_health() -> None:
     assert health["status"] == "stuck"
     assert health["lag"] == 7
     assert health["seconds_without_progress"] >= 61
-
-
-def test_disabled_watchdog_reports_disabled_and_never_fires() -> None:
-    clock = Clock()
-    dog = Watchdog(stuck_seconds=0, clock=clock)
-    dog.observe_lag(7)
-    clock.now += 10_000
-    assert not dog.check()
-    assert dog.state().status == "disabled"
 
 
 def test_the_thread_fires_on_stuck_with_the_real_clock() -> None:
