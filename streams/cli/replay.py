@@ -40,7 +40,7 @@ from streams.config import Settings, Topics
 from streams.enrich.pipeline import Pipeline
 from streams.kafka import compat
 from streams.kafka.admin import TopicSpec, ensure_topics
-from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
+from streams.kafka.client import KafkaConnection, new_consumer, started_producer, stop_consumer
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,6 @@ async def replay(
     every replayed record was acknowledged by the broker."""
     from streams.app.factory import BatchProcessor, RawRecord
     from streams.app.stories import story_input_topic
-    from streams.cli.runtime import started_producer
 
     topics = output_topics(settings, suffix)
     # Live: through the worker's story input, so the enriched events get their story.

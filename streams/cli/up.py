@@ -37,7 +37,9 @@ from rich.table import Table
 from schemas import ArticleEnriched, DeadLetter, DecodeError, decode
 from streams.cli import runtime
 from streams.cli.options import settings_env
+from streams.cli.process import setup_logging
 from streams.config import Settings
+from streams.kafka import reads
 from streams.kafka.client import KafkaConnection
 from streams.sinks.base import WriteResult
 from streams.sources.ledger import Outcome
@@ -270,9 +272,7 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logs = settings.data_dir / "logs"
     logs.mkdir(exist_ok=True)
-    from streams.cli.main import _setup_logging
-
-    _setup_logging(settings, logs / "up.log")
+    setup_logging(settings, logs / "up.log")
     console.print(f"inbox    {inbox}\ndata dir {settings.data_dir}  (logs in {logs})")
     with _embedded_broker(settings, logs) as embedded:
         bootstrap = embedded or settings.broker
@@ -335,7 +335,7 @@ async def _main(
     ]
     background.append(
         asyncio.create_task(
-            runtime.subscribe(
+            reads.subscribe(
                 conn,
                 settings.topics.deadletter,
                 settings.embedded,

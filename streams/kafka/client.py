@@ -13,9 +13,10 @@ in the keyword dictionaries handed to aiokafka, which must therefore never be lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
@@ -40,6 +41,7 @@ __all__ = [
     "faust_broker_settings",
     "new_consumer",
     "new_producer",
+    "started_producer",
 ]
 
 log = logging.getLogger(__name__)
@@ -272,6 +274,16 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
         compat.adapt_producer(producer)
     log.debug("producer for %s (tansu: %s)", conn.bootstrap_servers, conn.is_tansu)
     return producer
+
+
+@contextlib.asynccontextmanager
+async def started_producer(conn: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
+    producer = new_producer(conn)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 def new_consumer(
