@@ -250,13 +250,5 @@ async def run_sink(
 
 
 def resolve_topic(topic: str, topics: Topics) -> str:
-    """Accept full topic names and, for convenience, the public suffixes without the prefix."""
-    suffixes = {
-        Topics.RAW: topics.raw,
-        Topics.ENRICHED: topics.enriched,
-        Topics.ENTITIES: topics.entities,
-        Topics.QUOTES: topics.quotes,
-        Topics.DEADLETTER: topics.deadletter,
-        Topics.TRENDING: topics.trending,
-    }
-    return suffixes.get(topic, topic)
+    """Accept full topic names and, for convenience, the public short names without the prefix."""
+    return topics.by_short_name().get(topic, topic)

@@ -13,10 +13,6 @@ from streams.config import Topics
 from streams.kafka import reads
 from streams.kafka.client import KafkaConnection
 
-STORIES_DRIFT = pytest.mark.xfail(
-    strict=True, reason="drift bug: resolve_topic's own topic list lacks 'stories'"
-)
-
 # Written out here, not derived from Topics: the short names are the public interface.
 PUBLIC = {
     "articles.raw": "raw",
@@ -29,19 +25,12 @@ PUBLIC = {
 }
 
 
-@pytest.mark.parametrize(
-    ("short", "attribute"),
-    [
-        pytest.param(*row, marks=STORIES_DRIFT if row[0] == "stories" else ())
-        for row in PUBLIC.items()
-    ],
-)
+@pytest.mark.parametrize(("short", "attribute"), PUBLIC.items())
 def test_each_public_short_name_resolves_to_its_topic(short: str, attribute: str) -> None:
     topics = Topics("p.")
     assert resolve_topic(short, topics) == getattr(topics, attribute) == f"p.{short}"
 
 
-@STORIES_DRIFT
 def test_the_short_names_cover_every_public_topic() -> None:
     topics = Topics("p.")
     assert sorted(resolve_topic(short, topics) for short in PUBLIC) == sorted(topics.all())
@@ -58,7 +47,7 @@ def test_full_and_unknown_names_are_used_as_given() -> None:
     [
         ("articles.enriched", "news.articles.enriched"),
         ("news.quotes", "news.quotes"),
-        pytest.param("stories", "news.stories", marks=STORIES_DRIFT),
+        ("stories", "news.stories"),
     ],
 )
 def test_the_subscribe_command_reads_the_named_topic(
