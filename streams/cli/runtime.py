@@ -17,7 +17,8 @@ from streams.config import Settings, Topics
 from streams.enrich.pipeline import Pipeline
 from streams.kafka import compat
 from streams.kafka.admin import TopicSpec, ensure_topics, wait_for_broker
-from streams.kafka.client import KafkaConnection, new_consumer, started_producer, stop_consumer
+from streams.kafka.client import KafkaConnection, started_producer
+from streams.kafka.feed import group_feed
 from streams.kafka.reads import find_keys, topic_record_count
 from streams.sinks.base import Sink, WriteResult
 from streams.sinks.runner import SinkRunner, SinkRunnerConfig
@@ -216,12 +217,13 @@ async def run_sink(
 ) -> None:
     """Feed ``sink`` from the enriched topic (its own consumer group) until ``stop``."""
     topics = settings.topics
-    consumer = new_consumer(conn, group_id=f"{settings.app_id}-sink-{sink.name}")
-    await consumer.start()
+    group = f"{settings.app_id}-sink-{sink.name}"
     sink.open()
     try:
-        consumer.subscribe([topics.enriched])
-        async with started_producer(conn) as producer:
+        async with (
+            group_feed(conn, group, topics.enriched) as feed,
+            started_producer(conn) as producer,
+        ):
 
             async def send_deadletters(events: Sequence[DeadLetter]) -> None:
                 futures = [
@@ -232,7 +234,7 @@ async def run_sink(
 
             runner = SinkRunner(
                 sink,
-                consumer,
+                feed,
                 send_deadletters,
                 SinkRunnerConfig(
                     batch_size=settings.sink_batch_size,
@@ -243,10 +245,7 @@ async def run_sink(
             )
             await runner.run(stop)
     finally:
-        try:
-            await stop_consumer(consumer)
-        finally:
-            sink.close()
+        sink.close()
 
 
 def resolve_topic(topic: str, topics: Topics) -> str:

@@ -1,4 +1,5 @@
-"""Reads of a topic without a consumer group: its size, which keys it holds, its values live.
+"""Reads of a topic without a consumer group: its size, its log up to now, which keys it holds,
+its values live.
 
 Every function takes a :class:`KafkaConnection`, starts its own consumer and always stops it.
 """
@@ -6,9 +7,14 @@ Every function takes a :class:`KafkaConnection`, starts its own consumer and alw
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncGenerator, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped, unused-ignore]
+from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
+    AIOKafkaConsumer,
+    ConsumerRecord,
+    TopicPartition,
+)
 
 from streams.kafka import compat
 from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
@@ -30,41 +36,70 @@ async def topic_record_count(conn: KafkaConnection, topic: str) -> int:
         await stop_consumer(consumer)
 
 
-async def find_keys(conn: KafkaConnection, topic: str, keys: set[bytes]) -> set[bytes]:
-    """Which of ``keys`` occur as record keys in ``topic``, read from the start to its end now.
+class TopicNotFoundError(LookupError):
+    """The topic does not exist on the broker."""
 
-    Used by the watcher after a crash between a publish and its ledger record. Reads every
-    partition up to the log end measured at the call (correct on Tansu too) and stops early
-    once every key was found; values are fetched with the keys, so its cost is one read of the
-    topic.
+
+async def read_log(
+    conn: KafkaConnection, topic: str, max_records: int | None = None
+) -> AsyncGenerator[list[ConsumerRecord[bytes, bytes]], None]:
+    """Batches of every partition of ``topic`` from its beginning up to the log end measured at
+    the call (correct on Tansu too): records produced later are not read.
+
+    Raises :class:`TopicNotFoundError` when the topic does not exist. To stop early, close it
+    (``contextlib.aclosing``): that stops its consumer. Batches are never empty; a partition's
+    records come in offset order.
     """
-    wanted = set(keys)
-    found: set[bytes] = set()
     consumer = new_consumer(conn, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
-            return found
+            raise TopicNotFoundError(f"topic {topic!r} does not exist on the broker")
         consumer.assign(tps)
         starts = await consumer.beginning_offsets(tps)
         ends = await compat.true_end_offsets(consumer, tps)
-        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
         for tp in tps:
             consumer.seek(tp, starts[tp])
-        while remaining and wanted - found:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp] and record.key in wanted:
-                        found.add(record.key)
+        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
+            records = [
+                record
+                for tp, fetched in batches.items()
+                for record in fetched
+                if record.offset < ends[tp]
+            ]
+            if records:
+                yield records
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-        return found
     finally:
         await stop_consumer(consumer)
+
+
+async def find_keys(conn: KafkaConnection, topic: str, keys: set[bytes]) -> set[bytes]:
+    """Which of ``keys`` occur as record keys in ``topic``, read from the start to its end now.
+
+    Used by the watcher after a crash between a publish and its ledger record. Reads the
+    topic with :func:`read_log` and stops early once every key was found; values are fetched
+    with the keys, so its cost is one read of the topic.
+    """
+    wanted = set(keys)
+    found: set[bytes] = set()
+    if not wanted:
+        return found
+    try:
+        async with contextlib.aclosing(read_log(conn, topic)) as batches:
+            async for records in batches:
+                found.update(r.key for r in records if r.key in wanted)
+                if not wanted - found:
+                    break
+    except TopicNotFoundError:  # no topic, no keys
+        pass
+    return found
 
 
 async def subscribe(
