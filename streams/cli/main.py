@@ -22,11 +22,13 @@ from streams.cli import runtime
 from streams.cli.evaluate import eval_group
 from streams.cli.options import (
     COMMON,
+    ENRICH,
     KAFKA,
     POSTGRES,
     SINK,
     WATCH,
     WORKER,
+    directory_option,
     load_settings,
     settings_options,
 )
@@ -48,11 +50,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--inbox",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory to watch [env: NEWSSTREAM_INBOX; default: the shipped samples].",
+@directory_option(
+    "--inbox", "Directory to watch [env: NEWSSTREAM_INBOX; default: the shipped samples]."
 )
 @click.option("--once", is_flag=True, help="Process the files present now, print a summary, exit.")
 @click.option(
@@ -291,16 +290,7 @@ def replay(from_beginning: bool, until: str | None, to_suffix: str | None, **fla
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@settings_options(
-    "ner_backend",
-    "ner_variant",
-    "alias_file",
-    "frog_bin",
-    "frog_servers",
-    "model_threads",
-    "data_dir",
-    "log_level",
-)
+@settings_options(*ENRICH, *COMMON)
 def enrich(files: tuple[Path, ...], **flags: Any) -> None:
     """Enrich article FILES directly (no broker); print one ArticleEnriched JSON line each."""
     from schemas import encode
@@ -335,11 +325,8 @@ def enrich(files: tuple[Path, ...], **flags: Any) -> None:
 
 
 @cli.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory to write NAME.schema.json files to (default: print to stdout).",
+@directory_option(
+    "--out", "Directory to write NAME.schema.json files to (default: print to stdout)."
 )
 def schemas(out: Path | None) -> None:
     """Write the JSON Schema of every event type."""

@@ -4,38 +4,24 @@ from __future__ import annotations
 
 from streams.config import Settings, Topics
 
+ALL = (
+    "p.articles.raw",
+    "p.articles.enriched",
+    "p.entities",
+    "p.quotes",
+    "p.deadletter",
+    "p.entities.trending",
+    "p.stories",
+)
+
 
 def test_each_public_topic_is_its_prefix_and_short_name() -> None:
-    topics = Topics("p.")
-    assert (
-        topics.raw,
-        topics.enriched,
-        topics.entities,
-        topics.quotes,
-        topics.deadletter,
-        topics.trending,
-        topics.stories,
-    ) == (
-        "p.articles.raw",
-        "p.articles.enriched",
-        "p.entities",
-        "p.quotes",
-        "p.deadletter",
-        "p.entities.trending",
-        "p.stories",
-    )
+    t = Topics("p.")
+    assert (t.raw, t.enriched, t.entities, t.quotes, t.deadletter, t.trending, t.stories) == ALL
 
 
 def test_all_lists_every_public_topic_once_in_table_order() -> None:
-    assert Topics("p.").all() == (
-        "p.articles.raw",
-        "p.articles.enriched",
-        "p.entities",
-        "p.quotes",
-        "p.deadletter",
-        "p.entities.trending",
-        "p.stories",
-    )
+    assert Topics("p.").all() == ALL
 
 
 def test_by_short_name_maps_every_short_name_to_its_topic() -> None:
