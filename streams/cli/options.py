@@ -16,6 +16,7 @@ import click
 from pydantic import SecretStr, ValidationError
 
 from streams.config import Settings
+from streams.kafka.client import SECURITY_SETTINGS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,14 +26,7 @@ KAFKA = (
     "topic_prefix",
     "partitions",
     "replication_factor",
-    "security_protocol",
-    "sasl_mechanism",
-    "sasl_username",
-    "sasl_password",
-    "ssl_cafile",
-    "ssl_certfile",
-    "ssl_keyfile",
-    "ssl_key_password",
+    *SECURITY_SETTINGS,
 )
 WATCH = (
     "stable_seconds",

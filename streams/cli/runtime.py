@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from schemas import ArticleEnriched, DeadLetter, encode
+from streams.cli.options import WATCH
 from streams.config import Settings, Topics
 from streams.enrich.pipeline import Pipeline
 from streams.kafka import compat
@@ -145,6 +146,12 @@ def build_pipeline(settings: Settings) -> Pipeline:
         raise
 
 
+def watcher_config(settings: Settings, inbox: Path) -> WatcherConfig:
+    """The watcher's configuration for ``inbox``: its settings carry over by name (they are
+    the flags of ``newsstream watch``, options.WATCH)."""
+    return WatcherConfig(inbox=inbox, **settings.model_dump(include=set(WATCH)))
+
+
 async def run_watcher(
     settings: Settings,
     conn: KafkaConnection,
@@ -165,14 +172,7 @@ async def run_watcher(
                 lambda topic, keys: find_keys(conn, topic, keys),
             )
             watcher = FileWatcher(
-                WatcherConfig(
-                    inbox=inbox,
-                    stable_seconds=settings.stable_seconds,
-                    ready_on_close=settings.ready_on_close,
-                    rescan_seconds=settings.rescan_seconds,
-                    max_file_bytes=settings.max_file_bytes,
-                    max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
-                ),
+                watcher_config(settings, inbox),
                 ledger,
                 publisher,
                 on_outcome=on_outcome,

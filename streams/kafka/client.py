@@ -52,6 +52,19 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 _SASL_PROTOCOLS: Final = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 _SSL_PROTOCOLS: Final = frozenset({"SSL", "SASL_SSL"})
 
+#: The settings a connection takes from the CLI's settings under the same name: how to
+#: authenticate (the address comes from ``broker``). The CLI's Kafka flags include them.
+SECURITY_SETTINGS: Final = (
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_key_password",
+)
+
 #: Producer batching delay: the watcher publishes one file's events at a time, so a few
 #: milliseconds group a file's events without adding noticeable latency.
 PRODUCER_LINGER_MS: Final = 5
@@ -158,18 +171,8 @@ class KafkaConnection:
             servers = bootstrap or settings.broker
         if is_tansu is None:
             is_tansu = bool(getattr(settings, "broker_is_tansu", settings.embedded))
-        return cls(
-            bootstrap_servers=servers,
-            security_protocol=settings.security_protocol,
-            sasl_mechanism=settings.sasl_mechanism,
-            sasl_username=settings.sasl_username,
-            sasl_password=settings.sasl_password,
-            ssl_cafile=settings.ssl_cafile,
-            ssl_certfile=settings.ssl_certfile,
-            ssl_keyfile=settings.ssl_keyfile,
-            ssl_key_password=settings.ssl_key_password,
-            is_tansu=is_tansu,
-        )
+        security = {name: getattr(settings, name) for name in SECURITY_SETTINGS}
+        return cls(bootstrap_servers=servers, is_tansu=is_tansu, **security)
 
     def __repr__(self) -> str:
         return (
