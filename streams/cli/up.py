@@ -37,7 +37,7 @@ from rich.table import Table
 from schemas import ArticleEnriched, DeadLetter, DecodeError, decode
 from streams.cli import runtime
 from streams.cli.options import settings_env
-from streams.cli.process import setup_logging
+from streams.cli.process import run_until_signal, setup_logging
 from streams.config import Settings
 from streams.kafka import reads
 from streams.kafka.client import KafkaConnection
@@ -286,7 +286,10 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
         worker = _start_worker(settings, bootstrap, logs)
         console.print(f"worker   pid {worker.pid} (loading models; first results take a while)")
         try:
-            code = asyncio.run(_main(settings, conn, inbox, once, timeout, console, worker, logs))
+            stop = asyncio.Event()
+            code = run_until_signal(
+                _main(settings, conn, inbox, once, timeout, console, worker, logs, stop), stop
+            )
         except KeyboardInterrupt:
             code = 130
         finally:
@@ -305,11 +308,8 @@ async def _main(
     console: Console,
     worker: subprocess.Popen[bytes],
     logs: Path,
+    stop: asyncio.Event,
 ) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     tracker = _Tracker(console)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
