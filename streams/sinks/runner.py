@@ -1,4 +1,5 @@
-"""The consumer loop that feeds a ``Sink`` from ``news.articles.enriched``.
+"""The consumer loop that feeds a ``Sink`` from ``news.articles.enriched``, through a
+``RecordFeed`` (``streams.kafka.feed.GroupFeed`` in production).
 
 Delivery: at-least-once into an idempotent sink, so effectively once. A batch's offsets are
 committed only after ``Sink.write`` returned (the batch is durable); a crash before the commit
