@@ -16,6 +16,9 @@ T = TypeVar("T")
 
 
 def setup_logging(settings: Settings, logfile: Path | None = None) -> None:
+    """Called once by a command before it starts its parts: from then on every log record goes
+    to ``logfile`` (created with its folder; default stderr) at ``settings.log_level``,
+    replacing the root logger's handlers."""
     handler: logging.Handler
     if logfile is not None:
         logfile.parent.mkdir(parents=True, exist_ok=True)
