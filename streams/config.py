@@ -6,8 +6,9 @@ arguments. Each field's description is its ``--help`` text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -179,33 +180,40 @@ class Settings(BaseSettings):
         return Topics(self.topic_prefix)
 
 
-class Topics:
-    """Names of the public topics for a prefix (the suffixes are part of the interface)."""
+_SHORT_NAME = "short_name"
 
-    RAW = "articles.raw"
-    ENRICHED = "articles.enriched"
-    ENTITIES = "entities"
-    QUOTES = "quotes"
-    DEADLETTER = "deadletter"
-    TRENDING = "entities.trending"
-    STORIES = "stories"
+
+def _public(short_name: str) -> Any:
+    """A field of ``Topics``: one public topic, named ``prefix + short_name``."""
+    return field(metadata={_SHORT_NAME: short_name})
+
+
+@dataclass(init=False, eq=False)
+class Topics:
+    """The names of the public topics for one prefix: the one topic table.
+
+    Each public topic is one field, with its short name (the name without the prefix). The
+    short names are part of the interface: ``newsstream subscribe`` accepts them, and
+    :meth:`all` (the topics the app creates) and :meth:`by_short_name` read this table, so a
+    topic added here is known everywhere.
+    """
+
+    raw: str = _public("articles.raw")
+    enriched: str = _public("articles.enriched")
+    entities: str = _public("entities")
+    quotes: str = _public("quotes")
+    deadletter: str = _public("deadletter")
+    trending: str = _public("entities.trending")
+    stories: str = _public("stories")
 
     def __init__(self, prefix: str) -> None:
-        self.raw = prefix + self.RAW
-        self.enriched = prefix + self.ENRICHED
-        self.entities = prefix + self.ENTITIES
-        self.quotes = prefix + self.QUOTES
-        self.deadletter = prefix + self.DEADLETTER
-        self.trending = prefix + self.TRENDING
-        self.stories = prefix + self.STORIES
+        for topic in fields(self):
+            setattr(self, topic.name, prefix + topic.metadata[_SHORT_NAME])
 
     def all(self) -> tuple[str, ...]:
-        return (
-            self.raw,
-            self.enriched,
-            self.entities,
-            self.quotes,
-            self.deadletter,
-            self.trending,
-            self.stories,
-        )
+        """Every public topic's name, in the table's order."""
+        return tuple(getattr(self, topic.name) for topic in fields(self))
+
+    def by_short_name(self) -> dict[str, str]:
+        """Every public topic's name under its short name (e.g. ``"stories"``)."""
+        return {topic.metadata[_SHORT_NAME]: getattr(self, topic.name) for topic in fields(self)}

@@ -10,11 +10,9 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-import signal
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -24,48 +22,22 @@ from streams.cli import runtime
 from streams.cli.evaluate import eval_group
 from streams.cli.options import (
     COMMON,
+    ENRICH,
     KAFKA,
     POSTGRES,
     SINK,
     WATCH,
     WORKER,
+    directory_option,
     load_settings,
     settings_options,
 )
-from streams.config import Settings
+from streams.cli.process import run_until_signal, setup_logging
 from streams.enrich.pipeline import EnrichmentFailure
+from streams.kafka import reads
 from streams.sources.prepare import FileOutcome
 
-T = TypeVar("T")
 log = logging.getLogger("newsstream")
-
-
-def _setup_logging(settings: Settings, logfile: Path | None = None) -> None:
-    handler: logging.Handler
-    if logfile is not None:
-        logfile.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(logfile)
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    if root.level > logging.DEBUG:
-        # aiokafka reports every rebalance and reconnect at INFO: too chatty for a console.
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
-
-
-def _run_until_signal(main: Coroutine[Any, Any, T], stop: asyncio.Event) -> T:
-    """Run ``main`` with SIGINT/SIGTERM setting ``stop`` (a clean, not an abrupt, shutdown)."""
-
-    async def wrapper() -> T:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        return await main
-
-    return asyncio.run(wrapper())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -78,11 +50,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--inbox",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory to watch [env: NEWSSTREAM_INBOX; default: the shipped samples].",
+@directory_option(
+    "--inbox", "Directory to watch [env: NEWSSTREAM_INBOX; default: the shipped samples]."
 )
 @click.option("--once", is_flag=True, help="Process the files present now, print a summary, exit.")
 @click.option(
@@ -111,12 +80,12 @@ def broker(**flags: Any) -> None:
     from streams.kafka.tansu import EmbeddedBroker
 
     settings = load_settings(**flags)
-    _setup_logging(settings)
+    setup_logging(settings)
     with EmbeddedBroker(port=settings.tansu_port) as embedded:
         click.echo(f"broker listening on {embedded.bootstrap} (in memory: data is lost on stop)")
         click.echo(f"use it with: NEWSSTREAM_BROKER={embedded.bootstrap} NEWSSTREAM_TANSU=true")
         stop = asyncio.Event()
-        _run_until_signal(stop.wait(), stop)
+        run_until_signal(stop.wait(), stop)
     click.echo("broker stopped")
 
 
@@ -129,7 +98,7 @@ def worker(**flags: Any) -> None:
         raise click.UsageError(
             "the worker needs --broker HOST:PORT (start one with 'up' or 'broker')"
         )
-    _setup_logging(settings)
+    setup_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     from streams.app.factory import create_app
     from streams.app.worker import run_worker
@@ -152,7 +121,7 @@ def watch(inbox: Path, once: bool, **flags: Any) -> None:
     settings = load_settings(inbox=inbox, **flags)
     if settings.embedded:
         raise click.UsageError("watch needs --broker HOST:PORT (start one with 'up' or 'broker')")
-    _setup_logging(settings)
+    setup_logging(settings)
     conn = runtime.connection(settings)
 
     def report(outcome: FileOutcome) -> None:
@@ -164,7 +133,7 @@ def watch(inbox: Path, once: bool, **flags: Any) -> None:
         await runtime.run_watcher(settings, conn, inbox, None if once else stop, on_outcome=report)
 
     stop = asyncio.Event()
-    _run_until_signal(main(stop), stop)
+    run_until_signal(main(stop), stop)
 
 
 @cli.command()
@@ -181,7 +150,7 @@ def sink(kind: str, path: Path | None, **flags: Any) -> None:
     settings = load_settings(**flags)
     if settings.embedded:
         raise click.UsageError("sink needs --broker HOST:PORT (start one with 'up' or 'broker')")
-    _setup_logging(settings)
+    setup_logging(settings)
     conn = runtime.connection(settings)
     try:
         target = runtime.make_sink(settings, kind, path)
@@ -193,7 +162,7 @@ def sink(kind: str, path: Path | None, **flags: Any) -> None:
         await runtime.run_sink(settings, conn, target, stop)
 
     stop = asyncio.Event()
-    _run_until_signal(main(stop), stop)
+    run_until_signal(main(stop), stop)
 
 
 @cli.command()
@@ -241,7 +210,7 @@ def subscribe(
     settings = load_settings(**flags)
     if settings.embedded:
         raise click.UsageError("subscribe needs --broker HOST:PORT")
-    _setup_logging(settings)
+    setup_logging(settings)
     conn = runtime.connection(settings)
     out = sys.stdout.buffer
 
@@ -252,7 +221,7 @@ def subscribe(
     stop = asyncio.Event()
     name = runtime.resolve_topic(topic, settings.topics)
     try:
-        _run_until_signal(runtime.subscribe(conn, name, from_beginning, limit, timeout, emit), stop)
+        run_until_signal(reads.subscribe(conn, name, from_beginning, limit, timeout, emit), stop)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     except BrokenPipeError:
@@ -299,7 +268,7 @@ def replay(from_beginning: bool, until: str | None, to_suffix: str | None, **fla
         raise click.BadParameter(str(exc), param_hint="--until") from None
     if to_suffix is not None and not to_suffix.replace("-", "").replace("_", "").isalnum():
         raise click.BadParameter("letters, digits, '-' and '_' only", param_hint="--to-suffix")
-    _setup_logging(settings)
+    setup_logging(settings)
     conn = runtime.connection(settings)
     pipeline = runtime.build_pipeline(settings)
 
@@ -321,23 +290,14 @@ def replay(from_beginning: bool, until: str | None, to_suffix: str | None, **fla
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@settings_options(
-    "ner_backend",
-    "ner_variant",
-    "alias_file",
-    "frog_bin",
-    "frog_servers",
-    "model_threads",
-    "data_dir",
-    "log_level",
-)
+@settings_options(*ENRICH, *COMMON)
 def enrich(files: tuple[Path, ...], **flags: Any) -> None:
     """Enrich article FILES directly (no broker); print one ArticleEnriched JSON line each."""
     from schemas import encode
     from streams.sources.parse import Rejected, parse_article
 
     settings = load_settings(**flags)
-    _setup_logging(settings)
+    setup_logging(settings)
     articles: list[ArticleIngested] = []
     failed = 0
     for file in files:
@@ -365,11 +325,8 @@ def enrich(files: tuple[Path, ...], **flags: Any) -> None:
 
 
 @cli.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory to write NAME.schema.json files to (default: print to stdout).",
+@directory_option(
+    "--out", "Directory to write NAME.schema.json files to (default: print to stdout)."
 )
 def schemas(out: Path | None) -> None:
     """Write the JSON Schema of every event type."""

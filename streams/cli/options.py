@@ -16,6 +16,7 @@ import click
 from pydantic import SecretStr, ValidationError
 
 from streams.config import Settings
+from streams.kafka.client import SECURITY_SETTINGS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,14 +26,7 @@ KAFKA = (
     "topic_prefix",
     "partitions",
     "replication_factor",
-    "security_protocol",
-    "sasl_mechanism",
-    "sasl_username",
-    "sasl_password",
-    "ssl_cafile",
-    "ssl_certfile",
-    "ssl_keyfile",
-    "ssl_key_password",
+    *SECURITY_SETTINGS,
 )
 WATCH = (
     "stable_seconds",
@@ -41,14 +35,17 @@ WATCH = (
     "max_file_bytes",
     "max_deadletter_payload_bytes",
 )
-WORKER = (
-    "app_id",
+ENRICH = (
     "ner_backend",
     "ner_variant",
     "alias_file",
     "frog_bin",
     "frog_servers",
     "model_threads",
+)
+WORKER = (
+    "app_id",
+    *ENRICH,
     "web_host",
     "web_port",
     "stuck_seconds",
@@ -104,6 +101,13 @@ def settings_options(*names: str) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+def directory_option(flag: str, help_text: str) -> Callable[[F], F]:
+    """An optional ``flag`` naming a directory; None when not given."""
+    return click.option(
+        flag, type=click.Path(file_okay=False, path_type=Path), default=None, help=help_text
+    )
 
 
 def load_settings(**flags: Any) -> Settings:

@@ -29,18 +29,17 @@ every worker stopped, cannot write to other topics, and mixes replayed with live
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import TopicPartition
-
 from streams.config import Settings, Topics
 from streams.enrich.pipeline import Pipeline
-from streams.kafka import compat
 from streams.kafka.admin import TopicSpec, ensure_topics
-from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
+from streams.kafka.client import KafkaConnection, started_producer
+from streams.kafka.reads import TopicNotFoundError, read_log
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,6 @@ async def replay(
     every replayed record was acknowledged by the broker."""
     from streams.app.factory import BatchProcessor, RawRecord
     from streams.app.stories import story_input_topic
-    from streams.cli.runtime import started_producer
 
     topics = output_topics(settings, suffix)
     # Live: through the worker's story input, so the enriched events get their story.
@@ -110,57 +108,39 @@ async def replay(
             conn, {via: TopicSpec(partitions=1, replication_factor=settings.replication_factor)}
         )
     until_ms = None if until is None else int(until.timestamp() * 1000)
-    consumer = new_consumer(conn, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topics.raw) or set()
-        tps = [TopicPartition(topics.raw, p) for p in sorted(partitions)]
-        if not tps:
-            raise LookupError(f"the raw topic {topics.raw!r} does not exist on the broker")
-        consumer.assign(tps)
-        starts = await consumer.beginning_offsets(tps)
-        ends = await compat.true_end_offsets(consumer, tps)
-        for tp in tps:
-            consumer.seek(tp, starts[tp])
-        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
-        async with started_producer(conn) as producer:
+    batches = read_log(conn, topics.raw, max_records=batch_size)
+    async with contextlib.aclosing(batches), started_producer(conn) as producer:
 
-            async def send(topic: str, key: bytes, value: bytes) -> None:
-                await (await producer.send(topic, value, key=key))
+        async def send(topic: str, key: bytes, value: bytes) -> None:
+            await (await producer.send(topic, value, key=key))
 
-            loop = asyncio.get_running_loop()
-            processor = BatchProcessor(
-                pipeline=pipeline,
-                run_blocking=lambda fn, arg: loop.run_in_executor(None, fn, arg),
-                send=send,
-                topics=topics,
-                max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
-                enriched_via=via,
-            )
-            while remaining:
-                batches = await consumer.getmany(
-                    *remaining, timeout_ms=1000, max_records=batch_size
-                )
+        loop = asyncio.get_running_loop()
+        processor = BatchProcessor(
+            pipeline=pipeline,
+            run_blocking=lambda fn, arg: loop.run_in_executor(None, fn, arg),
+            send=send,
+            topics=topics,
+            max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
+            enriched_via=via,
+        )
+        try:
+            async for fetched in batches:
                 records: list[RawRecord] = []
-                for tp, fetched in batches.items():
-                    for r in fetched:
-                        if r.offset >= ends[tp]:
-                            continue  # produced after the replay started: the live path's
-                        summary.read += 1
-                        if until_ms is not None and r.timestamp > until_ms:
-                            summary.skipped_after_until += 1
-                            continue
-                        records.append(RawRecord(r.topic, r.partition, r.offset, r.key, r.value))
+                for r in fetched:
+                    summary.read += 1
+                    if until_ms is not None and r.timestamp > until_ms:
+                        summary.skipped_after_until += 1
+                        continue
+                    records.append(RawRecord(r.topic, r.partition, r.offset, r.key, r.value))
                 if records:
                     await processor.process(records)
                     summary.replayed += len(records)
                     if on_batch is not None:
                         on_batch(summary)
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
-    finally:
-        await stop_consumer(consumer)
+        except TopicNotFoundError:
+            raise LookupError(
+                f"the raw topic {topics.raw!r} does not exist on the broker"
+            ) from None
     log.info(
         "replayed %d of %d raw events into %s and %s",
         summary.replayed,

@@ -7,20 +7,20 @@ the explicit arguments the parts take. Nothing below the CLI reads settings or e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
 from schemas import ArticleEnriched, DeadLetter, encode
+from streams.cli.options import WATCH
 from streams.config import Settings, Topics
 from streams.enrich.pipeline import Pipeline
 from streams.kafka import compat
 from streams.kafka.admin import TopicSpec, ensure_topics, wait_for_broker
-from streams.kafka.client import KafkaConnection, new_consumer, new_producer, stop_consumer
+from streams.kafka.client import KafkaConnection, started_producer
+from streams.kafka.feed import group_feed
+from streams.kafka.reads import find_keys, topic_record_count
 from streams.sinks.base import Sink, WriteResult
 from streams.sinks.runner import SinkRunner, SinkRunnerConfig
 from streams.sources.ledger import Ledger
@@ -147,67 +147,10 @@ def build_pipeline(settings: Settings) -> Pipeline:
         raise
 
 
-@contextlib.asynccontextmanager
-async def started_producer(conn: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
-    producer = new_producer(conn)
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
-
-
-async def topic_record_count(conn: KafkaConnection, topic: str) -> int:
-    """How many records ``topic`` holds (0 if it does not exist), correct on Tansu too."""
-    consumer = new_consumer(conn, group_id=None)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            return 0
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        starts = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        await stop_consumer(consumer)
-
-
-async def find_keys(conn: KafkaConnection, topic: str, keys: set[bytes]) -> set[bytes]:
-    """Which of ``keys`` occur as record keys in ``topic``, read from the start to its end now.
-
-    Used by the watcher after a crash between a publish and its ledger record. Reads every
-    partition up to the log end measured at the call (correct on Tansu too) and stops early
-    once every key was found; values are fetched with the keys, so its cost is one read of the
-    topic.
-    """
-    wanted = set(keys)
-    found: set[bytes] = set()
-    consumer = new_consumer(conn, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return found
-        consumer.assign(tps)
-        starts = await consumer.beginning_offsets(tps)
-        ends = await compat.true_end_offsets(consumer, tps)
-        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
-        for tp in tps:
-            consumer.seek(tp, starts[tp])
-        while remaining and wanted - found:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp] and record.key in wanted:
-                        found.add(record.key)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        return found
-    finally:
-        await stop_consumer(consumer)
+def watcher_config(settings: Settings, inbox: Path) -> WatcherConfig:
+    """The watcher's configuration for ``inbox``: its settings carry over by name (they are
+    the flags of ``newsstream watch``, options.WATCH)."""
+    return WatcherConfig(inbox=inbox, **settings.model_dump(include=set(WATCH)))
 
 
 async def run_watcher(
@@ -230,14 +173,7 @@ async def run_watcher(
                 lambda topic, keys: find_keys(conn, topic, keys),
             )
             watcher = FileWatcher(
-                WatcherConfig(
-                    inbox=inbox,
-                    stable_seconds=settings.stable_seconds,
-                    ready_on_close=settings.ready_on_close,
-                    rescan_seconds=settings.rescan_seconds,
-                    max_file_bytes=settings.max_file_bytes,
-                    max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
-                ),
+                watcher_config(settings, inbox),
                 ledger,
                 publisher,
                 on_outcome=on_outcome,
@@ -282,12 +218,13 @@ async def run_sink(
 ) -> None:
     """Feed ``sink`` from the enriched topic (its own consumer group) until ``stop``."""
     topics = settings.topics
-    consumer = new_consumer(conn, group_id=f"{settings.app_id}-sink-{sink.name}")
-    await consumer.start()
+    group = f"{settings.app_id}-sink-{sink.name}"
     sink.open()
     try:
-        consumer.subscribe([topics.enriched])
-        async with started_producer(conn) as producer:
+        async with (
+            group_feed(conn, group, topics.enriched) as feed,
+            started_producer(conn) as producer,
+        ):
 
             async def send_deadletters(events: Sequence[DeadLetter]) -> None:
                 futures = [
@@ -298,7 +235,7 @@ async def run_sink(
 
             runner = SinkRunner(
                 sink,
-                consumer,
+                feed,
                 send_deadletters,
                 SinkRunnerConfig(
                     batch_size=settings.sink_batch_size,
@@ -309,72 +246,9 @@ async def run_sink(
             )
             await runner.run(stop)
     finally:
-        try:
-            await stop_consumer(consumer)
-        finally:
-            sink.close()
-
-
-async def subscribe(
-    conn: KafkaConnection,
-    topic: str,
-    from_beginning: bool,
-    limit: int | None,
-    idle_seconds: float | None,
-    emit: Callable[[bytes], None],
-) -> int:
-    """Print the values of ``topic`` (all partitions, no consumer group); returns how many.
-
-    Without ``from_beginning`` only events that arrive from now on are shown. Stops after
-    ``limit`` events or ``idle_seconds`` without a new event, if given.
-    """
-    consumer = new_consumer(
-        conn, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
-    )
-    await consumer.start()
-    try:
-        consumer.subscribe([topic])
-        await _wait_for_assignment(consumer, topic, idle_seconds)
-        count = 0
-        while limit is None or count < limit:
-            batches = await consumer.getmany(
-                timeout_ms=int((idle_seconds if idle_seconds is not None else 1.0) * 1000),
-                max_records=None if limit is None else limit - count,
-            )
-            if not batches:
-                if idle_seconds is not None:
-                    break
-                continue
-            for tp in sorted(batches, key=lambda t: t.partition):
-                for record in batches[tp]:
-                    if limit is not None and count >= limit:
-                        break
-                    emit(record.value or b"")
-                    count += 1
-        return count
-    finally:
-        await stop_consumer(consumer)
-
-
-async def _wait_for_assignment(
-    consumer: AIOKafkaConsumer, topic: str, idle_seconds: float | None
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(idle_seconds or 0.0, 10.0)
-    while not consumer.assignment():
-        if loop.time() > deadline:
-            raise LookupError(f"topic {topic!r} does not exist on the broker")
-        await asyncio.sleep(0.1)
+        sink.close()
 
 
 def resolve_topic(topic: str, topics: Topics) -> str:
-    """Accept full topic names and, for convenience, the public suffixes without the prefix."""
-    suffixes = {
-        Topics.RAW: topics.raw,
-        Topics.ENRICHED: topics.enriched,
-        Topics.ENTITIES: topics.entities,
-        Topics.QUOTES: topics.quotes,
-        Topics.DEADLETTER: topics.deadletter,
-        Topics.TRENDING: topics.trending,
-    }
-    return suffixes.get(topic, topic)
+    """Accept full topic names and, for convenience, the public short names without the prefix."""
+    return topics.by_short_name().get(topic, topic)

@@ -37,7 +37,9 @@ from rich.table import Table
 from schemas import ArticleEnriched, DeadLetter, DecodeError, decode
 from streams.cli import runtime
 from streams.cli.options import settings_env
+from streams.cli.process import run_until_signal, setup_logging
 from streams.config import Settings
+from streams.kafka import reads
 from streams.kafka.client import KafkaConnection
 from streams.sinks.base import WriteResult
 from streams.sources.ledger import Outcome
@@ -270,9 +272,7 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logs = settings.data_dir / "logs"
     logs.mkdir(exist_ok=True)
-    from streams.cli.main import _setup_logging
-
-    _setup_logging(settings, logs / "up.log")
+    setup_logging(settings, logs / "up.log")
     console.print(f"inbox    {inbox}\ndata dir {settings.data_dir}  (logs in {logs})")
     with _embedded_broker(settings, logs) as embedded:
         bootstrap = embedded or settings.broker
@@ -286,7 +286,10 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
         worker = _start_worker(settings, bootstrap, logs)
         console.print(f"worker   pid {worker.pid} (loading models; first results take a while)")
         try:
-            code = asyncio.run(_main(settings, conn, inbox, once, timeout, console, worker, logs))
+            stop = asyncio.Event()
+            code = run_until_signal(
+                _main(settings, conn, inbox, once, timeout, console, worker, logs, stop), stop
+            )
         except KeyboardInterrupt:
             code = 130
         finally:
@@ -305,11 +308,8 @@ async def _main(
     console: Console,
     worker: subprocess.Popen[bytes],
     logs: Path,
+    stop: asyncio.Event,
 ) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     tracker = _Tracker(console)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -335,7 +335,7 @@ async def _main(
     ]
     background.append(
         asyncio.create_task(
-            runtime.subscribe(
+            reads.subscribe(
                 conn,
                 settings.topics.deadletter,
                 settings.embedded,

@@ -1,6 +1,10 @@
-"""Kafka access for every newsstream process: connections, the embedded Tansu broker, topics.
+"""Kafka access for every newsstream process, and the one place aiokafka is imported.
 
-- :mod:`streams.kafka.client`: :class:`KafkaConnection` and the aiokafka client factories;
+- :mod:`streams.kafka.client`: :class:`KafkaConnection`, the aiokafka client factories and
+  :func:`started_producer` (the producer handed to the watcher's publisher and the sinks);
+- :mod:`streams.kafka.reads`: reads without a consumer group (a topic's size, its log up to
+  now, which keys it holds, ``newsstream subscribe``);
+- :mod:`streams.kafka.feed`: a sink's records from its consumer group, committed by hand;
 - :mod:`streams.kafka.tansu`: :class:`EmbeddedBroker`, the embedded Tansu process;
 - :mod:`streams.kafka.admin`: :func:`ensure_topics`, :func:`wait_for_broker`;
 - :mod:`streams.kafka.compat`: every workaround for Tansu's differences from Apache Kafka.

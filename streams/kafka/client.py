@@ -13,9 +13,10 @@ in the keyword dictionaries handed to aiokafka, which must therefore never be lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
@@ -40,6 +41,7 @@ __all__ = [
     "faust_broker_settings",
     "new_consumer",
     "new_producer",
+    "started_producer",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,19 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 _SASL_PROTOCOLS: Final = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 _SSL_PROTOCOLS: Final = frozenset({"SSL", "SASL_SSL"})
+
+#: The settings a connection takes from the CLI's settings under the same name: how to
+#: authenticate (the address comes from ``broker``). The CLI's Kafka flags include them.
+SECURITY_SETTINGS: Final = (
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_key_password",
+)
 
 #: Producer batching delay: the watcher publishes one file's events at a time, so a few
 #: milliseconds group a file's events without adding noticeable latency.
@@ -156,18 +171,8 @@ class KafkaConnection:
             servers = bootstrap or settings.broker
         if is_tansu is None:
             is_tansu = bool(getattr(settings, "broker_is_tansu", settings.embedded))
-        return cls(
-            bootstrap_servers=servers,
-            security_protocol=settings.security_protocol,
-            sasl_mechanism=settings.sasl_mechanism,
-            sasl_username=settings.sasl_username,
-            sasl_password=settings.sasl_password,
-            ssl_cafile=settings.ssl_cafile,
-            ssl_certfile=settings.ssl_certfile,
-            ssl_keyfile=settings.ssl_keyfile,
-            ssl_key_password=settings.ssl_key_password,
-            is_tansu=is_tansu,
-        )
+        security = {name: getattr(settings, name) for name in SECURITY_SETTINGS}
+        return cls(bootstrap_servers=servers, is_tansu=is_tansu, **security)
 
     def __repr__(self) -> str:
         return (
@@ -272,6 +277,16 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
         compat.adapt_producer(producer)
     log.debug("producer for %s (tansu: %s)", conn.bootstrap_servers, conn.is_tansu)
     return producer
+
+
+@contextlib.asynccontextmanager
+async def started_producer(conn: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
+    producer = new_producer(conn)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 def new_consumer(

@@ -1,7 +1,8 @@
 """Sinks: durable, idempotent stores of enriched articles behind one contract (``Sink``).
 
 ``JsonlSink`` appends to a JSON Lines log; ``SqliteSink`` keeps one queryable row per article.
-Neither imports faust or aiokafka; the consumer loop that feeds them lives in ``streams.app``.
+No sink imports faust or aiokafka; the loop that feeds them (``streams.sinks.runner``) reads
+and commits through a feed the Kafka layer hands in (``streams.kafka.feed``).
 """
 
 from streams.sinks.base import (

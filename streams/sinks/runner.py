@@ -1,4 +1,5 @@
-"""The consumer loop that feeds a ``Sink`` from ``news.articles.enriched``.
+"""The consumer loop that feeds a ``Sink`` from ``news.articles.enriched``, through a
+``RecordFeed`` (``streams.kafka.feed.GroupFeed`` in production).
 
 Delivery: at-least-once into an idempotent sink, so effectively once. A batch's offsets are
 committed only after ``Sink.write`` returned (the batch is durable); a crash before the commit
@@ -16,8 +17,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from typing import Protocol
 
 from schemas import ArticleEnriched, DeadLetter, DeadLetterStage, DecodeError, TopicOrigin, decode
 from schemas.events import utc_now
@@ -26,6 +26,37 @@ from streams.sinks.base import Sink, WriteResult
 log = logging.getLogger(__name__)
 
 SendDeadLetters = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+
+
+class Record(Protocol):
+    """One consumed record, as the runner reads it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+class RecordFeed(Protocol):
+    """The runner's records: one topic read in the sink's own consumer group, started by the
+    caller, its offsets committed only through :meth:`commit` (in production
+    ``streams.kafka.feed.GroupFeed``)."""
+
+    async def next_batch(self, max_records: int, timeout_seconds: float) -> Sequence[Record]:
+        """Called by the runner for each batch: up to ``max_records`` records in (topic,
+        partition, offset) order, waiting at most ``timeout_seconds``; empty if none came."""
+        ...
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        """Called once ``records`` (one batch of :meth:`next_batch`) are durable; on return
+        the group resumes after the last of them in each partition, even after a crash."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +70,18 @@ class SinkRunnerConfig:
 
 
 class SinkRunner:
-    """Consumes one topic into one sink; ``consumer`` is started and subscribed by the caller
-    (with ``enable_auto_commit=False`` and its own group id)."""
+    """Consumes one topic into one sink, reading and committing through ``feed``."""
 
     def __init__(
         self,
         sink: Sink,
-        consumer: AIOKafkaConsumer,
+        feed: RecordFeed,
         send_deadletters: SendDeadLetters,
         config: SinkRunnerConfig,
         on_written: Callable[[Sequence[ArticleEnriched], WriteResult], None] | None = None,
     ) -> None:
         self._sink = sink
-        self._consumer = consumer
+        self._feed = feed
         self._send_deadletters = send_deadletters
         self._config = config
         self._on_written = on_written
@@ -59,19 +89,17 @@ class SinkRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the sink must already be open."""
         while not stop.is_set():
-            batches = await self._consumer.getmany(
-                timeout_ms=int(self._config.batch_seconds * 1000),
-                max_records=self._config.batch_size,
+            records = await self._feed.next_batch(
+                self._config.batch_size, self._config.batch_seconds
             )
-            if not batches:
+            if not records:
                 continue
-            records = [r for tp in sorted(batches, key=_tp_order) for r in batches[tp]]
             await self.handle(records)
-            await self._consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs})
+            await self._feed.commit(records)
 
-    async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    async def handle(self, records: Sequence[Record]) -> None:
         """Write the valid events of ``records`` and dead-letter the rest; durable on return."""
-        pairs: list[tuple[ConsumerRecord[bytes, bytes], ArticleEnriched]] = []
+        pairs: list[tuple[Record, ArticleEnriched]] = []
         deadletters: list[DeadLetter] = []
         for record in records:
             try:
@@ -92,8 +120,8 @@ class SinkRunner:
             await self._send_deadletters(deadletters)
 
     async def _write(
-        self, pairs: Sequence[tuple[ConsumerRecord[bytes, bytes], ArticleEnriched]]
-    ) -> tuple[WriteResult, list[ArticleEnriched], list[tuple[ConsumerRecord[bytes, bytes], str]]]:
+        self, pairs: Sequence[tuple[Record, ArticleEnriched]]
+    ) -> tuple[WriteResult, list[ArticleEnriched], list[tuple[Record, str]]]:
         """Write a batch, retrying with bounded exponential backoff; the offsets wait meanwhile.
 
         A sink that is down (disk full, database restarting) must not lose events, so for it
@@ -125,11 +153,8 @@ class SinkRunner:
             delay = min(delay * 2, self._config.retry_max_seconds)
 
     async def _write_one_by_one(
-        self, pairs: Sequence[tuple[ConsumerRecord[bytes, bytes], ArticleEnriched]]
-    ) -> (
-        tuple[WriteResult, list[ArticleEnriched], list[tuple[ConsumerRecord[bytes, bytes], str]]]
-        | None
-    ):
+        self, pairs: Sequence[tuple[Record, ArticleEnriched]]
+    ) -> tuple[WriteResult, list[ArticleEnriched], list[tuple[Record, str]]] | None:
         """None when the sink itself is down, so the whole batch is to be retried.
 
         An event counts as refused only when the sink refused it twice and answered ``count``
@@ -141,7 +166,7 @@ class SinkRunner:
             return None
         result = WriteResult()
         written: list[ArticleEnriched] = []
-        rejected: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
+        rejected: list[tuple[Record, str]] = []
         for record, event in pairs:
             refusal = ""
             for _ in range(2):  # a second try, in case the sink came back during the first
@@ -167,7 +192,7 @@ class SinkRunner:
 
     def _deadletter(
         self,
-        record: ConsumerRecord[bytes, bytes],
+        record: Record,
         stage: DeadLetterStage,
         reason: str,
         detail: str,
@@ -203,7 +228,3 @@ class SinkRunner:
             payload_truncated=len(value) > limit,
             occurred_at=utc_now(),
         )
-
-
-def _tp_order(tp: TopicPartition) -> tuple[str, int]:
-    return (tp.topic, tp.partition)

@@ -1,18 +1,27 @@
-"""The watcher's Kafka side: publishes its events with acks=all and an idempotent producer."""
+"""The watcher's Kafka side: publishes its events through a producer the Kafka layer hands in
+(``streams.kafka.client.started_producer``: acks=all, idempotent)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-
-from aiokafka import AIOKafkaProducer
+from typing import Protocol
 
 from schemas import ArticleIngested, DeadLetter, encode
 from streams.config import Topics
 
 
+class Producer(Protocol):
+    """A started Kafka producer (acks=all, idempotent), owned and stopped by the caller."""
+
+    async def send(self, topic: str, value: bytes, *, key: bytes) -> Awaitable[object]:
+        """Called once per event, in order: queues it and returns an awaitable that completes
+        once the broker acknowledged it, and raises if it could not be delivered."""
+        ...
+
+
 class KafkaPublisher:
-    """Implements the watcher's ``Publisher`` on a started ``AIOKafkaProducer``.
+    """Implements the watcher's ``Publisher`` on a started ``producer``.
 
     ``raw_log_size`` returns the number of records the raw topic holds (sum of end offsets minus
     start offsets, measured correctly on every broker: see ``streams.kafka.compat``).
@@ -21,7 +30,7 @@ class KafkaPublisher:
 
     def __init__(
         self,
-        producer: AIOKafkaProducer,
+        producer: Producer,
         topics: Topics,
         raw_log_size: Callable[[], Awaitable[int]],
         find_keys: Callable[[str, set[bytes]], Awaitable[set[bytes]]],

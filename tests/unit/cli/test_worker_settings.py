@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
 from streams.cli.main import cli
-from streams.cli.runtime import connection, worker_app_config
+from streams.cli.runtime import connection, watcher_config, worker_app_config
 from streams.config import Settings
 
 
@@ -35,3 +37,22 @@ def test_the_worker_command_offers_the_stories_cap() -> None:
     result = CliRunner().invoke(cli, ["worker", "--help"])
     assert result.exit_code == 0, result.output
     assert "--stories-max-articles" in result.output
+
+
+def test_the_watcher_gets_every_watch_setting(tmp_path: Path) -> None:
+    settings = Settings(
+        stable_seconds=2.5,
+        ready_on_close=False,
+        rescan_seconds=7.0,
+        max_file_bytes=1000,
+        max_deadletter_payload_bytes=10,
+    )
+    config = watcher_config(settings, tmp_path)
+    assert (
+        config.inbox,
+        config.stable_seconds,
+        config.ready_on_close,
+        config.rescan_seconds,
+        config.max_file_bytes,
+        config.max_deadletter_payload_bytes,
+    ) == (tmp_path, 2.5, False, 7.0, 1000, 10)

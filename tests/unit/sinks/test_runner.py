@@ -10,7 +10,7 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas import ArticleEnriched, DeadLetter, encode
 from streams.sinks.base import WriteResult
-from streams.sinks.runner import SinkRunner, SinkRunnerConfig
+from streams.sinks.runner import Record, SinkRunner, SinkRunnerConfig
 from streams.sinks.sqlite import SqliteSink
 from tests.support.sink_contract import make_event
 
@@ -63,13 +63,52 @@ class Letters:
         self.sent.extend(letters)
 
 
+class Feed:
+    """The runner's ``RecordFeed``: serves the given batches, then sets ``stop``; records what
+    the sink and the dead letters held when each commit came."""
+
+    def __init__(self, *batches: list[ConsumerRecord[bytes, bytes]]) -> None:
+        self.batches = list(batches)
+        self.stop = asyncio.Event()
+        self.sink: SqliteSink | None = None
+        self.letters: Letters | None = None
+        self.commits: list[tuple[list[int], int, int]] = []
+
+    async def next_batch(
+        self, max_records: int, timeout_seconds: float
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        if not self.batches:
+            self.stop.set()
+            return []
+        return self.batches.pop(0)
+
+    async def commit(self, records: Sequence[Record]) -> None:
+        assert self.sink is not None
+        assert self.letters is not None
+        self.commits.append(
+            ([r.offset for r in records], self.sink.count(), len(self.letters.sent))
+        )
+
+
+async def test_a_batch_is_committed_once_stored_and_dead_lettered(tmp_path: Path) -> None:
+    feed = Feed(
+        [rec(1, encode(make_event("a"))), rec(2, b"not json")],
+        [rec(3, encode(make_event("b")))],
+    )
+    feed.sink = sink = RefusingSink(tmp_path / "a.sqlite3")
+    feed.letters = letters = Letters()
+    with sink:
+        await asyncio.wait_for(SinkRunner(sink, feed, letters, FAST).run(feed.stop), 5)
+    assert feed.commits == [([1, 2], 1, 1), ([3], 2, 1)]
+
+
 async def test_undecodable_and_refused_events_are_dead_lettered_the_rest_stored(
     tmp_path: Path,
 ) -> None:
     sink = RefusingSink(tmp_path / "a.sqlite3", refused="bad-article")
     letters = Letters()
     with sink:
-        runner = SinkRunner(sink, None, letters, FAST)  # type: ignore[arg-type]
+        runner = SinkRunner(sink, Feed(), letters, FAST)
         await runner.handle(
             [
                 rec(1, encode(make_event("good-1"))),
@@ -91,7 +130,7 @@ async def test_a_sink_that_is_down_keeps_the_batch_until_it_is_back(tmp_path: Pa
     letters = Letters()
     with sink:
         sink.down = True
-        runner = SinkRunner(sink, None, letters, FAST)  # type: ignore[arg-type]
+        runner = SinkRunner(sink, Feed(), letters, FAST)
         task = asyncio.create_task(runner.handle([rec(1, encode(make_event("kept")))]))
         await asyncio.sleep(0.3)
         assert not task.done()  # nothing given up, nothing dead-lettered
