@@ -121,7 +121,7 @@ class WorkerMetrics:
         handoff: Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]],
         deadletter_topic: str,
     ) -> Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]]:
-        """``handoff`` (see ``streams.app.delivery.Handoff``) whose records are counted once
+        """``handoff`` (see ``streams.processing.delivery.Handoff``) whose records are counted once
         the broker acknowledged them, like :meth:`counted_send`'s."""
 
         def count(topic: str, acknowledgement: asyncio.Future[object]) -> None:

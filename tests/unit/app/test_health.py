@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from streams.app.factory import NewsApp
+from streams.app.health import assigned_partitions, health_report, lag_by_partition
 from streams.app.metrics import WorkerMetrics
-from streams.app.web import assigned_partitions, health_report, lag_by_partition
 
 SOURCE_TOPICS = {"news-articles.raw"}
 

@@ -3,9 +3,10 @@
 :func:`install_stories` is called once by :func:`streams.app.factory.create_app`. Data flow
 (enrich -> stories -> enriched):
 
-1. The ``enrich`` agent (:class:`~streams.app.factory.BatchProcessor` with ``enriched_via``)
+1. The ``enrich`` agent (:class:`~streams.processing.batch.BatchProcessor` with ``enriched_via``)
    sends each :class:`~schemas.ArticleEnriched` event, without a story, to the internal topic
-   ``{app_id}-story-input`` (:func:`story_input_topic`) instead of ``news.articles.enriched``.
+   ``{app_id}-story-input`` (:mod:`streams.processing.story_input`) instead of
+   ``news.articles.enriched``.
    That topic has **one partition**: clustering compares every article with every recent
    story, so the story state needs one owner that sees the articles in one order.
 2. The ``stories`` agent (on whichever worker holds that partition) takes the events one by
@@ -27,7 +28,7 @@ Delivery is at-least-once like the rest of the worker: a story-input event is ac
 only after both of its outputs (and those of every earlier record) were acknowledged by the
 broker. The agent does not wait for each article's acknowledgements before the next article:
 up to ``in_flight`` records' outputs are in the broker's hands at once
-(:class:`~streams.app.delivery.DeliveryWindow`).
+(:class:`~streams.processing.delivery.DeliveryWindow`).
 A redelivered story-input record (same bytes) gives the same two events: the clusterer returns
 the article's recorded assignment and the state is unchanged. A raw record enriched again
 after a crash of the enrich agent reaches the story input as a second event that differs only
@@ -51,10 +52,11 @@ import faust
 
 from schemas import DeadLetter, DeadLetterStage, TopicOrigin, encode
 from schemas.events import utc_now
-from streams.app.delivery import DeliveryWindow, Handoff, Output, Send, hold
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
+from streams.processing.delivery import DeliveryWindow, Handoff, Output, Send, hold
+from streams.processing.story_input import story_input_topic
 from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_event
 
 log = logging.getLogger(__name__)
@@ -67,16 +69,6 @@ TABLES = ("articles", "stories")
 """The story state's tables (``stories-articles``, ``stories-stories``). Earlier workers
 also kept ``stories-entities``; its changelog topic is no longer read (the entity
 index is derived from ``stories-stories``) and may be deleted."""
-
-STORY_ID_RESERVE: Final = 256
-"""Bytes an enriched event may grow by when the ``stories`` agent sets its ``story_id``
-(``"story-" + article id`` and the JSON around it): the enrich agent dead-letters events over
-``max_event_bytes`` minus this, so the published event stays within ``max_event_bytes``."""
-
-
-def story_input_topic(app_id: str) -> str:
-    """The internal one-partition topic of the enriched events waiting for their story."""
-    return f"{app_id}-story-input"
 
 
 def install_stories(
@@ -98,7 +90,7 @@ def install_stories(
     the producer with ``handoff``, at most ``in_flight`` records' worth waiting for the broker;
     ``send`` sends again what failed.
 
-    From then on the app's enriched events must go to :func:`story_input_topic` (the agent
+    From then on the app's enriched events must go to the story input (the agent
     publishes them on ``topics.enriched`` with their ``story_id``), never to
     ``topics.enriched`` directly, or they would be published without a story.
     """

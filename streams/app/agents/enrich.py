@@ -1,0 +1,74 @@
+"""The ``enrich`` agent: raw articles in, enriched events (to the story input), entities,
+quotes and dead letters out.
+
+:func:`install_enrich` is called once by :func:`streams.app.factory.create_app`. Delivery is
+at-least-once with idempotent effects: an input batch is acknowledged to Faust only after every
+output event of the batch (and of every earlier batch) was acknowledged by the broker (acks=all,
+idempotent producer), so a crash re-delivers at most the unacknowledged batches; their outputs
+carry the same deterministic ``event_id`` and sinks upsert on it. The agent enriches the next
+batch while the broker acknowledges the last ones
+(:class:`~streams.processing.delivery.DeliveryWindow`, ``AppConfig.batches_in_flight``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import faust
+
+from streams.processing.batch import BatchProcessor, RawRecord
+from streams.processing.delivery import DeliveryWindow, Handoff, Send, hold
+
+
+def install_enrich(
+    app: faust.App,
+    *,
+    raw_topic: str,
+    partitions: int,
+    processor: BatchProcessor,
+    send: Send,
+    handoff: Handoff,
+    on_done: Callable[[str, int, int], None],
+    batch_max: int,
+    batch_within_seconds: float,
+    in_flight: int,
+) -> None:
+    """Add the raw topic and the ``enrich`` agent, which turns batches of up to ``batch_max``
+    raw records (or what came within ``batch_within_seconds``) into outputs with ``processor``.
+
+    Outputs are handed to the producer with ``handoff``, at most ``in_flight`` batches' worth
+    waiting for the broker; ``send`` sends again what failed. ``on_done(topic, partition,
+    offset)`` is called for each input record once its outputs were acknowledged.
+    """
+    raw = app.topic(raw_topic, partitions=partitions, config={"retention.ms": "-1"})
+
+    def acknowledge(events: Sequence[Any]) -> None:
+        # The events' outputs (and every earlier input's) were acknowledged by the broker.
+        for event in events:
+            event.ack()
+            on_done(event.message.topic, event.message.partition, event.message.offset)
+
+    @app.agent(raw, name="enrich")
+    async def enrich(stream: Any) -> None:
+        # Batches overlap: while the broker acknowledges a batch's outputs, the next one is
+        # enriched. Each input is acknowledged only once its outputs were (see DeliveryWindow).
+        window = DeliveryWindow(handoff, send, limit=in_flight)
+        try:
+            async for events in stream.take_events(batch_max, within=batch_within_seconds):
+                records = [
+                    RawRecord(
+                        topic=e.message.topic,
+                        partition=e.message.partition,
+                        offset=e.message.offset,
+                        key=e.message.key,
+                        value=e.message.value,
+                    )
+                    for e in events
+                ]
+                outputs = await processor.outputs(records)
+                hold(events)
+                await window.submit(outputs, functools.partial(acknowledge, list(events)))
+        finally:
+            window.close()
