@@ -30,7 +30,6 @@ bound survives restarts.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections import deque
@@ -41,8 +40,9 @@ from typing import Any, Final
 
 import orjson
 
-from schemas import ArticleEnriched, DecodeError, EntityTrending, TrendWindowKind, decode, encode
+from schemas import ArticleEnriched, DecodeError, EntityTrending, TrendWindowKind, decode
 from schemas.events import utc_now
+from schemas.ids import event_id
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +209,8 @@ def trending_event(
     canonical = shown_name(key, value)
     start = datetime.fromtimestamp(window[0], UTC)
     end = datetime.fromtimestamp(window[0] + spec.size, UTC)
-    digest = hashlib.sha256(
-        f"{key}\0{spec.name}\0{window[0]}\0{shown['mentions']}\0{shown['articles']}".encode()
-    ).hexdigest()[:32]
     return EntityTrending(
-        event_id=digest,
+        event_id=event_id(key, spec.name, window[0], shown["mentions"], shown["articles"]),
         canonical=canonical,
         entity_id=key,
         label=shown["label"],
@@ -432,7 +429,3 @@ def decode_enriched(value: bytes | None) -> ArticleEnriched | None:
     except DecodeError as exc:
         log.warning("skipping an enriched-topic record that does not decode: %s", exc)
         return None
-
-
-def encode_trend(event: EntityTrending) -> bytes:
-    return encode(event)

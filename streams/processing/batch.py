@@ -6,23 +6,12 @@ the benchmarks all turn raw records into outputs with :class:`BatchProcessor`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from schemas import (
-    ArticleEnriched,
-    ArticleIngested,
-    DeadLetter,
-    DeadLetterStage,
-    DecodeError,
-    TopicOrigin,
-    decode,
-    encode,
-)
-from schemas.events import utc_now
+from schemas import ArticleEnriched, ArticleIngested, DeadLetterStage, DecodeError, decode, encode
+from schemas.deadletters import record_deadletter
 from streams.config import Topics
 from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, quote_events
 from streams.processing.delivery import Output, deliver
@@ -143,7 +132,6 @@ class BatchProcessor:
     def _deadletter(
         self, record: RawRecord, stage: DeadLetterStage, reason: str, detail: str
     ) -> Output:
-        value = record.value or b""
         log.warning(
             "dead-lettered %s[%d]@%d: %s (%s)",
             record.topic,
@@ -152,19 +140,15 @@ class BatchProcessor:
             reason,
             detail,
         )
-        key_text = record.key.decode("utf-8", "replace") if record.key is not None else None
-        event = DeadLetter(
-            event_id=hashlib.sha256(
-                f"{stage.value}\0{record.topic}\0{record.partition}\0{record.offset}".encode()
-            ).hexdigest()[:32],
+        event = record_deadletter(
             stage=stage,
             reason=reason,
             detail=detail,
-            origin=TopicOrigin(
-                topic=record.topic, partition=record.partition, offset=record.offset, key=key_text
-            ),
-            payload_b64=base64.b64encode(value[: self._max_payload]).decode("ascii"),
-            payload_truncated=len(value) > self._max_payload,
-            occurred_at=utc_now(),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            max_payload_bytes=self._max_payload,
         )
         return (self._topics.deadletter, record.key or b"", encode(event))

@@ -41,17 +41,15 @@ feature records of a worker from before this design) are logged and skipped.
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, Final
 
 import faust
 
-from schemas import DeadLetter, DeadLetterStage, TopicOrigin, encode
-from schemas.events import utc_now
+from schemas import DeadLetterStage, encode
+from schemas.deadletters import record_deadletter
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
@@ -151,22 +149,15 @@ def install_stories(
 
 def story_input_deadletter(message: Any, topics: Topics) -> Output:
     """The dead letter of a story-input record that is not an ``ArticleEnriched``."""
-    value: bytes = message.value or b""
-    key: bytes | None = message.key
-    origin = f"decode\0{message.topic}\0{message.partition}\0{message.offset}"
-    letter = DeadLetter(
-        event_id=hashlib.sha256(origin.encode()).hexdigest()[:32],
+    letter = record_deadletter(
         stage=DeadLetterStage.DECODE,
         reason="invalid-event",
         detail="a story-input record that is not an ArticleEnriched event",
-        origin=TopicOrigin(
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=key.decode("utf-8", "replace") if key is not None else None,
-        ),
-        payload_b64=base64.b64encode(value[:MAX_DEADLETTER_PAYLOAD]).decode("ascii"),
-        payload_truncated=len(value) > MAX_DEADLETTER_PAYLOAD,
-        occurred_at=utc_now(),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        max_payload_bytes=MAX_DEADLETTER_PAYLOAD,
     )
-    return (topics.deadletter, key or b"", encode(letter))
+    return (topics.deadletter, message.key or b"", encode(letter))
