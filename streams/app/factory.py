@@ -189,6 +189,7 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         send=send,
         handoff=handoff,
         on_done=done,
+        max_deadletter_payload_bytes=config.max_deadletter_payload_bytes,
         in_flight=config.events_in_flight,
         params=StoryParams(max_articles=config.stories_max_articles),
     )

@@ -44,7 +44,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 import faust
 
@@ -58,10 +58,6 @@ from streams.processing.story_input import story_input_topic
 from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_event
 
 log = logging.getLogger(__name__)
-
-MAX_DEADLETTER_PAYLOAD: Final = 256 * 1024
-"""Bytes of an undecodable story-input record kept in its dead letter (records are enriched
-events, well under the 1 MB event limit)."""
 
 TABLES = ("articles", "stories")
 """The story state's tables (``stories-articles``, ``stories-stories``). Earlier workers
@@ -78,6 +74,7 @@ def install_stories(
     send: Send,
     handoff: Handoff,
     on_done: Callable[[str, int, int], None],
+    max_deadletter_payload_bytes: int,
     in_flight: int = 256,
     params: StoryParams | None = None,
 ) -> None:
@@ -86,7 +83,8 @@ def install_stories(
     ``on_done(topic, partition, offset)`` is called once a story-input record's outputs
     were acknowledged (the worker's watchdog counts it as progress). Outputs are handed to
     the producer with ``handoff``, at most ``in_flight`` records' worth waiting for the broker;
-    ``send`` sends again what failed.
+    ``send`` sends again what failed. A record that is not an ``ArticleEnriched`` is
+    dead-lettered with at most ``max_deadletter_payload_bytes`` of its bytes.
 
     From then on the app's enriched events must go to the story input (the agent
     publishes them on ``topics.enriched`` with their ``story_id``), never to
@@ -124,7 +122,9 @@ def install_stories(
                 if article is None:
                     # Never dropped silently: the record goes to the dead-letter topic, with its
                     # bytes and where it came from, like every other undecodable input.
-                    outputs = [story_input_deadletter(event.message, topics)]
+                    outputs = [
+                        story_input_deadletter(event.message, topics, max_deadletter_payload_bytes)
+                    ]
                 else:
                     assignment = clusterer.assign(clusterer.features(article))
                     placed = article.model_copy(update={"story_id": assignment.story_id})
@@ -147,8 +147,9 @@ def install_stories(
         on_done(event.message.topic, event.message.partition, event.message.offset)
 
 
-def story_input_deadletter(message: Any, topics: Topics) -> Output:
-    """The dead letter of a story-input record that is not an ``ArticleEnriched``."""
+def story_input_deadletter(message: Any, topics: Topics, max_payload_bytes: int) -> Output:
+    """The dead letter of a story-input record that is not an ``ArticleEnriched``, with at
+    most ``max_payload_bytes`` of its bytes."""
     letter = record_deadletter(
         stage=DeadLetterStage.DECODE,
         reason="invalid-event",
@@ -158,6 +159,6 @@ def story_input_deadletter(message: Any, topics: Topics) -> Output:
         offset=message.offset,
         key=message.key,
         value=message.value,
-        max_payload_bytes=MAX_DEADLETTER_PAYLOAD,
+        max_payload_bytes=max_payload_bytes,
     )
     return (topics.deadletter, message.key or b"", encode(letter))

@@ -106,9 +106,6 @@ def _run_stories(app: NewsApp, events: list[StreamEvent]) -> None:
     asyncio.run(app.agents["stories"].fun(Stream(events)))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="drift bug: the stories agent keeps MAX_DEADLETTER_PAYLOAD bytes"
-)
 def test_a_record_that_is_not_an_enriched_event_is_dead_lettered_with_the_configured_limit(
     tmp_path: Path, sent: list[tuple[str, bytes, bytes]]
 ) -> None:
