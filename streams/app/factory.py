@@ -16,13 +16,14 @@ from typing import Any
 
 import faust
 
-from streams.app.agents.dashboard import install_dashboard
+from streams.app.agents.dashboard import install_dashboard, mentions_topic
 from streams.app.agents.enrich import install_enrich
 from streams.app.agents.stories import install_stories
 from streams.app.health import unprocessed
-from streams.app.metrics import WorkerMetrics
+from streams.app.metrics import WorkerMetrics, count_records_in
 from streams.app.transport import Transport, credentials
-from streams.app.watchdog import Watchdog, install
+from streams.app.views import install_views
+from streams.app.watchdog import Watchdog
 from streams.config import Topics
 from streams.enrich.pipeline import Pipeline
 from streams.kafka.client import FaustBrokerSettings
@@ -133,7 +134,6 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
     # before the worker starts.
 
     watchdog = Watchdog(config.stuck_seconds)
-    install(watchdog)
     processed: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
 
     def done(topic: str, partition: int, offset: int) -> None:
@@ -167,7 +167,7 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
 
     app.timer(interval=2.0)(observe_lag)
 
-    install_dashboard(
+    tables = install_dashboard(
         app,
         topics=topics,
         app_id=config.app_id,
@@ -193,6 +193,17 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         in_flight=config.events_in_flight,
         params=StoryParams(max_articles=config.stories_max_articles),
     )
+
+    # Every agent's input topic; the story input is one too: a stalled stories agent shows
+    # as lag there.
+    source_topics = {
+        topics.raw,
+        topics.enriched,
+        mentions_topic(config.app_id),
+        story_input_topic(config.app_id),
+    }
+    count_records_in(app, metrics, source_topics)
+    install_views(app, tables, metrics, watchdog, source_topics)
 
     # Threads first (a running enrichment finishes), then the model servers.
     app.releases = [watchdog.stop, lambda: executor.shutdown(wait=True), pipeline.close]

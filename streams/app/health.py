@@ -15,8 +15,8 @@ from typing import Any
 
 from faust.exceptions import ConsumerNotStarted
 
-from streams.app import watchdog
 from streams.app.metrics import WorkerMetrics
+from streams.app.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,11 @@ async def lag_by_partition(app: Any, source_topics: set[str]) -> dict[tuple[str,
 
 
 async def health_report(
-    app: Any, metrics: WorkerMetrics, source_topics: set[str]
+    app: Any, metrics: WorkerMetrics, source_topics: set[str], watchdog: Watchdog | None
 ) -> tuple[int, dict[str, Any]]:
     """The ``/health`` answer: (HTTP status, body). 503 while starting, recovering tables,
-    stopping or stuck; 200 otherwise (also while rebalancing, which is routine)."""
+    stopping or stuck (as ``watchdog`` says; None: no watchdog); 200 otherwise (also while
+    rebalancing, which is routine)."""
     state = str(app.state)
     recovery = app.tables.recovery
     assigned: dict[str, list[int]] = {}
@@ -79,7 +80,7 @@ async def health_report(
             lag = await lag_by_partition(app, source_topics)
         except Exception as exc:  # the broker is unreachable right now: report, not crash
             problem = f"lag unknown: {type(exc).__name__}: {exc}"
-    wd = watchdog.health()
+    wd = watchdog.state().as_dict() if watchdog is not None else None
     if state != "running":
         status = "starting" if state == "init" else state
     elif assignment is None or not recovery.completed.is_set():

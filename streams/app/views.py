@@ -26,9 +26,11 @@ from typing import Final
 import faust
 from faust.web import Request, Response, View
 
+from streams.app.agents.dashboard import DashboardTables
 from streams.app.health import health_report, lag_by_partition
 from streams.app.metrics import WorkerMetrics
-from streams.app.trending import RecentArticles, TrendTables, iso
+from streams.app.trending import iso
+from streams.app.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +63,35 @@ def _limit(request: Request, default: int = 20) -> int | None:
     return value if 1 <= value <= MAX_LIMIT else None
 
 
+def _static_view(text: str, content_type: str) -> type[View]:
+    """A view that answers ``text`` as ``content_type``, with the security headers."""
+
+    class Static(View):
+        async def get(self, request: Request) -> Response:
+            return self.text(text, content_type=content_type, headers=dict(_SECURITY_HEADERS))
+
+    return Static
+
+
 def install_views(
     app: faust.App,
-    trends: TrendTables,
-    recent: RecentArticles,
+    tables: DashboardTables,
     metrics: WorkerMetrics,
+    watchdog: Watchdog | None,
     source_topics: set[str],
-    default_window: str,
 ) -> None:
+    """Add the web views to ``app`` (before it starts).
+
+    ``/health`` reports ``watchdog``'s state (None: no watchdog); its lag and ``/metrics``'
+    consumer lag cover the assigned partitions of ``source_topics``.
+    """
+    # Faust's own table and router views would expose the raw tables (article bodies
+    # included); nothing here uses them.
+    app.conf.web_tables_enabled = False
+    app.conf.web_router_enabled = False
     static = _static_files()
+    trends, recent = tables.trends, tables.recent
+    default_window = tables.default_window
     windows = list(trends.specs)
 
     # Registered before Faust's own index blueprint, so "/" is the dashboard.
@@ -78,21 +100,11 @@ def install_views(
         async def get(self, request: Request) -> Response:
             return self.html(static["dashboard.html"], headers=dict(_SECURITY_HEADERS))
 
-    @app.page("/dashboard.js")
-    class DashboardScript(View):
-        async def get(self, request: Request) -> Response:
-            return self.text(
-                static["dashboard.js"],
-                content_type="text/javascript",
-                headers=dict(_SECURITY_HEADERS),
-            )
-
-    @app.page("/dashboard.css")
-    class DashboardStyle(View):
-        async def get(self, request: Request) -> Response:
-            return self.text(
-                static["dashboard.css"], content_type="text/css", headers=dict(_SECURITY_HEADERS)
-            )
+    for name, content_type, view_name in (
+        ("dashboard.js", "text/javascript", "DashboardScript"),
+        ("dashboard.css", "text/css", "DashboardStyle"),
+    ):
+        app.page(f"/{name}", name=view_name)(_static_view(static[name], content_type))
 
     @app.page("/entities/trending")
     class Trending(View):
@@ -151,7 +163,7 @@ def install_views(
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            status, body = await health_report(app, metrics, source_topics)
+            status, body = await health_report(app, metrics, source_topics, watchdog)
             return self.json(body, status=status)
 
     @app.page("/metrics")

@@ -12,14 +12,14 @@ batch while the broker acknowledges the last ones
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 
+from streams.app.agents.loop import add_agent
 from streams.processing.batch import BatchProcessor, RawRecord
-from streams.processing.delivery import DeliveryWindow, Handoff, Send, hold
+from streams.processing.delivery import Handoff, Output, Send
 
 
 def install_enrich(
@@ -44,31 +44,36 @@ def install_enrich(
     """
     raw = app.topic(raw_topic, partitions=partitions, config={"retention.ms": "-1"})
 
+    async def outputs_of(events: Sequence[Any]) -> list[Output]:
+        return await processor.outputs(
+            [
+                RawRecord(
+                    topic=e.message.topic,
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                    key=e.message.key,
+                    value=e.message.value,
+                )
+                for e in events
+            ]
+        )
+
     def acknowledge(events: Sequence[Any]) -> None:
         # The events' outputs (and every earlier input's) were acknowledged by the broker.
         for event in events:
             event.ack()
             on_done(event.message.topic, event.message.partition, event.message.offset)
 
-    @app.agent(raw, name="enrich")
-    async def enrich(stream: Any) -> None:
-        # Batches overlap: while the broker acknowledges a batch's outputs, the next one is
-        # enriched. Each input is acknowledged only once its outputs were (see DeliveryWindow).
-        window = DeliveryWindow(handoff, send, limit=in_flight)
-        try:
-            async for events in stream.take_events(batch_max, within=batch_within_seconds):
-                records = [
-                    RawRecord(
-                        topic=e.message.topic,
-                        partition=e.message.partition,
-                        offset=e.message.offset,
-                        key=e.message.key,
-                        value=e.message.value,
-                    )
-                    for e in events
-                ]
-                outputs = await processor.outputs(records)
-                hold(events)
-                await window.submit(outputs, functools.partial(acknowledge, list(events)))
-        finally:
-            window.close()
+    # Batches overlap: while the broker acknowledges a batch's outputs, the next one is
+    # enriched. Each input is acknowledged only once its outputs were.
+    add_agent(
+        app,
+        raw,
+        name="enrich",
+        outputs_of=outputs_of,
+        on_delivered=acknowledge,
+        handoff=handoff,
+        send=send,
+        in_flight=in_flight,
+        inputs=lambda stream: stream.take_events(batch_max, within=batch_within_seconds),
+    )

@@ -41,19 +41,19 @@ feature records of a worker from before this design) are logged and skipped.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 
 from schemas import DeadLetterStage, encode
 from schemas.deadletters import record_deadletter
+from streams.app.agents.loop import add_agent
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
-from streams.processing.delivery import DeliveryWindow, Handoff, Output, Send, hold
+from streams.processing.delivery import Handoff, Output, Send
 from streams.processing.story_input import story_input_topic
 from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_event
 
@@ -110,41 +110,38 @@ def install_stories(
 
     app.on_partitions_assigned.connect(on_assigned)
 
-    @app.agent(input_topic, name="stories")
-    async def stories(stream: Any) -> None:
-        # One event at a time (Faust tables can only be changed while iterating a stream's
-        # events, not over a ``take`` buffer). The outputs of successive events wait for the
-        # broker together; each event is acknowledged once its outputs were (DeliveryWindow).
-        window = DeliveryWindow(handoff, send, limit=in_flight)
-        try:
-            async for event in stream.events():
-                article = decode_enriched(event.value)
-                if article is None:
-                    # Never dropped silently: the record goes to the dead-letter topic, with its
-                    # bytes and where it came from, like every other undecodable input.
-                    outputs = [
-                        story_input_deadletter(event.message, topics, max_deadletter_payload_bytes)
-                    ]
-                else:
-                    assignment = clusterer.assign(clusterer.features(article))
-                    placed = article.model_copy(update={"story_id": assignment.story_id})
-                    outputs = [
-                        (topics.enriched, article.article_id.encode(), encode(placed)),
-                        (
-                            topics.stories,
-                            assignment.story_id.encode(),
-                            encode(story_event(assignment)),
-                        ),
-                    ]
-                hold([event])
-                await window.submit(outputs, functools.partial(acknowledge, event))
-        finally:
-            window.close()
+    async def outputs_of(events: Sequence[Any]) -> list[Output]:
+        [event] = events
+        article = decode_enriched(event.value)
+        if article is None:
+            # Never dropped silently: the record goes to the dead-letter topic, with its
+            # bytes and where it came from, like every other undecodable input.
+            return [story_input_deadletter(event.message, topics, max_deadletter_payload_bytes)]
+        assignment = clusterer.assign(clusterer.features(article))
+        placed = article.model_copy(update={"story_id": assignment.story_id})
+        return [
+            (topics.enriched, article.article_id.encode(), encode(placed)),
+            (topics.stories, assignment.story_id.encode(), encode(story_event(assignment))),
+        ]
 
-    def acknowledge(event: Any) -> None:
-        event.ack()
-        metrics.progress()
-        on_done(event.message.topic, event.message.partition, event.message.offset)
+    def acknowledge(events: Sequence[Any]) -> None:
+        for event in events:
+            event.ack()
+            metrics.progress()
+            on_done(event.message.topic, event.message.partition, event.message.offset)
+
+    # One event at a time (the tables change per event). The outputs of successive events
+    # wait for the broker together; each event is acknowledged once its outputs were.
+    add_agent(
+        app,
+        input_topic,
+        name="stories",
+        outputs_of=outputs_of,
+        on_delivered=acknowledge,
+        handoff=handoff,
+        send=send,
+        in_flight=in_flight,
+    )
 
 
 def story_input_deadletter(message: Any, topics: Topics, max_payload_bytes: int) -> Output:
