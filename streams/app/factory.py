@@ -18,6 +18,7 @@ import faust
 
 from streams.app.agents.dashboard import install_dashboard, mentions_topic
 from streams.app.agents.enrich import install_enrich
+from streams.app.agents.loop import Outlet
 from streams.app.agents.stories import install_stories
 from streams.app.health import unprocessed
 from streams.app.metrics import WorkerMetrics, count_records_in
@@ -136,22 +137,25 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
     watchdog = Watchdog(config.stuck_seconds)
     processed: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset to process
 
-    def done(topic: str, partition: int, offset: int) -> None:
-        # Called by the enrich and stories agents once a record's outputs were acknowledged.
-        tp = (topic, partition)
-        processed[tp] = max(processed.get(tp, 0), offset + 1)
+    def done(event: Any) -> None:
+        # Called by the enrich and stories agents once an event's outputs were acknowledged.
+        message = event.message
+        tp = (message.topic, message.partition)
+        processed[tp] = max(processed.get(tp, 0), message.offset + 1)
         watchdog.progress()
 
-    handoff = metrics.counted_handoff(lambda t, k, v: _handoff(app, t, k, v), topics.deadletter)
+    outlet = Outlet(
+        handoff=metrics.counted_handoff(lambda t, k, v: _handoff(app, t, k, v), topics.deadletter),
+        send=send,
+    )
 
     install_enrich(
         app,
-        raw_topic=topics.raw,
+        topics.raw,
+        processor,
+        outlet,
+        done,
         partitions=config.partitions,
-        processor=processor,
-        send=send,
-        handoff=handoff,
-        on_done=done,
         batch_max=config.batch_max,
         batch_within_seconds=config.batch_within_seconds,
         in_flight=config.batches_in_flight,
@@ -167,7 +171,7 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
 
     app.timer(interval=2.0)(observe_lag)
 
-    tables = install_dashboard(
+    trends, recent = install_dashboard(
         app,
         topics=topics,
         app_id=config.app_id,
@@ -175,20 +179,18 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         trending_window_seconds=config.trending_window_seconds,
         recent_articles=config.recent_articles,
         metrics=metrics,
-        send=send,
-        handoff=handoff,
+        outlet=outlet,
         in_flight=config.events_in_flight,
     )
     # Stories: near-duplicates and same-event clustering, one owner
     # (see streams.app.agents.stories).
     install_stories(
         app,
-        topics=topics,
+        topics,
+        outlet,
+        done,
         app_id=config.app_id,
         metrics=metrics,
-        send=send,
-        handoff=handoff,
-        on_done=done,
         max_deadletter_payload_bytes=config.max_deadletter_payload_bytes,
         in_flight=config.events_in_flight,
         params=StoryParams(max_articles=config.stories_max_articles),
@@ -203,7 +205,7 @@ def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
         story_input_topic(config.app_id),
     }
     count_records_in(app, metrics, source_topics)
-    install_views(app, tables, metrics, watchdog, source_topics)
+    install_views(app, trends, recent, metrics, watchdog, source_topics)
 
     # Threads first (a running enrichment finishes), then the model servers.
     app.releases = [watchdog.stop, lambda: executor.shutdown(wait=True), pipeline.close]

@@ -26,10 +26,9 @@ from typing import Final
 import faust
 from faust.web import Request, Response, View
 
-from streams.app.agents.dashboard import DashboardTables
 from streams.app.health import health_report, lag_by_partition
 from streams.app.metrics import WorkerMetrics
-from streams.app.trending import iso
+from streams.app.trending import RecentArticles, TrendTables, iso
 from streams.app.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,8 @@ def _static_view(text: str, content_type: str) -> type[View]:
 
 def install_views(
     app: faust.App,
-    tables: DashboardTables,
+    trends: TrendTables,
+    recent: RecentArticles,
     metrics: WorkerMetrics,
     watchdog: Watchdog | None,
     source_topics: set[str],
@@ -90,8 +90,7 @@ def install_views(
     app.conf.web_tables_enabled = False
     app.conf.web_router_enabled = False
     static = _static_files()
-    trends, recent = tables.trends, tables.recent
-    default_window = tables.default_window
+    default_window = trends.tumbling.name
     windows = list(trends.specs)
 
     # Registered before Faust's own index blueprint, so "/" is the dashboard.

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
+    """One consumed record of the raw topic, as the enrich step needs it: where it is and
+    its bytes (a :class:`schemas.deadletters.Record`)."""
+
     topic: str
     partition: int
     offset: int
@@ -141,14 +144,6 @@ class BatchProcessor:
             detail,
         )
         event = record_deadletter(
-            stage=stage,
-            reason=reason,
-            detail=detail,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            max_payload_bytes=self._max_payload,
+            record, stage, reason, detail, max_payload_bytes=self._max_payload
         )
         return (self._topics.deadletter, record.key or b"", encode(event))

@@ -180,16 +180,10 @@ class SinkRunner:
             detail,
         )
         return record_deadletter(
-            stage=stage,
-            reason=reason,
-            detail=f"{self._sink.name} sink: {detail}"
-            if stage is DeadLetterStage.DECODE
-            else detail,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
+            record,
+            stage,
+            reason,
+            f"{self._sink.name} sink: {detail}" if stage is DeadLetterStage.DECODE else detail,
             max_payload_bytes=self._config.max_deadletter_payload_bytes,
             consumer=self._sink.name,
         )

@@ -11,13 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 
 from schemas import encode
-from streams.app.agents.loop import add_agent
+from streams.app.agents.loop import Outlet, add_agent
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import (
     EXPIRES_SECONDS,
@@ -31,7 +30,7 @@ from streams.app.trending import (
     window_specs,
 )
 from streams.config import Topics
-from streams.processing.delivery import Handoff, Output, Send
+from streams.processing.delivery import Output
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +38,6 @@ log = logging.getLogger(__name__)
 def mentions_topic(app_id: str) -> str:
     """The internal topic of the entity mentions, keyed by entity (the repartition step)."""
     return f"{app_id}-entity-mentions"
-
-
-@dataclass(frozen=True, slots=True)
-class DashboardTables:
-    """What the web views read: the trending windows and the recent articles."""
-
-    trends: TrendTables
-    recent: RecentArticles
-    default_window: str
-    """The window ``/entities/trending`` shows unless asked for another (the tumbling one)."""
 
 
 def install_dashboard(
@@ -60,15 +49,14 @@ def install_dashboard(
     trending_window_seconds: int,
     recent_articles: int,
     metrics: WorkerMetrics,
-    send: Send,
-    handoff: Handoff,
+    outlet: Outlet,
     in_flight: int = 256,
-) -> DashboardTables:
+) -> tuple[TrendTables, RecentArticles]:
     """Add the tables, the entity-mentions topic and the two agents to ``app``; return the
-    tables for the views.
+    tables the web views read.
 
-    The agents hand their outputs to the producer with ``handoff``, at most ``in_flight``
-    events' worth waiting for the broker; ``send`` sends again what failed."""
+    The agents' outputs go to ``outlet``, at most ``in_flight`` events' worth waiting for the
+    broker."""
     # Table keys and values travel as JSON (Faust's default for untyped tables; windowed keys
     # come back from the changelog as lists and Faust turns them into tuples again).
     specs = window_specs(trending_window_seconds)
@@ -123,22 +111,20 @@ def install_dashboard(
             for name, update in latest.items()
         ]
 
+    def delivered(event: Any) -> None:
+        metrics.progress()
+
     # Both agents hand their outputs to the producer and go on: an event is acknowledged once
     # its outputs, and every earlier event's, were acknowledged.
-    def acknowledge(events: Sequence[Any]) -> None:
-        for event in events:
-            event.ack()
-            metrics.progress()
-
     add = functools.partial(
-        add_agent, app, on_delivered=acknowledge, handoff=handoff, send=send, in_flight=in_flight
+        add_agent, app, outlet=outlet, in_flight=in_flight, on_delivered=delivered
     )
-    add(enriched, name="dashboard", outputs_of=dashboard_outputs)
-    add(mentions, name="entity-trends", outputs_of=trend_outputs)
+    add(enriched, "dashboard", dashboard_outputs)
+    add(mentions, "entity-trends", trend_outputs)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked: Iterable[Any] = args[0] if args else kwargs.get("revoked", ())
         recent.forget({tp.partition for tp in revoked if tp.topic == topics.enriched})
 
     app.on_partitions_revoked.connect(on_revoked)
-    return DashboardTables(trends, recent, tumbling.name)
+    return trends, recent

@@ -17,20 +17,19 @@ from typing import Any
 
 import faust
 
-from streams.app.agents.loop import add_agent
+from streams.app.agents.loop import Outlet, add_agent
 from streams.processing.batch import BatchProcessor, RawRecord
-from streams.processing.delivery import Handoff, Output, Send
+from streams.processing.delivery import Output
 
 
 def install_enrich(
     app: faust.App,
-    *,
     raw_topic: str,
-    partitions: int,
     processor: BatchProcessor,
-    send: Send,
-    handoff: Handoff,
-    on_done: Callable[[str, int, int], None],
+    outlet: Outlet,
+    on_done: Callable[[Any], None],
+    *,
+    partitions: int,
     batch_max: int,
     batch_within_seconds: float,
     in_flight: int,
@@ -38,9 +37,8 @@ def install_enrich(
     """Add the raw topic and the ``enrich`` agent, which turns batches of up to ``batch_max``
     raw records (or what came within ``batch_within_seconds``) into outputs with ``processor``.
 
-    Outputs are handed to the producer with ``handoff``, at most ``in_flight`` batches' worth
-    waiting for the broker; ``send`` sends again what failed. ``on_done(topic, partition,
-    offset)`` is called for each input record once its outputs were acknowledged.
+    Outputs go to ``outlet``, at most ``in_flight`` batches' worth waiting for the broker.
+    ``on_done(event)`` is called for each input event once its outputs were acknowledged.
     """
     raw = app.topic(raw_topic, partitions=partitions, config={"retention.ms": "-1"})
 
@@ -58,22 +56,15 @@ def install_enrich(
             ]
         )
 
-    def acknowledge(events: Sequence[Any]) -> None:
-        # The events' outputs (and every earlier input's) were acknowledged by the broker.
-        for event in events:
-            event.ack()
-            on_done(event.message.topic, event.message.partition, event.message.offset)
-
     # Batches overlap: while the broker acknowledges a batch's outputs, the next one is
     # enriched. Each input is acknowledged only once its outputs were.
     add_agent(
         app,
         raw,
-        name="enrich",
-        outputs_of=outputs_of,
-        on_delivered=acknowledge,
-        handoff=handoff,
-        send=send,
+        "enrich",
+        outputs_of,
+        outlet,
         in_flight=in_flight,
+        on_delivered=on_done,
         inputs=lambda stream: stream.take_events(batch_max, within=batch_within_seconds),
     )

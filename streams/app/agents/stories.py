@@ -49,11 +49,11 @@ import faust
 
 from schemas import DeadLetterStage, encode
 from schemas.deadletters import record_deadletter
-from streams.app.agents.loop import add_agent
+from streams.app.agents.loop import Outlet, add_agent
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
-from streams.processing.delivery import Handoff, Output, Send
+from streams.processing.delivery import Output
 from streams.processing.story_input import story_input_topic
 from streams.stories.cluster import StoryClusterer, StoryParams, StoryState, story_event
 
@@ -67,23 +67,21 @@ index is derived from ``stories-stories``) and may be deleted."""
 
 def install_stories(
     app: faust.App,
-    *,
     topics: Topics,
+    outlet: Outlet,
+    on_done: Callable[[Any], None],
+    *,
     app_id: str,
     metrics: WorkerMetrics,
-    send: Send,
-    handoff: Handoff,
-    on_done: Callable[[str, int, int], None],
     max_deadletter_payload_bytes: int,
     in_flight: int = 256,
     params: StoryParams | None = None,
 ) -> None:
     """Add the story tables, the internal story-input topic and the ``stories`` agent.
 
-    ``on_done(topic, partition, offset)`` is called once a story-input record's outputs
-    were acknowledged (the worker's watchdog counts it as progress). Outputs are handed to
-    the producer with ``handoff``, at most ``in_flight`` records' worth waiting for the broker;
-    ``send`` sends again what failed. A record that is not an ``ArticleEnriched`` is
+    ``on_done(event)`` is called once a story-input event's outputs were acknowledged (the
+    worker's watchdog counts it as progress). Outputs go to ``outlet``, at most ``in_flight``
+    records' worth waiting for the broker. A record that is not an ``ArticleEnriched`` is
     dead-lettered with at most ``max_deadletter_payload_bytes`` of its bytes.
 
     From then on the app's enriched events must go to the story input (the agent
@@ -124,23 +122,14 @@ def install_stories(
             (topics.stories, assignment.story_id.encode(), encode(story_event(assignment))),
         ]
 
-    def acknowledge(events: Sequence[Any]) -> None:
-        for event in events:
-            event.ack()
-            metrics.progress()
-            on_done(event.message.topic, event.message.partition, event.message.offset)
+    def delivered(event: Any) -> None:
+        metrics.progress()
+        on_done(event)
 
     # One event at a time (the tables change per event). The outputs of successive events
     # wait for the broker together; each event is acknowledged once its outputs were.
     add_agent(
-        app,
-        input_topic,
-        name="stories",
-        outputs_of=outputs_of,
-        on_delivered=acknowledge,
-        handoff=handoff,
-        send=send,
-        in_flight=in_flight,
+        app, input_topic, "stories", outputs_of, outlet, in_flight=in_flight, on_delivered=delivered
     )
 
 
@@ -148,14 +137,10 @@ def story_input_deadletter(message: Any, topics: Topics, max_payload_bytes: int)
     """The dead letter of a story-input record that is not an ``ArticleEnriched``, with at
     most ``max_payload_bytes`` of its bytes."""
     letter = record_deadletter(
-        stage=DeadLetterStage.DECODE,
-        reason="invalid-event",
-        detail="a story-input record that is not an ArticleEnriched event",
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
+        message,
+        DeadLetterStage.DECODE,
+        "invalid-event",
+        "a story-input record that is not an ArticleEnriched event",
         max_payload_bytes=max_payload_bytes,
     )
     return (topics.deadletter, message.key or b"", encode(letter))
