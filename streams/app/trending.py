@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -417,9 +416,6 @@ class RecentArticles:
 
 def recent_bound(recent_max: int, partitions: int) -> int:
     return max(1, math.ceil(recent_max / max(1, partitions)))
-
-
-Send = Callable[[str, bytes, bytes], Awaitable[None]]
 
 
 def decode_enriched(value: bytes | None) -> ArticleEnriched | None:
