@@ -90,7 +90,9 @@ class NewsApp(faust.App):
 
 
 def create_app(config: AppConfig, pipeline: Pipeline) -> NewsApp:
-    """Build the app with its topics and the enrich agent; nothing connects until it starts."""
+    """Build the app with its topics, tables, agents, views, sensor, lag timer and watchdog;
+    nothing connects (and no thread starts) until it starts. ``pipeline`` is closed when the
+    app stops."""
     app = NewsApp(
         config.app_id,
         broker=config.broker.broker_url,

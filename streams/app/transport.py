@@ -86,6 +86,9 @@ class _Consumer(faust_aiokafka.Consumer):
 
 
 class Transport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with the consumer and producer above; NewsApp's consumer
+    and producer transports are both this one."""
+
     Consumer = _Consumer
     Producer = _IdempotentProducer
 
