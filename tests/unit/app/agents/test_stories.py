@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from streams.enrich.base import Document, Enricher
 from streams.enrich.pipeline import Pipeline
 from streams.kafka.client import FaustBrokerSettings
 from streams.processing.story_input import story_input_topic
+from tests.unit.app.agents.fakes import Message, Stream, StreamEvent
 
 TOPICS = Topics("news.")
 APP_ID = "stories-test"
@@ -33,43 +32,6 @@ class Unchanged(Enricher):
 
     def enrich(self, doc: Document) -> Document:
         return doc
-
-
-@dataclass
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    refs: int = 1
-
-    def incref(self) -> None:
-        self.refs += 1
-
-
-@dataclass
-class StreamEvent:
-    message: Message
-    acked: int = 0
-
-    @property
-    def value(self) -> bytes | None:
-        return self.message.value
-
-    def ack(self) -> None:
-        self.acked += 1
-
-
-@dataclass
-class Stream:
-    """What the agents read of Faust's stream: ``events()``."""
-
-    items: list[StreamEvent] = field(default_factory=list)
-
-    async def events(self) -> AsyncIterator[StreamEvent]:
-        for item in self.items:
-            yield item
 
 
 def _app(tmp_path: Path, **config: Any) -> NewsApp:
