@@ -266,8 +266,8 @@ async def batch_process(
     from concurrent.futures import ThreadPoolExecutor
 
     from bench.worker import IdentityEnricher
-    from streams.app.factory import BatchProcessor, RawRecord
     from streams.enrich.pipeline import Pipeline
+    from streams.processing.batch import BatchProcessor, RawRecord
 
     consumer = new_consumer(conn, group_id=group, max_partition_fetch_bytes=1024 * 1024)
     # linger 0 like the Faust producer: the batch waits for its acknowledgements anyway.

@@ -28,7 +28,7 @@ from bench.corpus import Article
 from bench.kafka import read_all
 from bench.report import percentile
 from bench.stacks import RowWatcher, Stack, drop
-from streams.app.stories import story_input_topic
+from streams.processing.story_input import story_input_topic
 
 
 @dataclass(frozen=True)

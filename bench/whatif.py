@@ -35,12 +35,12 @@ from bench.report import Results, render_text
 from bench.worker import IdentityEnricher
 from schemas import ArticleEnriched, ArticleIngested, DecodeError, decode, encode
 from schemas.events import utc_now
-from streams.app.factory import BatchProcessor, RawRecord
 from streams.config import Topics
 from streams.enrich.base import Document
 from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, event_id_for
 from streams.kafka.client import KafkaConnection, new_consumer, new_producer
 from streams.kafka.tansu import EmbeddedBroker
+from streams.processing.batch import BatchProcessor, RawRecord
 
 Enqueue = Callable[[str, bytes, bytes], Awaitable["asyncio.Future[Any]"]]
 

@@ -3,8 +3,9 @@
 One :class:`WorkerMetrics` per app, with its own registry (not prometheus_client's global
 one), so that several apps in one process (tests) never clash. The app factory wraps the enrich
 agent's ``send`` and ``run_blocking`` with :meth:`WorkerMetrics.counted_send` and
-:meth:`WorkerMetrics.timed_enrichment`; the web module registers a Faust sensor that counts the
-records consumed and sets the lag gauge just before each scrape.
+:meth:`WorkerMetrics.timed_enrichment` and adds the Faust sensor of :func:`count_records_in`,
+which counts the records consumed; the ``/metrics`` view sets the lag gauge just before each
+scrape.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sized
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sized
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import faust
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -121,7 +123,7 @@ class WorkerMetrics:
         handoff: Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]],
         deadletter_topic: str,
     ) -> Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]]:
-        """``handoff`` (see ``streams.app.delivery.Handoff``) whose records are counted once
+        """``handoff`` (see ``streams.processing.delivery.Handoff``) whose records are counted once
         the broker acknowledged them, like :meth:`counted_send`'s."""
 
         def count(topic: str, acknowledgement: asyncio.Future[object]) -> None:
@@ -159,3 +161,15 @@ class WorkerMetrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+def count_records_in(app: faust.App, metrics: WorkerMetrics, topics: Collection[str]) -> None:
+    """Add a Faust sensor to ``app`` that counts each record of ``topics`` it consumes
+    (``newsstream_events_in``), as it arrives."""
+
+    class EventsIn(faust.Sensor):
+        def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+            if tp.topic in topics:
+                metrics.received(tp.topic)
+
+    app.sensors.add(EventsIn())

@@ -30,19 +30,18 @@ bound survives restarts.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
-from schemas import ArticleEnriched, DecodeError, EntityTrending, TrendWindowKind, decode, encode
+from schemas import ArticleEnriched, DecodeError, EntityTrending, TrendWindowKind, decode
 from schemas.events import utc_now
+from schemas.ids import event_id
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +208,8 @@ def trending_event(
     canonical = shown_name(key, value)
     start = datetime.fromtimestamp(window[0], UTC)
     end = datetime.fromtimestamp(window[0] + spec.size, UTC)
-    digest = hashlib.sha256(
-        f"{key}\0{spec.name}\0{window[0]}\0{shown['mentions']}\0{shown['articles']}".encode()
-    ).hexdigest()[:32]
     return EntityTrending(
-        event_id=digest,
+        event_id=event_id(key, spec.name, window[0], shown["mentions"], shown["articles"]),
         canonical=canonical,
         entity_id=key,
         label=shown["label"],
@@ -422,9 +418,6 @@ def recent_bound(recent_max: int, partitions: int) -> int:
     return max(1, math.ceil(recent_max / max(1, partitions)))
 
 
-Send = Callable[[str, bytes, bytes], Awaitable[None]]
-
-
 def decode_enriched(value: bytes | None) -> ArticleEnriched | None:
     """The enriched event, or None (logged) for a record that is not one."""
     try:
@@ -432,7 +425,3 @@ def decode_enriched(value: bytes | None) -> ArticleEnriched | None:
     except DecodeError as exc:
         log.warning("skipping an enriched-topic record that does not decode: %s", exc)
         return None
-
-
-def encode_trend(event: EntityTrending) -> bytes:
-    return encode(event)

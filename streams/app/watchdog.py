@@ -7,18 +7,21 @@ idle worker (no lag) is never stuck, however long it waits.
 
 Who calls what:
 
-* the enrich agent calls :meth:`Watchdog.progress` after each batch it finished;
+* the app factory (:func:`streams.app.factory.create_app`) makes one per worker and passes it
+  to whatever needs it; the enrich and stories agents' acknowledgements call
+  :meth:`Watchdog.progress` for each input they finished;
 * a Faust timer on the event loop calls :meth:`Watchdog.observe_lag` every few seconds with the
   current lag of the assigned partitions;
 * a daemon thread (:meth:`Watchdog.start`) checks once a second. It is a thread, not a timer,
   so it still fires when the event loop itself hangs (then the last lag it saw stays in force).
   When the worker is stuck it logs at CRITICAL, marks the state ``stuck`` (visible in
-  :func:`health`), waits ``grace_seconds`` so a health probe can see it, and calls ``on_stuck``:
-  by default it ends the process with :data:`EXIT_STUCK`, so a supervisor (systemd, Docker,
-  Kubernetes, ``newsstream up``) starts a fresh worker that resumes from the committed offsets
-  (at-least-once: nothing is lost, redelivered outputs carry the same event ids).
+  :meth:`Watchdog.state`), waits ``grace_seconds`` so a health probe can see it, and calls
+  ``on_stuck``: by default it ends the process with :data:`EXIT_STUCK`, so a supervisor
+  (systemd, Docker, Kubernetes, ``newsstream up``) starts a fresh worker that resumes from the
+  committed offsets (at-least-once: nothing is lost, redelivered outputs carry the same event
+  ids).
 
-The web views (``/health``) read the state with :func:`health`, which needs no Faust object.
+The ``/health`` view reports :meth:`Watchdog.state` (:func:`streams.app.health.health_report`).
 """
 
 from __future__ import annotations
@@ -149,17 +152,3 @@ class Watchdog:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-
-_current: Watchdog | None = None
-
-
-def install(watchdog: Watchdog) -> None:
-    """Make ``watchdog`` the one :func:`health` reports (one worker per process)."""
-    global _current
-    _current = watchdog
-
-
-def health() -> dict[str, Any] | None:
-    """The watchdog state of this process's worker, for ``/health``; None without a worker."""
-    return None if _current is None else _current.state().as_dict()

@@ -86,8 +86,8 @@ async def replay(
 ) -> ReplaySummary:
     """Replay the raw topic from its beginning to its end now; return once every output of
     every replayed record was acknowledged by the broker."""
-    from streams.app.factory import BatchProcessor, RawRecord
-    from streams.app.stories import story_input_topic
+    from streams.processing.batch import BatchProcessor, RawRecord
+    from streams.processing.story_input import story_input_topic
 
     topics = output_topics(settings, suffix)
     # Live: through the worker's story input, so the enriched events get their story.

@@ -12,15 +12,13 @@ nor retried forever.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas import ArticleEnriched, DeadLetter, DeadLetterStage, DecodeError, TopicOrigin, decode
-from schemas.events import utc_now
+from schemas import ArticleEnriched, DeadLetter, DeadLetterStage, DecodeError, decode
+from schemas.deadletters import record_deadletter
 from streams.sinks.base import Sink, WriteResult
 
 log = logging.getLogger(__name__)
@@ -197,8 +195,6 @@ class SinkRunner:
         reason: str,
         detail: str,
     ) -> DeadLetter:
-        value = record.value or b""
-        limit = self._config.max_deadletter_payload_bytes
         log.warning(
             "dead-lettered %s[%d]@%d for the %s sink: %s (%s)",
             record.topic,
@@ -208,23 +204,11 @@ class SinkRunner:
             reason,
             detail,
         )
-        origin = (
-            f"{stage.value}:{self._sink.name}\0{record.topic}\0{record.partition}\0{record.offset}"
-        )
-        return DeadLetter(
-            event_id=hashlib.sha256(origin.encode()).hexdigest()[:32],
-            stage=stage,
-            reason=reason,
-            detail=f"{self._sink.name} sink: {detail}"
-            if stage is DeadLetterStage.DECODE
-            else detail,
-            origin=TopicOrigin(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key.decode("utf-8", "replace") if record.key is not None else None,
-            ),
-            payload_b64=base64.b64encode(value[:limit]).decode("ascii"),
-            payload_truncated=len(value) > limit,
-            occurred_at=utc_now(),
+        return record_deadletter(
+            record,
+            stage,
+            reason,
+            f"{self._sink.name} sink: {detail}" if stage is DeadLetterStage.DECODE else detail,
+            max_payload_bytes=self._config.max_deadletter_payload_bytes,
+            consumer=self._sink.name,
         )

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.app.stories import story_input_topic
 from streams.kafka import compat
+from streams.processing.story_input import story_input_topic
 from tests.support.processes import Stack, free_port, wait_until
 
 # Seconds a killed-and-restarted worker may need on Tansu: the dead member's session timeout

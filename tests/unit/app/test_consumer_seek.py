@@ -15,7 +15,8 @@ from collections.abc import Mapping
 
 from faust.types import TP
 
-from streams.app.factory import NewsApp, _Consumer
+from streams.app.factory import NewsApp
+from streams.app.transport import _Consumer
 
 APP_ID = "seek-test"
 

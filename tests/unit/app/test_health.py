@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from streams.app.factory import NewsApp
+from streams.app.health import assigned_partitions, health_report, lag_by_partition
 from streams.app.metrics import WorkerMetrics
-from streams.app.web import assigned_partitions, health_report, lag_by_partition
+from streams.app.watchdog import Watchdog
 
 SOURCE_TOPICS = {"news-articles.raw"}
 
@@ -34,13 +35,21 @@ def test_a_worker_whose_consumer_has_not_started_reports_starting(starting_app: 
     assert app.state == "running"
     assert assigned_partitions(app) is None
 
-    status, body = asyncio.run(health_report(app, WorkerMetrics(), SOURCE_TOPICS))
+    watchdog = Watchdog(stuck_seconds=60, clock=lambda: 1000.0)
+    status, body = asyncio.run(health_report(app, WorkerMetrics(), SOURCE_TOPICS, watchdog))
 
     assert status == 503
     assert body["status"] == "starting"
     assert body["healthy"] is False
     assert body["assigned_partitions"] == {}
     assert body["total_lag"] == 0
+    assert body["watchdog"] == watchdog.state().as_dict()
+
+
+def test_a_worker_without_a_watchdog_reports_none(starting_app: NewsApp) -> None:
+    _, body = asyncio.run(health_report(starting_app, WorkerMetrics(), SOURCE_TOPICS, None))
+
+    assert body["watchdog"] is None
 
 
 def test_the_lag_of_a_worker_whose_consumer_has_not_started_is_empty(

@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from streams.app import watchdog as watchdog_module
 from streams.app.watchdog import Watchdog
 
 
@@ -51,16 +50,14 @@ def test_a_worker_that_keeps_finishing_batches_is_not_stuck() -> None:
     assert dog.state().batches == 10
 
 
-def test_lag_without_progress_is_reported_once_and_in_health() -> None:
+def test_lag_without_progress_is_reported_once_and_in_the_state() -> None:
     clock = Clock()
     dog = Watchdog(stuck_seconds=60, clock=clock)
-    watchdog_module.install(dog)
     dog.observe_lag(7)
     clock.now += 61
     assert dog.check()
     assert not dog.check()  # reported once
-    health = watchdog_module.health()
-    assert health is not None
+    health = dog.state().as_dict()
     assert health["status"] == "stuck"
     assert health["lag"] == 7
     assert health["seconds_without_progress"] >= 61
@@ -79,7 +76,7 @@ def test_the_thread_fires_on_stuck_with_the_real_clock() -> None:
 
 
 class _Consumer:
-    """What ``_unprocessed`` reads of Faust's consumer: assignment, fetch high watermarks and
+    """What ``unprocessed`` reads of Faust's consumer: assignment, fetch high watermarks and
     committed offsets."""
 
     def __init__(self, highwaters: dict[tuple[str, int], int | None]) -> None:
@@ -99,13 +96,13 @@ class _Consumer:
 def test_the_watchdog_counts_work_waiting_on_the_story_input_as_well_as_on_the_raw_topic() -> None:
     from types import SimpleNamespace
 
-    from streams.app.factory import _unprocessed
+    from streams.app.health import unprocessed
 
     consumer = _Consumer({("raw", 0): 10, ("raw", 1): None, ("story", 0): 9, ("other", 0): 50})
     app = SimpleNamespace(consumer=consumer)
     processed = {("raw", 0): 10, ("story", 0): 4}
     # raw 0 is done, raw 1 was not fetched yet (no evidence), 5 story records wait, and
     # topics the agents do not watch never count.
-    assert _unprocessed(app, {"raw", "story"}, processed) == 5  # type: ignore[arg-type]
+    assert unprocessed(app, {"raw", "story"}, processed) == 5  # type: ignore[arg-type]
     # Before the stories agent did anything here, the committed offset is where it resumes.
-    assert _unprocessed(app, {"raw", "story"}, {("raw", 0): 10}) == 7  # type: ignore[arg-type]
+    assert unprocessed(app, {"raw", "story"}, {("raw", 0): 10}) == 7  # type: ignore[arg-type]

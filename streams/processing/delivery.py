@@ -189,10 +189,10 @@ def hold(events: Sequence[Any]) -> None:
 
     Faust acknowledges an event when the agent's loop moves on (``take_events``: after the
     batch's body; ``events()``: when the next event is taken). An agent that hands its outputs
-    to a :class:`~streams.app.delivery.DeliveryWindow` moves on before they were acknowledged,
-    so it takes one more reference on each message: Faust's own acknowledgement then only
-    drops that reference, and the window's callback (``event.ack()``) is the last one, the one
-    that lets the offset be committed.
+    to a :class:`DeliveryWindow` moves on before they were acknowledged, so it takes one more
+    reference on each message: Faust's own acknowledgement then only drops that reference, and
+    the window's callback (``event.ack()``) is the last one, the one that lets the offset be
+    committed.
     """
     for event in events:
         event.message.incref()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streams.app.delivery import DeliveryWindow, deliver
+from streams.processing.delivery import DeliveryWindow, deliver
 
 
 class FlakyBroker:

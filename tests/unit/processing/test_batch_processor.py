@@ -19,11 +19,11 @@ from schemas import (
     encode,
 )
 from schemas.events import utc_now
-from streams.app.factory import BatchProcessor, RawRecord
-from streams.app.stories import STORY_ID_RESERVE
 from streams.config import Topics
 from streams.enrich.base import Document, Enricher, EnricherError
 from streams.enrich.pipeline import Pipeline, event_id_for
+from streams.processing.batch import BatchProcessor, RawRecord
+from streams.processing.story_input import STORY_ID_RESERVE
 from streams.sources.parse import article_id_for
 from streams.stories.cluster import story_id_for
 

@@ -3,9 +3,10 @@
 :func:`install_stories` is called once by :func:`streams.app.factory.create_app`. Data flow
 (enrich -> stories -> enriched):
 
-1. The ``enrich`` agent (:class:`~streams.app.factory.BatchProcessor` with ``enriched_via``)
+1. The ``enrich`` agent (:class:`~streams.processing.batch.BatchProcessor` with ``enriched_via``)
    sends each :class:`~schemas.ArticleEnriched` event, without a story, to the internal topic
-   ``{app_id}-story-input`` (:func:`story_input_topic`) instead of ``news.articles.enriched``.
+   ``{app_id}-story-input`` (:mod:`streams.processing.story_input`) instead of
+   ``news.articles.enriched``.
    That topic has **one partition**: clustering compares every article with every recent
    story, so the story state needs one owner that sees the articles in one order.
 2. The ``stories`` agent (on whichever worker holds that partition) takes the events one by
@@ -27,7 +28,7 @@ Delivery is at-least-once like the rest of the worker: a story-input event is ac
 only after both of its outputs (and those of every earlier record) were acknowledged by the
 broker. The agent does not wait for each article's acknowledgements before the next article:
 up to ``in_flight`` records' outputs are in the broker's hands at once
-(:class:`~streams.app.delivery.DeliveryWindow`).
+(:class:`~streams.processing.delivery.DeliveryWindow`).
 A redelivered story-input record (same bytes) gives the same two events: the clusterer returns
 the article's recorded assignment and the state is unchanged. A raw record enriched again
 after a crash of the enrich agent reaches the story input as a second event that differs only
@@ -40,66 +41,51 @@ feature records of a worker from before this design) are logged and skipped.
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import logging
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import faust
 
-from schemas import DeadLetter, DeadLetterStage, TopicOrigin, encode
-from schemas.events import utc_now
-from streams.app.delivery import DeliveryWindow, Handoff, Output, Send, hold
+from schemas import DeadLetterStage, encode
+from schemas.deadletters import record_deadletter
+from streams.app.agents.loop import Outlet, add_agent
 from streams.app.metrics import WorkerMetrics
 from streams.app.trending import decode_enriched
 from streams.config import Topics
+from streams.processing.delivery import Output
+from streams.processing.story_input import story_input_topic
 from streams.stories.cluster import StoryClusterer, StoryParams, StoryState
 from streams.stories.events import story_event
 
 log = logging.getLogger(__name__)
-
-MAX_DEADLETTER_PAYLOAD: Final = 256 * 1024
-"""Bytes of an undecodable story-input record kept in its dead letter (records are enriched
-events, well under the 1 MB event limit)."""
 
 TABLES = ("articles", "stories")
 """The story state's tables (``stories-articles``, ``stories-stories``). Earlier workers
 also kept ``stories-entities``; its changelog topic is no longer read (the entity
 index is derived from ``stories-stories``) and may be deleted."""
 
-STORY_ID_RESERVE: Final = 256
-"""Bytes an enriched event may grow by when the ``stories`` agent sets its ``story_id``
-(``"story-" + article id`` and the JSON around it): the enrich agent dead-letters events over
-``max_event_bytes`` minus this, so the published event stays within ``max_event_bytes``."""
-
-
-def story_input_topic(app_id: str) -> str:
-    """The internal one-partition topic of the enriched events waiting for their story."""
-    return f"{app_id}-story-input"
-
 
 def install_stories(
     app: faust.App,
-    *,
     topics: Topics,
+    outlet: Outlet,
+    on_done: Callable[[Any], None],
+    *,
     app_id: str,
     metrics: WorkerMetrics,
-    send: Send,
-    handoff: Handoff,
-    on_done: Callable[[str, int, int], None],
+    max_deadletter_payload_bytes: int,
     in_flight: int = 256,
     params: StoryParams | None = None,
 ) -> None:
     """Add the story tables, the internal story-input topic and the ``stories`` agent.
 
-    ``on_done(topic, partition, offset)`` is called once a story-input record's outputs
-    were acknowledged (the worker's watchdog counts it as progress). Outputs are handed to
-    the producer with ``handoff``, at most ``in_flight`` records' worth waiting for the broker;
-    ``send`` sends again what failed.
+    ``on_done(event)`` is called once a story-input event's outputs were acknowledged (the
+    worker's watchdog counts it as progress). Outputs go to ``outlet``, at most ``in_flight``
+    records' worth waiting for the broker. A record that is not an ``ArticleEnriched`` is
+    dead-lettered with at most ``max_deadletter_payload_bytes`` of its bytes.
 
-    From then on the app's enriched events must go to :func:`story_input_topic` (the agent
+    From then on the app's enriched events must go to the story input (the agent
     publishes them on ``topics.enriched`` with their ``story_id``), never to
     ``topics.enriched`` directly, or they would be published without a story.
     """
@@ -123,59 +109,39 @@ def install_stories(
 
     app.on_partitions_assigned.connect(on_assigned)
 
-    @app.agent(input_topic, name="stories")
-    async def stories(stream: Any) -> None:
-        # One event at a time (Faust tables can only be changed while iterating a stream's
-        # events, not over a ``take`` buffer). The outputs of successive events wait for the
-        # broker together; each event is acknowledged once its outputs were (DeliveryWindow).
-        window = DeliveryWindow(handoff, send, limit=in_flight)
-        try:
-            async for event in stream.events():
-                article = decode_enriched(event.value)
-                if article is None:
-                    # Never dropped silently: the record goes to the dead-letter topic, with its
-                    # bytes and where it came from, like every other undecodable input.
-                    outputs = [story_input_deadletter(event.message, topics)]
-                else:
-                    assignment = clusterer.assign(clusterer.features(article))
-                    placed = article.model_copy(update={"story_id": assignment.story_id})
-                    outputs = [
-                        (topics.enriched, article.article_id.encode(), encode(placed)),
-                        (
-                            topics.stories,
-                            assignment.story_id.encode(),
-                            encode(story_event(assignment)),
-                        ),
-                    ]
-                hold([event])
-                await window.submit(outputs, functools.partial(acknowledge, event))
-        finally:
-            window.close()
+    async def outputs_of(events: Sequence[Any]) -> list[Output]:
+        [event] = events
+        article = decode_enriched(event.value)
+        if article is None:
+            # Never dropped silently: the record goes to the dead-letter topic, with its
+            # bytes and where it came from, like every other undecodable input.
+            return [story_input_deadletter(event.message, topics, max_deadletter_payload_bytes)]
+        assignment = clusterer.assign(clusterer.features(article))
+        placed = article.model_copy(update={"story_id": assignment.story_id})
+        return [
+            (topics.enriched, article.article_id.encode(), encode(placed)),
+            (topics.stories, assignment.story_id.encode(), encode(story_event(assignment))),
+        ]
 
-    def acknowledge(event: Any) -> None:
-        event.ack()
+    def delivered(event: Any) -> None:
         metrics.progress()
-        on_done(event.message.topic, event.message.partition, event.message.offset)
+        on_done(event)
 
-
-def story_input_deadletter(message: Any, topics: Topics) -> Output:
-    """The dead letter of a story-input record that is not an ``ArticleEnriched``."""
-    value: bytes = message.value or b""
-    key: bytes | None = message.key
-    origin = f"decode\0{message.topic}\0{message.partition}\0{message.offset}"
-    letter = DeadLetter(
-        event_id=hashlib.sha256(origin.encode()).hexdigest()[:32],
-        stage=DeadLetterStage.DECODE,
-        reason="invalid-event",
-        detail="a story-input record that is not an ArticleEnriched event",
-        origin=TopicOrigin(
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=key.decode("utf-8", "replace") if key is not None else None,
-        ),
-        payload_b64=base64.b64encode(value[:MAX_DEADLETTER_PAYLOAD]).decode("ascii"),
-        payload_truncated=len(value) > MAX_DEADLETTER_PAYLOAD,
-        occurred_at=utc_now(),
+    # One event at a time (the tables change per event). The outputs of successive events
+    # wait for the broker together; each event is acknowledged once its outputs were.
+    add_agent(
+        app, input_topic, "stories", outputs_of, outlet, in_flight=in_flight, on_delivered=delivered
     )
-    return (topics.deadletter, key or b"", encode(letter))
+
+
+def story_input_deadletter(message: Any, topics: Topics, max_payload_bytes: int) -> Output:
+    """The dead letter of a story-input record that is not an ``ArticleEnriched``, with at
+    most ``max_payload_bytes`` of its bytes."""
+    letter = record_deadletter(
+        message,
+        DeadLetterStage.DECODE,
+        "invalid-event",
+        "a story-input record that is not an ArticleEnriched event",
+        max_payload_bytes=max_payload_bytes,
+    )
+    return (topics.deadletter, message.key or b"", encode(letter))

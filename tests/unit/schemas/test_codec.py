@@ -1,0 +1,231 @@
+"""``schemas.codec``: every event type survives ``encode`` then ``decode`` unchanged.
+
+Each sample fills every field, optional ones included, with values that JSON does not carry as
+such (datetimes with offsets, enums, tuples, nested parts, discriminated unions), so a field
+that does not round trip shows here and not in a consumer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from schemas import (
+    ArticleEnriched,
+    ArticleIngested,
+    DeadLetter,
+    DecodeError,
+    EntityMentioned,
+    EntityTrending,
+    Event,
+    QuoteSaid,
+    StoryUpdated,
+    decode,
+    encode,
+)
+from schemas.codec import EVENT_TYPES
+from schemas.events import (
+    DatePrecision,
+    DeadLetterStage,
+    EnricherInfo,
+    Entity,
+    EntityLabel,
+    EntityMention,
+    FileOrigin,
+    Language,
+    Quote,
+    SentenceSentiment,
+    Sentiment,
+    SentimentLabel,
+    StoryDuplicate,
+    StoryEntity,
+    TopicOrigin,
+    TrendWindowKind,
+)
+
+AT = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=UTC)
+AMSTERDAM = timezone(timedelta(hours=1))
+PROVENANCE = (EnricherInfo(name="ner", version="3"), EnricherInfo(name="sentiment", version="2"))
+RUTTE = {"canonical": "Mark Rutte", "entity_id": "per/mark-rutte", "label": EntityLabel.PER}
+BODY = 'Rutte zei: "We gaan door." Daarna vertrok hij naar Brussel.'
+
+
+def _samples() -> list[Event]:
+    return [
+        ArticleIngested(
+            article_id="a1",
+            source_id="nos-1",
+            source_path="inbox/nos-1.json",
+            content_format="json",
+            content_sha256="0" * 64,
+            title="Kabinet gaat door",
+            body=BODY,
+            published=datetime(2026, 3, 1, 9, 0, tzinfo=AMSTERDAM),
+            published_precision=DatePrecision.TIME,
+            url="https://example.org/a1",
+            source="NOS",
+            ingested_at=AT,
+        ),
+        ArticleEnriched(
+            event_id="e1",
+            article_id="a1",
+            source_id="nos-1",
+            source_path="inbox/nos-1.json",
+            title="Kabinet gaat door",
+            body=BODY,
+            published=datetime(2026, 3, 1, tzinfo=UTC),
+            published_precision=DatePrecision.DAY,
+            url="https://example.org/a1",
+            source="NOS",
+            ingested_at=AT,
+            language=Language(code="nl", confidence=0.98),
+            entities=(
+                Entity(
+                    text="Rutte",
+                    label=EntityLabel.PER,
+                    start=0,
+                    end=5,
+                    canonical="Mark Rutte",
+                    entity_id="per/mark-rutte",
+                ),
+                Entity(
+                    text="Brussel", label=EntityLabel.LOC, start=51, end=58, canonical="Brussel"
+                ),
+            ),
+            quotes=(
+                Quote(
+                    text="We gaan door.",
+                    start=12,
+                    end=25,
+                    speaker="Mark Rutte",
+                    speaker_id="per/mark-rutte",
+                ),
+            ),
+            sentiment=Sentiment(
+                label=SentimentLabel.POSITIVE,
+                score=0.25,
+                sentences=(
+                    SentenceSentiment(start=0, end=26, label=SentimentLabel.POSITIVE, score=0.5),
+                    SentenceSentiment(start=27, end=58, label=SentimentLabel.NEUTRAL, score=0.0),
+                ),
+            ),
+            provenance=PROVENANCE,
+            enriched_at=AT,
+            story_id="story-a1",
+        ),
+        EntityMentioned(
+            event_id="m1",
+            article_id="a1",
+            **RUTTE,
+            mentions=(EntityMention(text="Rutte", start=0, end=5),),
+            language="nl",
+            published=AT,
+            provenance=PROVENANCE,
+        ),
+        QuoteSaid(
+            provenance=PROVENANCE,
+            published=None,
+            language="nl",
+            speaker_id="per/mark-rutte",
+            speaker="Mark Rutte",
+            text="We gaan door.",
+            start=12,
+            end=25,
+            article_id="a1",
+            event_id="q1",
+        ),
+        EntityTrending(
+            event_id="t1",
+            **RUTTE,
+            window="1h",
+            window_kind=TrendWindowKind.HOPPING,
+            window_start=AT,
+            window_end=AT + timedelta(hours=1),
+            mentions=3,
+            articles=2,
+            avg_sentiment=-0.125,
+            updated_at=AT,
+        ),
+        StoryUpdated(
+            event_id="s1",
+            story_id="story-a1",
+            title="Kabinet gaat door",
+            article_ids=("a1", "a2"),
+            duplicates=(StoryDuplicate(article_id="a2", duplicate_of="a1"),),
+            top_entities=(
+                StoryEntity(
+                    entity_id="per/mark-rutte",
+                    name="Mark Rutte",
+                    label=EntityLabel.PER,
+                    mentions=4,
+                    articles=2,
+                ),
+            ),
+            first_seen=AT,
+            last_seen=AT + timedelta(minutes=5),
+            article_id="a2",
+            duplicate_of="a1",
+            match_score=0.875,
+            new_story=False,
+            updated_at=AT,
+        ),
+        DeadLetter(
+            event_id="d1",
+            stage=DeadLetterStage.WATCH,
+            reason="empty-file",
+            detail="the file has no text",
+            origin=FileOrigin(path="inbox/empty.txt", size=0, sha256="f" * 64),
+            payload_b64="",
+            payload_truncated=False,
+            occurred_at=AT,
+        ),
+        DeadLetter(
+            occurred_at=AT,
+            origin=TopicOrigin(topic="news.articles.raw", partition=3, offset=42, key="a1"),
+            payload_truncated=True,
+            payload_b64="e30=",
+            event_id="d2",
+            stage=DeadLetterStage.DECODE,
+            reason="invalid-json",
+            detail="unexpected end of data",
+        ),
+    ]
+
+
+SAMPLES = _samples()
+IDS = [f"{type(event).__name__}-{n}" for n, event in enumerate(SAMPLES)]
+
+
+def test_there_is_a_sample_of_every_event_type() -> None:
+    assert {type(event).__name__ for event in SAMPLES} == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=IDS)
+def test_an_event_decodes_to_what_was_encoded_and_as_nothing_else(event: Event) -> None:
+    data = encode(event)
+
+    decoded = decode(data, type(event))
+
+    assert decoded == event
+    assert type(decoded) is type(event)
+    assert encode(decoded) == data
+    # Plain JSON that names its type and version, so no other type accepts it.
+    raw = orjson.loads(data)
+    assert (raw["event_type"], raw["schema_version"]) == (type(event).__name__, 1)
+    other = ArticleIngested if not isinstance(event, ArticleIngested) else ArticleEnriched
+    with pytest.raises(DecodeError) as raised:
+        decode(data, other)
+    assert raised.value.reason == "wrong-event-type"
+
+
+def test_datetimes_keep_their_instant_and_offset() -> None:
+    article = SAMPLES[0]
+    assert isinstance(article, ArticleIngested)
+
+    decoded = decode(encode(article), ArticleIngested)
+
+    assert decoded.published == article.published
+    assert decoded.published is not None
+    assert decoded.published.utcoffset() == timedelta(hours=1)
