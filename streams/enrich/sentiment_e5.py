@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Unpack
+from typing import Unpack
 
 import numpy as np
 
@@ -23,10 +23,7 @@ from streams.enrich.e5.classifier import (
     SentimentModelError,
 )
 from streams.enrich.e5.model import ModelOptions
-from streams.enrich.sentiment import FloatArray, SentenceSentimentEnricher
-
-RULES_VERSION: Final = "1"
-"""Version of the enricher's aggregation rules (``SentenceSentimentEnricher``)."""
+from streams.enrich.sentiment import RULES_VERSION, FloatArray, SentenceSentimentEnricher
 
 
 class E5SentimentAnalyzer(SentenceSentimentEnricher):

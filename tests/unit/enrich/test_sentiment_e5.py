@@ -4,10 +4,8 @@ obvious Dutch and English sentences, batch-independent, and the enricher and eva
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +19,7 @@ from streams.enrich.e5.classifier import (
     SentimentModelError,
 )
 from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
-from streams.evaluation.sentiment import main as eval_main
+from tests.support.network import block_network
 
 # Written for these tests (no corpus text): economic news in Dutch and English whose tone is
 # plain. The model gets others wrong (see its MODEL_CARD.md): these are the obvious cases.
@@ -47,13 +45,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def model(cache_dir: Path) -> Iterator[E5SentenceClassifier]:
     """Built and loaded with the network blocked: nothing is downloaded."""
 
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("network access attempted")
-
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket, "create_connection", refuse)
+        block_network(mp)
         instance = E5SentenceClassifier(DEFAULT_MODEL_DIR, cache_dir)
         assert instance.variant.name == "int8"
         yield instance
@@ -122,17 +115,3 @@ def test_enricher_fills_sentences_and_document(cache_dir: Path) -> None:
         assert analyzer.version.startswith("int8-")
     finally:
         analyzer.close()
-
-
-def test_eval_prints_scores(
-    tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    csv_file = tmp_path / "labelled.csv"
-    rows = [(t, "-1") for t in NEGATIVE] + [(t, "1") for t in POSITIVE]
-    csv_file.write_text("text,label\n" + "".join(f'"{t}",{v}\n' for t, v in rows), encoding="utf-8")
-    assert eval_main(["--csv", str(csv_file), "--cache-dir", str(cache_dir)]) == 0
-    out = capsys.readouterr().out
-    assert "accuracy   1.0000" in out
-    assert "sentences/s" in out
-    assert "confusion" in out
-    assert eval_main(["--csv", str(tmp_path / "missing.csv")]) == 2

@@ -34,7 +34,8 @@ from streams.enrich.e5.tagger import (
 from streams.enrich.e5.weights import merge_lora, quantise_columns
 from streams.enrich.ner_e5 import E5EntityRecognizer, word_tokens
 from streams.enrich.sentences import SentenceSplitter
-from streams.evaluation.ner import chunks, evaluate_ner, read_conll, score
+from streams.evaluation.conll import read_conll
+from streams.evaluation.ner import chunks, evaluate_ner, score
 
 ROOT = Path(__file__).resolve().parents[4]
 CORPORA = ROOT.parent / "shared" / "corpora"
