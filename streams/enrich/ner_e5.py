@@ -17,7 +17,7 @@ from typing import Final, Unpack
 from schemas import Entity, EntityLabel
 from streams.enrich.base import Document, Enricher, EnricherError, Span
 from streams.enrich.e5.model import ModelOptions
-from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger, NerModelError
+from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger
 from streams.enrich.entity_rules import (
     RULES_VERSION,
     Mention,
@@ -85,15 +85,9 @@ class E5EntityRecognizer(Enricher):
         how to run the model (``variant``, ``threads``, ``batch_tokens``: see
         ``ModelOptions``). Raises EnricherError when the model cannot be built or loaded.
         """
-        try:
-            self.tagger = E5Tagger(model_dir, cache_dir, **options)
-        except NerModelError as exc:
-            raise EnricherError(str(exc)) from exc
+        self.tagger = E5Tagger.for_enricher(model_dir, cache_dir, **options)
         self._languages = languages
-        self.version = (
-            f"{self.tagger.variant.name}-{self.tagger.content_hash[:12]}"
-            f"+words-{WORDS_VERSION}+rules-{RULES_VERSION}"
-        )
+        self.version = f"{self.tagger.version}+words-{WORDS_VERSION}+rules-{RULES_VERSION}"
 
     def enrich(self, doc: Document) -> Document:
         return self.enrich_batch([doc])[0]

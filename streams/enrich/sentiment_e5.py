@@ -15,12 +15,10 @@ from typing import Unpack
 
 import numpy as np
 
-from streams.enrich.base import EnricherError
 from streams.enrich.e5.classifier import (
     DEFAULT_MODEL_DIR,
     LABELS,
     E5SentenceClassifier,
-    SentimentModelError,
 )
 from streams.enrich.e5.model import ModelOptions
 from streams.enrich.sentiment import RULES_VERSION, FloatArray, SentenceSentimentEnricher
@@ -52,15 +50,9 @@ class E5SentimentAnalyzer(SentenceSentimentEnricher):
         ``batch_tokens``: see ``ModelOptions``). Raises EnricherError when the model cannot be
         built or loaded.
         """
-        try:
-            self.model = E5SentenceClassifier(model_dir, cache_dir, **options)
-        except SentimentModelError as exc:
-            raise EnricherError(str(exc)) from exc
+        self.model = E5SentenceClassifier.for_enricher(model_dir, cache_dir, **options)
         self._use_title = use_title
-        self.version = (
-            f"{self.model.variant.name}-{self.model.content_hash[:12]}"
-            f"+rules-{RULES_VERSION}{'+title' if use_title else ''}"
-        )
+        self.version = f"{self.model.version}+rules-{RULES_VERSION}{'+title' if use_title else ''}"
 
     def sentence_probabilities(self, texts: Sequence[str]) -> FloatArray:
         """Class probabilities (n, 3) in LABELS order for each text."""

