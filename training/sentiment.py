@@ -383,7 +383,7 @@ so those numbers are context, not a comparison):
   notion of positive and negative is tone about the economy, and neutral is what economic
   news calls neutral. Expect errors on quotations, irony and non-economic topics.
 - Dutch training data only. The base model is multilingual and English sentences get
-  sensible labels on hand-written examples (tests/unit/enrich/test_sentiment_e5.py), but English
+  sensible labels on hand-written examples (tests/unit/enrich/e5/test_classifier.py), but English
   accuracy was never measured on a labelled set.
 - Long sentences are read up to 254 pieces.
 """
