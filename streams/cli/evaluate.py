@@ -34,8 +34,9 @@ def eval_group() -> None:
 @settings_options("ner_variant", "model_threads", "data_dir")
 def eval_ner(files: tuple[Path, ...], lang: str | None, **flags: object) -> None:
     """Entity-level P/R/F1 per type (conlleval counting) and words/s of the e5 NER model."""
-    from streams.enrich.ner_eval import ConllFormatError, evaluate_ner
-    from streams.enrich.ner_model import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
+    from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
+    from streams.evaluation.conll import ConllFormatError
+    from streams.evaluation.ner import evaluate_ner
 
     settings = load_settings(**flags)
     try:
@@ -93,17 +94,17 @@ def eval_sentiment(
 ) -> None:
     """Accuracy, macro-F1, per-class P/R/F1, confusion matrix and sentences/s of the e5
     sentiment model."""
-    from streams.enrich.sentiment_eval import (
-        LabelledFileError,
-        evaluate,
-        read_labelled_csv,
-        stratified_split,
-    )
-    from streams.enrich.sentiment_model import (
+    from streams.enrich.e5.classifier import (
         DEFAULT_MODEL_DIR,
         E5SentenceClassifier,
         SentimentModelError,
     )
+    from streams.evaluation.labelled import (
+        LabelledFileError,
+        read_labelled_csv,
+        stratified_split,
+    )
+    from streams.evaluation.sentiment import evaluate
 
     settings = load_settings(**flags)
     try:

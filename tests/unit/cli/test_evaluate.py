@@ -98,3 +98,12 @@ def test_eval_sentiment_names_the_missing_column(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "column" in result.output
+
+
+def test_eval_sentiment_on_a_missing_file_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+    result = CliRunner().invoke(
+        cli, ["eval", "sentiment", "--csv", str(missing), "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert f"labelled file not found: {missing}" in result.output

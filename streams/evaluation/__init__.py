@@ -1,0 +1,2 @@
+"""Scoring the shipped models on labelled data (a library: ``newsstream eval`` is its front
+door)."""
