@@ -913,14 +913,14 @@ def _group_cpu_seconds(pgid: int) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.enrich.ner_frog FILE...``: entities, words/s and server memory.
+    """``python -m streams.enrich.frog.enricher FILE...``: entities, words/s and server memory.
 
     Each file is recognised three times; speed is given as words per wall-clock second (best
     and mean) and per CPU second of the frog processes, which does not depend on other load.
     """
     paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
     if not paths:
-        print("usage: python -m streams.enrich.ner_frog FILE...", file=sys.stderr)
+        print("usage: python -m streams.enrich.frog.enricher FILE...", file=sys.stderr)
         return 2
     bodies = [p.read_text(encoding="utf-8") for p in paths]
     loading = time.perf_counter()
