@@ -20,7 +20,7 @@ import pytest
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document
 from streams.enrich.entity_rules import Pos
-from streams.enrich.frog.enricher import (
+from streams.enrich.frog import (
     INSTALL_HINT,
     FrogEntityRecognizer,
     FrogError,
