@@ -34,11 +34,10 @@ from bench.kafka import _assign_all, create_topics, fill, raw_copy
 from bench.report import Results, render_text
 from bench.worker import IdentityEnricher
 from schemas import ArticleEnriched, ArticleIngested, DecodeError, decode, encode
-from schemas.events import utc_now
 from streams.app.factory import BatchProcessor, RawRecord
 from streams.config import Topics
 from streams.enrich.base import Document
-from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, event_id_for
+from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events
 from streams.kafka.client import KafkaConnection, new_consumer, new_producer
 from streams.kafka.tansu import EmbeddedBroker
 
@@ -110,27 +109,12 @@ async def _unused_send(topic: str, key: bytes, value: bytes) -> None:
 
 
 def constructed_event(self: Pipeline, article: ArticleIngested, doc: Document) -> ArticleEnriched:
-    """Change C: ``Pipeline._to_event`` without validating the validated parts again."""
-    from schemas import Language, Sentiment, SentimentLabel
+    """Change C: ``Pipeline._to_event`` without validating the validated parts again.
 
-    return ArticleEnriched.model_construct(
-        event_id=event_id_for(article.article_id, self.provenance),
-        article_id=article.article_id,
-        source_id=article.source_id,
-        source_path=article.source_path,
-        title=article.title,
-        body=article.body,
-        published=article.published,
-        published_precision=article.published_precision,
-        url=article.url,
-        source=article.source,
-        ingested_at=article.ingested_at,
-        language=doc.language or Language(code="und", confidence=0.0),
-        entities=doc.entities,
-        sentiment=doc.sentiment or Sentiment(label=SentimentLabel.NEUTRAL, score=0.0),
-        provenance=self.provenance,
-        enriched_at=utc_now(),
-    )
+    The fields are the pipeline's own (``Pipeline.event_fields``), so the variant builds the
+    event the worker builds.
+    """
+    return ArticleEnriched.model_construct(**self.event_fields(article, doc))
 
 
 async def variant(
