@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.subprocesses import free_port
 from tests.support.fault_articles import write_articles
 from tests.support.fault_harness import (
     WORKER_READY_SECONDS,
@@ -35,7 +36,7 @@ from tests.support.fault_harness import (
     wait_for_sinks,
     worker_health,
 )
-from tests.support.processes import Stack, free_port, wait_until
+from tests.support.processes import Stack, wait_until
 
 pytestmark = pytest.mark.integration
 

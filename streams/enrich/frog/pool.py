@@ -18,6 +18,7 @@ from typing import Final
 from streams.enrich.frog.errors import INSTALL_HINT, FrogError
 from streams.enrich.frog.protocol import FrogToken, parse_frog_answer, wire_text
 from streams.enrich.frog.server import FrogProcess, ServerMemory, frog_version, group_memory
+from streams.resources import Resource
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class FrogServer:
         self._proc = self._pool._start_process(restart=False)
 
 
-class FrogServerPool:
+class FrogServerPool(Resource):
     """Supervises ``size`` frog server processes and hands them out to concurrent callers.
 
     Construct once per worker process: the constructor starts all servers in parallel and
@@ -219,12 +220,6 @@ class FrogServerPool:
             self._stop_process(proc)
         self._finalizer.detach()
         self._workdir.cleanup()
-
-    def __enter__(self) -> FrogServerPool:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # Called by FrogServer.
 
