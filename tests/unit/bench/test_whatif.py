@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bench.whatif import constructed_event
-from schemas import ArticleIngested, Entity, EntityLabel, Language, Quote, Sentiment
-from schemas.events import SentimentLabel, utc_now
+from schemas import Entity, EntityLabel, Language, Quote, Sentiment
+from schemas.events import SentimentLabel
 from streams.enrich.base import Document, Enricher
 from streams.enrich.pipeline import Pipeline
-from streams.sources.parse import article_id_for
+from streams.sources.parse import ParsedArticle, parse_article
 
 BODY = "„Het regent in Utrecht,” zei Jan de Vries."
 
@@ -22,15 +22,9 @@ class Passes(Enricher):
 
 def test_change_c_builds_the_event_the_pipeline_builds() -> None:
     """Every part the worker's ``Pipeline._to_event`` fills (quotes included) is filled alike."""
-    article = ArticleIngested(
-        article_id=article_id_for(None, BODY),
-        source_id="s",
-        source_path="s.txt",
-        content_format="txt",
-        content_sha256="0" * 64,
-        body=BODY,
-        ingested_at=utc_now(),
-    )
+    article = parse_article("article.txt", BODY.encode())
+    assert isinstance(article, ParsedArticle)
+    event = article.to_event("article.txt", "0" * 64)
     doc = Document(
         body=BODY,
         language=Language(code="nl", confidence=0.9),
@@ -49,8 +43,8 @@ def test_change_c_builds_the_event_the_pipeline_builds() -> None:
     )
     pipeline = Pipeline([Passes()])
 
-    worker = pipeline._to_event(article, doc)
-    variant = constructed_event(pipeline, article, doc)
+    worker = pipeline._to_event(event, doc)
+    variant = constructed_event(pipeline, event, doc)
 
     assert variant.quotes == worker.quotes != ()
     assert variant.model_dump(exclude={"enriched_at"}) == worker.model_dump(exclude={"enriched_at"})

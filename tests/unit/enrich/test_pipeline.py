@@ -6,22 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas import ArticleEnriched, ArticleIngested, Language
-from schemas.events import utc_now
 from streams.enrich.base import Document, Enricher, EnricherError
 from streams.enrich.pipeline import EnrichmentFailure, Pipeline
-from streams.sources.parse import article_id_for
+from streams.sources.parse import ParsedArticle, parse_article
 
 
 def article(body: str) -> ArticleIngested:
-    return ArticleIngested(
-        article_id=article_id_for(None, body),
-        source_id="s",
-        source_path="s.txt",
-        content_format="txt",
-        content_sha256="0" * 64,
-        body=body,
-        ingested_at=utc_now(),
-    )
+    """The event the watcher makes of a ``.txt`` file holding ``body``."""
+    parsed = parse_article("article.txt", body.encode())
+    assert isinstance(parsed, ParsedArticle)
+    return parsed.to_event("article.txt", "0" * 64)
 
 
 class BatchesButRejects(Enricher):
