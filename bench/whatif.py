@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.corpus import load_corpus, plumbing_payloads
-from bench.kafka import _assign_all, create_topics, fill, raw_copy
+from bench.kafka import commit_after, create_topics, fill, raw_copy, started_on
 from bench.report import Results, render_text
 from bench.worker import IdentityEnricher
 from schemas import ArticleEnriched, ArticleIngested, DecodeError, decode, encode
@@ -141,51 +141,42 @@ async def variant(
 
     plain = BatchProcessor(pipeline, run_blocking, send, out, 256 * 1024)
     futured = FutureBatchProcessor(pipeline, run_blocking, enqueue, out)
-    await producer.start()
-    await consumer.start()
     try:
-        await _assign_all(consumer, source)
-        done = 0
-        first = 0.0
-        pending: asyncio.Task[None] | None = None
-        while done < expected:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            if not batches:
-                continue
-            first = first or time.perf_counter()
-            records = [
-                RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value)
-                for tp, rs in batches.items()
-                for r in rs
-            ]
-            offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
-            if name == "A":
-                await plain.process(records)
-                await consumer.commit(offsets)
-            elif name in ("B", "C"):
-                await futured.process(records)
-                await consumer.commit(offsets)
-            elif name == "E":
-                await futured.send_batches(producer, records)
-                await consumer.commit(offsets)
-            else:
-                futures = await futured.enqueue_batch(records)
-                if pending is not None:
-                    await pending  # commits stay in order
-                pending = asyncio.create_task(_commit_after(consumer, futures, offsets))
-            done += len(records)
-        if pending is not None:
-            await pending
-        return expected / (time.perf_counter() - first)
+        async with started_on(consumer, producer, source):
+            done = 0
+            first = 0.0
+            pending: asyncio.Task[None] | None = None
+            while done < expected:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                if not batches:
+                    continue
+                first = first or time.perf_counter()
+                records = [
+                    RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value)
+                    for tp, rs in batches.items()
+                    for r in rs
+                ]
+                offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
+                if name == "A":
+                    await plain.process(records)
+                    await consumer.commit(offsets)
+                elif name in ("B", "C"):
+                    await futured.process(records)
+                    await consumer.commit(offsets)
+                elif name == "E":
+                    await futured.send_batches(producer, records)
+                    await consumer.commit(offsets)
+                else:
+                    futures = await futured.enqueue_batch(records)
+                    if pending is not None:
+                        await pending  # commits stay in order
+                    pending = asyncio.create_task(commit_after(consumer, futures, offsets))
+                done += len(records)
+            if pending is not None:
+                await pending
+            return expected / (time.perf_counter() - first)
     finally:
-        await consumer.stop()
-        await producer.stop()
         executor.shutdown()
-
-
-async def _commit_after(consumer: Any, futures: list[Any], offsets: dict[Any, int]) -> None:
-    await asyncio.gather(*futures)
-    await consumer.commit(offsets)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
