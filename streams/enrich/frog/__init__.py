@@ -30,8 +30,7 @@ What Frog 0.20 does, as measured (the code below relies on each point):
 * **Resources.** Loading takes 2.5-4 s. One server is ~0.8 GB resident and so is its
   connection child, but they share those pages copy-on-write: ~0.87 GB PSS for the pair.
   Frog is single-threaded per connection and CPU-bound: ~250 words/s on an idle core, ~100
-  with the other core busy (``python -m bench`` with ``NEWSSTREAM_NER_BACKEND=frog``
-  measures it).
+  with the other core busy (``python -m bench.frog FILE...`` measures it).
 
 Every token is aligned back to the body by searching its text left to right on a folded copy
 of both (whitespace, invisible format characters and combining marks dropped, quote, apostrophe
