@@ -66,10 +66,9 @@ def test_a_failing_batch_is_retried_one_article_at_a_time() -> None:
 
     assert first.batches == [3]
     assert first.singles == 3
-    good = [results[0], results[2]]
-    assert all(isinstance(r, ArticleEnriched) for r in good)
+    good = [r for r in (results[0], results[2]) if isinstance(r, ArticleEnriched)]
     assert [r.article_id for r in good] == [articles[0].article_id, articles[2].article_id]
-    assert all(r.language.code == "nl" for r in good if isinstance(r, ArticleEnriched))
+    assert all(r.language.code == "nl" for r in good)
     failure = results[1]
     assert isinstance(failure, EnrichmentFailure)
     assert failure.article == articles[1]
