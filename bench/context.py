@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.corpus import Corpus
-from bench.procs import CpuWindow, Processes
+from bench.procs import CpuWindow
 from bench.report import Results
+from tests.support.processes import Processes
 
 
 @dataclass(frozen=True)

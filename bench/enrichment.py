@@ -33,7 +33,7 @@ BATCH = 32
 def worker_memory(stack: Stack) -> dict[str, float]:
     """Peak and current RSS of the worker process, and the PSS of its child processes (Frog
     servers when ``ner_backend`` is frog; none with e5), in MiB."""
-    from bench.procs import descendants
+    from streams.subprocesses import descendants
 
     worker = stack.workers[0]
     frogs = descendants(worker.pid)

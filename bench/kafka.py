@@ -9,8 +9,9 @@ idempotent producer, explicit commits).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,47 +186,43 @@ async def raw_copy(
         fetch_max_bytes=16 * 1024 * 1024,
     )
     producer = new_producer(conn, linger_ms=LINGER_MS, max_batch_size=BATCH_BYTES)
-    await producer.start()
-    await consumer.start()
-    try:
-        await _assign_all(consumer, source)
-        copied = 0
-        first_fetch = 0.0
+    async with started_on(consumer, producer, source):
         pending: asyncio.Task[None] | None = None
-        deadline = time.monotonic() + timeout
-        while copied < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"raw copy: {copied} of {expected} after {timeout} s")
-            batches = await consumer.getmany(timeout_ms=500)
+        try:
+            copied = 0
+            first_fetch = 0.0
+            deadline = time.monotonic() + timeout
+            while copied < expected:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"raw copy: {copied} of {expected} after {timeout} s")
+                batches = await consumer.getmany(timeout_ms=500)
+                if pending is not None:
+                    await pending
+                    pending = None
+                if not batches:
+                    continue
+                if not first_fetch:
+                    first_fetch = time.perf_counter()
+                futures = []
+                for tp, records in batches.items():
+                    batch = producer.create_batch()
+                    for record in records:
+                        if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                            futures.append(
+                                await producer.send_batch(batch, sink, partition=tp.partition)
+                            )
+                            batch = producer.create_batch()
+                            batch.append(key=record.key, value=record.value, timestamp=None)
+                    futures.append(await producer.send_batch(batch, sink, partition=tp.partition))
+                    copied += len(records)
+                offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+                pending = asyncio.create_task(commit_after(consumer, futures, offsets))
             if pending is not None:
                 await pending
-                pending = None
-            if not batches:
-                continue
-            if not first_fetch:
-                first_fetch = time.perf_counter()
-            futures = []
-            for tp, records in batches.items():
-                batch = producer.create_batch()
-                for record in records:
-                    if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                        futures.append(
-                            await producer.send_batch(batch, sink, partition=tp.partition)
-                        )
-                        batch = producer.create_batch()
-                        batch.append(key=record.key, value=record.value, timestamp=None)
-                futures.append(await producer.send_batch(batch, sink, partition=tp.partition))
-                copied += len(records)
-            offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
-            pending = asyncio.create_task(_commit_after(consumer, futures, offsets))
-        if pending is not None:
-            await pending
-        return time.perf_counter() - first_fetch
-    finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-        await consumer.stop()
-        await producer.stop()
+            return time.perf_counter() - first_fetch
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
 
 
 async def _assign_all(consumer: Any, topic: str) -> None:
@@ -240,7 +237,21 @@ async def _assign_all(consumer: Any, topic: str) -> None:
     consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
 
 
-async def _commit_after(consumer: Any, futures: list[Any], offsets: dict[Any, int]) -> None:
+@contextlib.asynccontextmanager
+async def started_on(consumer: Any, producer: Any, source: str) -> AsyncIterator[None]:
+    """``producer`` and ``consumer`` started, the consumer holding every partition of ``source``
+    (``_assign_all``); both stopped when the block ends, the consumer first."""
+    await producer.start()
+    await consumer.start()
+    try:
+        await _assign_all(consumer, source)
+        yield
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def commit_after(consumer: Any, futures: list[Any], offsets: dict[Any, int]) -> None:
     await asyncio.gather(*futures)
     await consumer.commit(offsets)
 
@@ -285,31 +296,27 @@ async def batch_process(
         topics=topics,
         max_deadletter_payload_bytes=256 * 1024,
     )
-    await producer.start()
-    await consumer.start()
     try:
-        await _assign_all(consumer, source)
-        done = 0
-        first_fetch = 0.0
-        deadline = time.monotonic() + timeout
-        while done < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"batch process: {done} of {expected} after {timeout} s")
-            batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
-            if not batches:
-                continue
-            if not first_fetch:
-                first_fetch = time.perf_counter()
-            records = [
-                RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value)
-                for tp, rs in batches.items()
-                for r in rs
-            ]
-            await processor.process(records)
-            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs})
-            done += len(records)
-        return time.perf_counter() - first_fetch
+        async with started_on(consumer, producer, source):
+            done = 0
+            first_fetch = 0.0
+            deadline = time.monotonic() + timeout
+            while done < expected:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"batch process: {done} of {expected} after {timeout} s")
+                batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
+                if not batches:
+                    continue
+                if not first_fetch:
+                    first_fetch = time.perf_counter()
+                records = [
+                    RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value)
+                    for tp, rs in batches.items()
+                    for r in rs
+                ]
+                await processor.process(records)
+                await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs})
+                done += len(records)
+            return time.perf_counter() - first_fetch
     finally:
-        await consumer.stop()
-        await producer.stop()
         executor.shutdown()

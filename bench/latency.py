@@ -8,7 +8,7 @@ name, then renamed) at ``rate`` per second. Per article:
 * ``drop``: wall clock right after the rename;
 * ``raw``: CreateTime of its ``news.articles.raw`` record (the watcher's send);
 * ``story_input``: CreateTime of its record on the worker's story input (the enrich agent's
-  send, after enrichment; see ``streams.app.stories``);
+  send, after enrichment; see ``streams.app.agents.stories``);
 * ``enriched``: CreateTime of its ``news.articles.enriched`` record (the worker's send);
 * ``row``: first poll (every 20 ms) of the SQLite sink that shows its row;
 * ``enrich``: the time ``Pipeline.enrich_batch([article])`` took for the same text, measured
@@ -155,22 +155,15 @@ def report(ctx: Context, label: str, rate: float, samples: Sequence[Sample]) -> 
         note=f"p95 {row['p95']:.2f} s, p99 {row['p99']:.2f} s; enrichment alone p50 "
         f"{data['enrich_seconds']['p50']:.2f} s",
     )
-    results.add(
-        bench,
-        f"{label}: overhead p50 (row - enrich)",
-        over["p50"],
-        "s",
-        target="<= 0.1 s",
-        met=over["p50"] <= 0.1,
-    )
-    results.add(
-        bench,
-        f"{label}: overhead p99 (row - enrich)",
-        over["p99"],
-        "s",
-        target="<= 1 s",
-        met=over["p99"] <= 1.0,
-    )
+    for quantile, limit, target in (("p50", 0.1, "<= 0.1 s"), ("p99", 1.0, "<= 1 s")):
+        results.add(
+            bench,
+            f"{label}: overhead {quantile} (row - enrich)",
+            over[quantile],
+            "s",
+            target=target,
+            met=over[quantile] <= limit,
+        )
     data["rate_per_second"] = round(rate, 3)
     return data
 

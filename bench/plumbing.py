@@ -25,11 +25,12 @@ from pathlib import Path
 from bench.context import Context
 from bench.corpus import plumbing_payloads
 from bench.kafka import EndOffsets, batch_process, create_topics, fill, raw_copy, read_all
-from bench.procs import Proc, tree_cpu_seconds
+from bench.procs import tree_cpu_seconds
 from bench.profile import Profile, summarize
 from bench.stacks import READY, START_TIMEOUT, Stack
 from streams.config import Topics
 from streams.kafka.tansu import EmbeddedBroker
+from tests.support.processes import Proc
 
 NAIVE_IN = "naive.in"
 NAIVE_OUT = "naive.out"

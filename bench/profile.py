@@ -8,15 +8,16 @@ stack (self) and anywhere in it (total), as a share of the samples.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import signal
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from streams.resources import Resource
+from streams.subprocesses import stop_process
 
 
 def py_spy() -> str | None:
@@ -24,7 +25,7 @@ def py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-class Profile:
+class Profile(Resource):
     """``with Profile(pid, path):`` samples ``pid`` (and its subprocesses) while inside."""
 
     def __init__(self, pid: int, out: Path, rate: int = 100, native: bool = False) -> None:
@@ -34,7 +35,8 @@ class Profile:
         self.native = native
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Self:
+    def open(self) -> None:
+        """Start sampling; called on entering ``with``."""
         exe = py_spy()
         if exe is None:
             raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
@@ -59,24 +61,12 @@ class Profile:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
             )
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop sampling (SIGINT makes py-spy write its profile); called on leaving ``with``."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc, 30.0, sig=signal.SIGINT)
 
 
 def summarize(path: Path, top: int = 15) -> dict[str, Any]:

@@ -1,16 +1,16 @@
 """Deployments the benchmarks measure: real ``newsstream`` processes on an embedded broker.
 
-A ``Stack`` is one isolated deployment (its own topic prefix, consumer groups and data dir)
-like ``tests/support/processes.py`` runs them: workers (``newsstream worker``, or
-``python -m bench.worker`` for the identity and naive Faust paths), the watcher
-(``newsstream watch``) and the sinks (``newsstream sink``), each a process of its own.
+A ``Stack`` is one isolated deployment (its own topic prefix, consumer groups and data dir),
+started by the harness the tests use too (``tests/support/processes.py``): workers
+(``newsstream worker``, or ``python -m bench.worker`` for the identity and naive Faust paths),
+the watcher (``newsstream watch``) and the sinks (``newsstream sink``), each a process of its
+own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 import sys
 import threading
@@ -22,9 +22,10 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped, unused-ignore]
 
 from bench.corpus import Article
-from bench.procs import Proc, Processes, free_port
 from streams.config import Topics
 from streams.kafka.client import KafkaConnection
+from streams.resources import Resource
+from tests.support.processes import Proc, Processes, deployment_env
 
 READY = r"\[\^Worker\]: Ready"
 #: Longest wait for a worker to load its models and join its group on a busy 2-core machine.
@@ -67,21 +68,14 @@ class Stack:
         return KafkaConnection(bootstrap_servers=self.bootstrap, is_tansu=True)
 
     def env(self, data_dir: Path | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTREAM_")}
-        env.update(
-            {
-                "NEWSSTREAM_BROKER": self.bootstrap,
-                "NEWSSTREAM_TANSU": "true",
-                "NEWSSTREAM_TOPIC_PREFIX": self.prefix,
-                "NEWSSTREAM_APP_ID": self.app_id,
-                "NEWSSTREAM_DATA_DIR": str(data_dir or self.root),
-                "NEWSSTREAM_WEB_PORT": str(free_port()),
-                "NEWSSTREAM_PARTITIONS": str(self.partitions),
-                "PYTHONUNBUFFERED": "1",
-            }
+        return deployment_env(
+            self.bootstrap,
+            self.prefix,
+            self.app_id,
+            data_dir or self.root,
+            self.partitions,
+            self.extra_env,
         )
-        env.update(self.extra_env)
-        return env
 
     # --- processes -----------------------------------------------------------------------------
 
@@ -166,7 +160,7 @@ def drop(inbox: Path, article: Article) -> float:
     return time.time()
 
 
-class RowWatcher:
+class RowWatcher(Resource):
     """Polls a SQLite sink's ``articles`` table; records when each article id first appeared.
 
     Runs in a thread every ``interval`` seconds (read-only connection, WAL: it never blocks
@@ -183,11 +177,12 @@ class RowWatcher:
         self._thread = threading.Thread(target=self._run, name="row-watcher", daemon=True)
         self.error: BaseException | None = None
 
-    def __enter__(self) -> RowWatcher:
+    def open(self) -> None:
+        """Start polling; called on entering ``with``."""
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def close(self) -> None:
+        """Stop polling; called on leaving ``with``."""
         self._stop.set()
         self._thread.join()
 

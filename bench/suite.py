@@ -20,9 +20,10 @@ from typing import Protocol
 
 from bench.context import Context, Sizes
 from bench.corpus import load_corpus
-from bench.procs import Processes, loadavg
+from bench.procs import loadavg
 from bench.report import Results, render_load, render_text
 from streams.kafka.tansu import EmbeddedBroker
+from tests.support.processes import Processes
 
 BENCHES = ("plumbing", "enrichment", "latency", "scaling", "memory")
 QUICK_WORDS = 60
@@ -130,7 +131,7 @@ def run_suite(
                 for bench in started:
                     bench.stop()
         finally:
-            procs.stop_all()
+            procs.close()
             broker.stop()
             results.meta["seconds"] = round(time.monotonic() - began, 1)
             results.details["log"] = ctx.log

@@ -1,6 +1,6 @@
 """Measured proposals for the worker's hot path: ``python -m bench.whatif [--messages N]``.
 
-Not the app: each variant below is a candidate change to ``streams/app/factory.py`` or
+Not the app: each variant below is a candidate change to ``streams/processing/batch.py`` or
 ``streams/enrich/pipeline.py``, measured on a fresh embedded broker against the raw aiokafka
 copy of the same ~2 KB ``ArticleIngested`` payloads (6 partitions), all in this process, one
 after the other. Every variant keeps the worker's guarantees: outputs are acknowledged
@@ -30,14 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.corpus import load_corpus, plumbing_payloads
-from bench.kafka import _assign_all, create_topics, fill, raw_copy
+from bench.kafka import commit_after, create_topics, fill, raw_copy, started_on
 from bench.report import Results, render_text
 from bench.worker import IdentityEnricher
 from schemas import ArticleEnriched, ArticleIngested, DecodeError, decode, encode
-from schemas.events import utc_now
 from streams.config import Topics
 from streams.enrich.base import Document
-from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, event_id_for
+from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events
 from streams.kafka.client import KafkaConnection, new_consumer, new_producer
 from streams.kafka.tansu import EmbeddedBroker
 from streams.processing.batch import BatchProcessor, RawRecord
@@ -110,27 +109,12 @@ async def _unused_send(topic: str, key: bytes, value: bytes) -> None:
 
 
 def constructed_event(self: Pipeline, article: ArticleIngested, doc: Document) -> ArticleEnriched:
-    """Change C: ``Pipeline._to_event`` without validating the validated parts again."""
-    from schemas import Language, Sentiment, SentimentLabel
+    """Change C: ``Pipeline._to_event`` without validating the validated parts again.
 
-    return ArticleEnriched.model_construct(
-        event_id=event_id_for(article.article_id, self.provenance),
-        article_id=article.article_id,
-        source_id=article.source_id,
-        source_path=article.source_path,
-        title=article.title,
-        body=article.body,
-        published=article.published,
-        published_precision=article.published_precision,
-        url=article.url,
-        source=article.source,
-        ingested_at=article.ingested_at,
-        language=doc.language or Language(code="und", confidence=0.0),
-        entities=doc.entities,
-        sentiment=doc.sentiment or Sentiment(label=SentimentLabel.NEUTRAL, score=0.0),
-        provenance=self.provenance,
-        enriched_at=utc_now(),
-    )
+    The fields are the pipeline's own (``Pipeline.event_fields``), so the variant builds the
+    event the worker builds.
+    """
+    return ArticleEnriched.model_construct(**self.event_fields(article, doc))
 
 
 async def variant(
@@ -157,51 +141,42 @@ async def variant(
 
     plain = BatchProcessor(pipeline, run_blocking, send, out, 256 * 1024)
     futured = FutureBatchProcessor(pipeline, run_blocking, enqueue, out)
-    await producer.start()
-    await consumer.start()
     try:
-        await _assign_all(consumer, source)
-        done = 0
-        first = 0.0
-        pending: asyncio.Task[None] | None = None
-        while done < expected:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            if not batches:
-                continue
-            first = first or time.perf_counter()
-            records = [
-                RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value)
-                for tp, rs in batches.items()
-                for r in rs
-            ]
-            offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
-            if name == "A":
-                await plain.process(records)
-                await consumer.commit(offsets)
-            elif name in ("B", "C"):
-                await futured.process(records)
-                await consumer.commit(offsets)
-            elif name == "E":
-                await futured.send_batches(producer, records)
-                await consumer.commit(offsets)
-            else:
-                futures = await futured.enqueue_batch(records)
-                if pending is not None:
-                    await pending  # commits stay in order
-                pending = asyncio.create_task(_commit_after(consumer, futures, offsets))
-            done += len(records)
-        if pending is not None:
-            await pending
-        return expected / (time.perf_counter() - first)
+        async with started_on(consumer, producer, source):
+            done = 0
+            first = 0.0
+            pending: asyncio.Task[None] | None = None
+            while done < expected:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                if not batches:
+                    continue
+                first = first or time.perf_counter()
+                records = [
+                    RawRecord(tp.topic, tp.partition, r.offset, r.key, r.value)
+                    for tp, rs in batches.items()
+                    for r in rs
+                ]
+                offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
+                if name == "A":
+                    await plain.process(records)
+                    await consumer.commit(offsets)
+                elif name in ("B", "C"):
+                    await futured.process(records)
+                    await consumer.commit(offsets)
+                elif name == "E":
+                    await futured.send_batches(producer, records)
+                    await consumer.commit(offsets)
+                else:
+                    futures = await futured.enqueue_batch(records)
+                    if pending is not None:
+                        await pending  # commits stay in order
+                    pending = asyncio.create_task(commit_after(consumer, futures, offsets))
+                done += len(records)
+            if pending is not None:
+                await pending
+            return expected / (time.perf_counter() - first)
     finally:
-        await consumer.stop()
-        await producer.stop()
         executor.shutdown()
-
-
-async def _commit_after(consumer: Any, futures: list[Any], offsets: dict[Any, int]) -> None:
-    await asyncio.gather(*futures)
-    await consumer.commit(offsets)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

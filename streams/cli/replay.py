@@ -9,8 +9,8 @@ dead letters), and is sent with the same idempotent, acks=all producer settings.
 
 * Without ``--to-suffix`` the outputs go to the live output topics, the enriched events the
   way the worker sends them: to the worker's story input (``{app_id}-story-input``, see
-  ``streams.app.stories``), so that a running worker assigns their stories exactly as live and
-  publishes them on the enriched topic with their ``story_id`` (with no worker running they
+  ``streams.app.agents.stories``), so that a running worker assigns their stories exactly as
+  live and publishes them on the enriched topic with their ``story_id`` (with no worker running they
   wait in that topic). Each derived event carries the enrichers' names and versions
   (provenance) and a deterministic ``event_id`` (article id + versions): replaying with
   unchanged enrichers changes nothing in the sinks (same event id), replaying after an enricher

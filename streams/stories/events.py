@@ -1,6 +1,6 @@
 """The ``news.stories`` event of an assignment: what the worker publishes per article.
 
-Called by the worker's ``stories`` agent (:mod:`streams.app.stories`) after each
+Called by the worker's ``stories`` agent (:mod:`streams.app.agents.stories`) after each
 :meth:`streams.stories.cluster.StoryClusterer.assign`.
 """
 

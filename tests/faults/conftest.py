@@ -18,9 +18,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="module")
 def broker() -> Iterator[EmbeddedBroker]:
     """One Tansu per test module: in-memory storage never frees, so modules do not share."""
-    embedded = EmbeddedBroker()
-    embedded.start()
-    try:
+    with EmbeddedBroker() as embedded:
         yield embedded
-    finally:
-        embedded.stop()

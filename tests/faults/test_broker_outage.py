@@ -27,9 +27,10 @@ from pathlib import Path
 import pytest
 
 from streams.kafka.tansu import EmbeddedBroker
+from streams.subprocesses import free_port
 from tests.support.fault_articles import write_articles
 from tests.support.fault_harness import WORKER_READY_SECONDS, counts, new_stack, sink_article_ids
-from tests.support.processes import Stack, free_port, wait_until
+from tests.support.processes import Stack, wait_until
 
 pytestmark = [pytest.mark.integration]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import fault_harness
 from tests.support.fault_articles import write_articles
 from tests.support.fault_harness import (
     WORKER_READY_SECONDS,
@@ -22,7 +23,6 @@ from tests.support.fault_harness import (
     kill,
     new_stack,
     sink_article_ids,
-    uncommitted,
     wait_for_sinks,
 )
 from tests.support.processes import wait_until
@@ -75,14 +75,8 @@ def test_killing_the_worker_five_times_gives_one_row_and_one_line_per_article(
             stack.start("worker", "worker")
             done |= new
         wait_for_sinks(stack, expected, WORKER_READY_SECONDS * 2)
-        time.sleep(2.0)  # a redelivery still in flight would show up now
         # What was processed is committed as well: no restart would re-process it again.
-        left = wait_until(
-            lambda: uncommitted(broker.bootstrap, stack),  # type: ignore[attr-defined]
-            lambda lag: not any(lag.values()),
-            30.0,
-            stack,
-        )
+        left = fault_harness.settle(broker.bootstrap, stack)  # type: ignore[attr-defined]
         rows, lines = sink_article_ids(stack)
         enriched = [str(e["article_id"]) for e in stack.events("articles.enriched")]
     finally:

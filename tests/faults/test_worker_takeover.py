@@ -23,19 +23,20 @@ from pathlib import Path
 
 import pytest
 
+from streams.subprocesses import free_port
 from tests.support.fault_articles import write_articles
 from tests.support.fault_harness import (
     WORKER_READY_SECONDS,
     counts,
     kill,
     new_stack,
+    settle,
     sink_article_ids,
     trace_articles,
-    uncommitted,
     wait_for_sinks,
     worker_health,
 )
-from tests.support.processes import Stack, free_port, wait_until
+from tests.support.processes import Stack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -109,16 +110,10 @@ def test_the_surviving_worker_takes_every_partition_and_processes_every_article(
             trace = trace_articles(broker.bootstrap, stack, missing)  # type: ignore[attr-defined]
             raise AssertionError(f"{exc}\n{survivor} /health: {health}\n{trace}") from None
         timings["all in the sinks after the kill"] = time.monotonic() - killed_at
-        time.sleep(2.0)  # a redelivery still in flight would show up now
-        # Every input record processed is committed too (Faust commits every 2.8 s): a
-        # commit stuck behind records the survivor never processed would show here even when
-        # the articles reached the sinks another way.
-        left = wait_until(
-            lambda: uncommitted(broker.bootstrap, stack),  # type: ignore[attr-defined]
-            lambda lag: not any(lag.values()),
-            30.0,
-            stack,
-        )
+        # Every input record processed is committed too: a commit stuck behind records the
+        # survivor never processed would show here even when the articles reached the sinks
+        # another way.
+        left = settle(broker.bootstrap, stack)  # type: ignore[attr-defined]
         rows, lines = sink_article_ids(stack)
         enriched = [str(e["article_id"]) for e in stack.events("articles.enriched")]
         deadletters = stack.events("deadletter", idle_seconds=1.0)

@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 
 from streams.kafka.tansu import EmbeddedBroker
+from tests.support.processes import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -17,15 +18,19 @@ def broker() -> Iterator[EmbeddedBroker]:
     If it cannot start, every test using it errors with the broker's output: integration tests
     are never skipped for want of a broker.
     """
-    embedded = EmbeddedBroker()
-    embedded.start()
-    try:
+    with EmbeddedBroker() as embedded:
         yield embedded
-    finally:
-        embedded.stop()
 
 
 @pytest.fixture
 def topic_prefix() -> str:
     """A prefix unique to the test, so tests sharing the broker never share topics or groups."""
     return f"t{uuid4().hex[:8]}."
+
+
+@pytest.fixture(scope="module")
+def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A worker and both sinks on topics of their own, shared by the tests of one module (their
+    start, with the NER and sentiment models, takes a while); stopped with SIGTERM at the end."""
+    with running_stack(broker.bootstrap, tmp_path_factory.mktemp("data")) as running:
+        yield running

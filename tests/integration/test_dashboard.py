@@ -32,7 +32,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.processes import REPO, SAMPLES, Stack, running_stack, wait_until
+from tests.support.processes import REPO, SAMPLES, Stack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -65,13 +65,6 @@ def get(stack: Stack, path: str) -> tuple[int, Any]:
     except (ConnectionError, urllib.error.URLError):
         return 0, None  # not listening (yet)
     return status, orjson.loads(body) if kind == "application/json" else body.decode()
-
-
-@pytest.fixture(scope="module")
-def stack(broker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    bootstrap = broker.bootstrap  # type: ignore[attr-defined]
-    with running_stack(bootstrap, tmp_path_factory.mktemp("data")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,28 +10,19 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.support.processes import SAMPLES, Stack, running_stack, wait_until
+from tests.support.processes import SAMPLES, Stack, wait_until
 
 pytestmark = [pytest.mark.integration]
 
 # The first run includes the worker's start: the NER and sentiment models load, the group join.
 FIRST_RESULT_SECONDS = 180.0
 RESULT_SECONDS = 90.0
-
-
-@pytest.fixture(scope="module")
-def stack(broker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    bootstrap = broker.bootstrap  # type: ignore[attr-defined]
-    with running_stack(bootstrap, tmp_path_factory.mktemp("data")) as running:
-        yield running
-    # A clean stop is part of the contract: SIGTERM ends every process without an error.
 
 
 @pytest.fixture(scope="module")

@@ -83,18 +83,23 @@ async def produce_in_batches(conn: KafkaConnection, topic: str) -> None:
         await producer.stop()
 
 
-# --- (a) InitProducerId ------------------------------------------------------------------------
-
-
-async def test_idempotent_producer_fails_on_tansu_without_the_compat(
-    conn: KafkaConnection, raw_tansu: None
-) -> None:
+async def assert_plain_producer_cannot_start(conn: KafkaConnection) -> None:
+    """An idempotent aiokafka producer without the compat fails to start on Tansu."""
     producer = AIOKafkaProducer(**plain_kwargs(conn))
     try:
         with pytest.raises(UnknownError):
             await producer.start()
     finally:
         await producer.stop()
+
+
+# --- (a) InitProducerId ------------------------------------------------------------------------
+
+
+async def test_idempotent_producer_fails_on_tansu_without_the_compat(
+    conn: KafkaConnection, raw_tansu: None
+) -> None:
+    await assert_plain_producer_cannot_start(conn)
 
 
 async def test_idempotent_producer_works_with_the_compat(
@@ -140,12 +145,7 @@ async def test_process_wide_switch_covers_plain_producers(
         assert metadata.offset == 0
     finally:
         compat.remove_tansu_compat()
-    producer = AIOKafkaProducer(**plain_kwargs(conn))
-    try:
-        with pytest.raises(UnknownError):
-            await producer.start()
-    finally:
-        await producer.stop()
+    await assert_plain_producer_cannot_start(conn)
 
 
 # --- (b) ListOffsets "latest" ------------------------------------------------------------------

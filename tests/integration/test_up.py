@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support.processes import SAMPLES, free_port
+from streams.subprocesses import free_port
+from tests.support.processes import SAMPLES
 
 pytestmark = [pytest.mark.integration]
 

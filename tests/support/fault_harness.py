@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import os
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.kafka import compat
 from streams.processing.story_input import story_input_topic
-from tests.support.processes import Stack, free_port, wait_until
+from tests.support import processes
+from tests.support.processes import Stack, wait_until
 
 # Seconds a killed-and-restarted worker may need on Tansu: the dead member's session timeout
 # (10 s), the join (~5 s), the models' load.
@@ -29,27 +28,11 @@ WORKER_READY_SECONDS = 120.0
 
 
 def new_stack(bootstrap: str, data_dir: Path, **extra_env: str) -> Stack:
-    """An isolated deployment on ``bootstrap`` (own topics, groups, data dir); nothing started."""
-    run_id = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSSTREAM_")}
-    env.update(
-        {
-            "NEWSSTREAM_BROKER": bootstrap,
-            "NEWSSTREAM_TANSU": "true",
-            "NEWSSTREAM_TOPIC_PREFIX": f"f{run_id}.",
-            "NEWSSTREAM_APP_ID": f"newsstream-faults-{run_id}",
-            "NEWSSTREAM_DATA_DIR": str(data_dir),
-            "NEWSSTREAM_WEB_PORT": str(free_port()),
-            "NEWSSTREAM_PARTITIONS": "3",
-            "NEWSSTREAM_STABLE_SECONDS": "0.2",
-            "NEWSSTREAM_SINK_BATCH_SECONDS": "0.2",
-            "NEWSSTREAM_MODEL_THREADS": "1",
-            "PYTHONUNBUFFERED": "1",
-            **extra_env,
-        }
-    )
+    """An isolated deployment on ``bootstrap`` (own topics, groups, data dir, one model thread
+    per worker); nothing started."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return Stack(env=env, data_dir=data_dir, prefix=f"f{run_id}.")
+    extra = {"NEWSSTREAM_MODEL_THREADS": "1"} | extra_env
+    return processes.new_stack(bootstrap, data_dir, kind="faults", **extra)
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
@@ -128,6 +111,16 @@ async def _uncommitted(bootstrap: str, stack: Stack) -> dict[str, int]:
     return lag
 
 
+def settle(bootstrap: str, stack: Stack) -> dict[str, int]:
+    """Called once the sinks hold every article: waits 2 s (a redelivery still in flight shows
+    up then), then until nothing the workers processed is left uncommitted (at most 30 s; Faust
+    commits every 2.8 s). Returns ``uncommitted`` as it was last read: all 0."""
+    time.sleep(2.0)
+    return wait_until(
+        lambda: uncommitted(bootstrap, stack), lambda lag: not any(lag.values()), 30.0, stack
+    )
+
+
 def trace_articles(bootstrap: str, stack: Stack, missing: set[str]) -> str:
     """Where each of ``missing`` is in the worker's path, and the group's committed offsets.
 
@@ -183,7 +176,7 @@ async def _group_consumer(bootstrap: str, stack: Stack) -> AsyncIterator[AIOKafk
 
 
 def _partitions(stack: Stack, topic: str) -> list[TopicPartition]:
-    # The story input has one partition (streams.app.stories); the others the deployment's.
+    # The story input has one partition (streams.app.agents.stories); the others the deployment's.
     story_input = story_input_topic(stack.env["NEWSSTREAM_APP_ID"])
     count = 1 if topic == story_input else int(stack.env["NEWSSTREAM_PARTITIONS"])
     return [TopicPartition(topic, p) for p in range(count)]

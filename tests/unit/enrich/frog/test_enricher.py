@@ -1,18 +1,14 @@
-"""FrogEntityRecognizer and FrogServerPool: protocol, alignment, chunking, and real frog servers.
+"""FrogEntityRecognizer on real frog servers: entities, offsets, languages, concurrent callers.
 
 Tests marked ``frog`` run Debian's frog (no mocks); one pool of two servers is shared by the
-module because loading takes seconds. The restart/close test starts a pool of its own.
+module because loading takes seconds.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,49 +16,16 @@ import pytest
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document
 from streams.enrich.entity_rules import Pos
-from streams.enrich.ner_frog import (
-    INSTALL_HINT,
+from streams.enrich.frog import (
     FrogEntityRecognizer,
-    FrogError,
-    FrogNotInstalledError,
     FrogServerPool,
-    align_tokens,
     cgn_pos,
-    paragraph_chunks,
-    parse_frog_answer,
-    wire_text,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
 SEED_002 = ROOT / "streams" / "samples" / "articles" / "002_5e518ff5de4b58f3.txt"
 PER, LOC, ORG, MISC = EntityLabel.PER, EntityLabel.LOC, EntityLabel.ORG, EntityLabel.MISC
-
-
-# --- Protocol, alignment and chunking (no frog needed) --------------------------------------------
-
-
-def test_parse_answer_finds_columns_by_form() -> None:
-    answer = (
-        "1\tKim\t\t\t\tSPEC(deeleigen)\t1.000000\tB-PER\t\t\t\t\t\t\n"
-        "2\tzei\t\t\t\tWW(pv,verl,ev)\t0.998967\tO\t\t\t\t\t\t\n"
-        "\n"
-        # Another layout (lemma filled, one column fewer) and a lower-case NER tag.
-        "1\tHanoi\tHanoi\t[Hanoi]\tSPEC(deeleigen)\t1.0\tb-loc\n"
-        "\n"
-    )
-    sentences = parse_frog_answer(answer)
-    assert [[(t.word, t.tag, t.ner) for t in s] for s in sentences] == [
-        [("Kim", "SPEC(deeleigen)", "B-PER"), ("zei", "WW(pv,verl,ev)", "O")],
-        [("Hanoi", "SPEC(deeleigen)", "B-LOC")],
-    ]
-    assert sentences[0][1].confidence == pytest.approx(0.998967)
-    assert parse_frog_answer("") == []
-
-
-def test_parse_answer_rejects_lines_out_of_step() -> None:
-    with pytest.raises(FrogError, match="unexpected line"):
-        parse_frog_answer("1\tKim\t\t\t\tSPEC(deeleigen)\t1.000000\tB-PER\nsomething else\n")
 
 
 @pytest.mark.parametrize(
@@ -84,109 +47,6 @@ def test_parse_answer_rejects_lines_out_of_step() -> None:
 )
 def test_cgn_pos(tag: str, pos: Pos) -> None:
     assert cgn_pos(tag) is pos
-
-
-def test_wire_text_never_sends_an_eot_line_or_control_characters() -> None:
-    text = "Dit is\nEOT\nna\r\nEOT\r\nen\x00 \x1b \ud800 EOT midden\nEOT"
-    wire = wire_text(text)
-    assert "EOT" not in wire.split("\n")
-    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]", wire)
-    wire.encode("utf-8")
-    assert "EOT midden" in wire
-
-
-def test_align_tokens_survives_changed_quotes_soft_hyphens_and_normalisation() -> None:
-    text = "Hij zei: „Ja” in Ha\u00adnoi,\u00a0Cafe\u0301 ''x'' \ufb01ets \u2014 EOT"
-    # What a tokenizer could make of it: normalised quotes, soft hyphen dropped, NFC, ligature
-    # decomposed, a dash normalised, and one token that is not in the text at all.
-    words = ["Hij", "zei", ":", '"', "Ja", '"', "in", "Hanoi", ",", "Café", '"', "x", "''"]
-    words += ["fiets", "-", "NOT-THERE", "EOT"]
-    spans = align_tokens(text, words)
-    found = [text[s:e] if s is not None else None for s, e in (sp or (None, None) for sp in spans)]
-    assert found == [
-        "Hij",
-        "zei",
-        ":",
-        "„",
-        "Ja",
-        "”",
-        "in",
-        "Ha\u00adnoi",
-        ",",
-        "Cafe\u0301",
-        "''",
-        "x",
-        "''",
-        "\ufb01ets",
-        "\u2014",
-        None,
-        "EOT",
-    ]
-
-
-def test_align_tokens_does_not_jump_far_ahead() -> None:
-    text = "a " * 100 + "Trump"
-    assert align_tokens(text, ["b", "a"]) == [None, (0, 1)]
-
-
-def test_paragraph_chunks_cover_every_paragraph_trimmed() -> None:
-    body = "  Kop zonder punt\n\nEerste alinea.\nTweede regel.\n \n\n\tLaatste.  \n"
-    spans = paragraph_chunks(body)
-    assert [body[s:e] for s, e in spans] == [
-        "Kop zonder punt",
-        "Eerste alinea.\nTweede regel.",
-        "Laatste.",
-    ]
-    assert paragraph_chunks("   \n\n  ") == []
-
-
-def test_long_paragraphs_are_cut_at_sentence_ends_then_whitespace_then_hard() -> None:
-    body = "Een zin hier. Nog een zin daar. En een derde zin."
-    spans = paragraph_chunks(body, max_chars=35)
-    assert [body[s:e] for s, e in spans] == ["Een zin hier. Nog een zin daar.", "En een derde zin."]
-    body = "woord " * 10
-    assert all(e - s <= 12 for s, e in paragraph_chunks(body, max_chars=12))
-    assert " ".join(body[s:e] for s, e in paragraph_chunks(body, 12)).split() == body.split()
-    body = "x" * 25
-    assert paragraph_chunks(body, max_chars=10) == [(0, 10), (10, 20), (20, 25)]
-
-
-def test_missing_frog_gives_the_install_hint(tmp_path: Path) -> None:
-    missing = str(tmp_path / "no-such-frog")
-    with pytest.raises(FrogNotInstalledError, match=re.escape(INSTALL_HINT)):
-        FrogServerPool(frog_bin=missing)
-    with pytest.raises(FrogNotInstalledError, match="apt-get install frog frogdata"):
-        FrogEntityRecognizer(frog_bin=missing)
-
-
-# --- Real frog servers ---------------------------------------------------------------------------
-
-
-def _group(pgid: int) -> dict[int, str]:
-    """pid -> state letter of every process in a process group (zombies included)."""
-    members = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid:
-                members[int(entry.name)] = fields[0]
-    return members
-
-
-def _group_is_empty(pgid: int) -> bool:
-    return not _group(pgid)
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -356,42 +216,3 @@ def test_concurrent_callers_get_the_same_results(
     for i, text in enumerate(texts):
         assert results[i] == [(e.text, e.label.value) for e in recognizer.recognize(text)]
         assert ("Kim Jong-un", "PER") in results[i]
-
-
-@pytest.mark.frog
-def test_pool_restarts_dead_servers_and_close_leaves_no_process() -> None:
-    pool = FrogServerPool(1)
-    try:
-        with pool.lease() as server:
-            first = server.pid
-            assert first is not None
-            assert server.analyse("Kim zei dat.")
-            # The connection child (Frog forks one per connection) dies mid-session: the
-            # request fails, the server is replaced and the request sent again.
-            children = [pid for pid in _group(first) if pid != first]
-            assert children
-            for child in children:
-                os.kill(child, signal.SIGKILL)
-            assert [t.word for t in server.analyse("Kim zei dat.")[0]] == ["Kim", "zei", "dat", "."]
-            second = server.pid
-            assert second not in (None, first)
-            assert pool.restarts == 1
-            # The server itself dies between requests: restarted before the next one.
-            assert second is not None
-            os.kill(second, signal.SIGKILL)
-            assert _wait_for(lambda: _group(second).get(second) == "Z")
-            assert server.analyse("Hanoi.")[0][0].ner == "B-LOC"
-            third = server.pid
-            assert third not in (None, first, second)
-            assert pool.restarts == 2
-        assert pool.memory()[0].rss_bytes > 100 * 2**20
-    finally:
-        FrogEntityRecognizer(pool, close_pool=True).close()
-    assert pool.closed
-    for pid in (first, second, third):
-        assert pid is not None
-        # An orphaned connection child (its server was killed) is reaped by init: wait for it.
-        assert _wait_for(functools.partial(_group_is_empty, pid)), _group(pid)
-    with pytest.raises(FrogError, match="closed"), pool.lease():
-        pass
-    pool.close()  # idempotent
