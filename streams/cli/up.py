@@ -242,10 +242,6 @@ def _start_worker(settings: Settings, bootstrap: str, logs: Path) -> subprocess.
         log_file.close()
 
 
-def _stop_worker(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    stop_process(process, timeout)
-
-
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -282,7 +278,7 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
             code = 130
         finally:
             console.print("stopping worker ...")
-            _stop_worker(worker)
+            stop_process(worker, 30.0)
         console.print("stopped")
         return code
 

@@ -18,27 +18,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas import ArticleEnriched, DeadLetter, DeadLetterStage, DecodeError, decode
-from schemas.deadletters import record_deadletter
+from schemas.deadletters import Record, record_deadletter
 from streams.sinks.base import Sink, WriteResult
 
 log = logging.getLogger(__name__)
 
 SendDeadLetters = Callable[[Sequence[DeadLetter]], Awaitable[None]]
-
-
-class Record(Protocol):
-    """One consumed record, as the runner reads it."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
 
 
 class RecordFeed(Protocol):

@@ -9,8 +9,9 @@ from pathlib import Path
 from aiokafka.structs import ConsumerRecord
 
 from schemas import ArticleEnriched, DeadLetter, encode
+from schemas.deadletters import Record
 from streams.sinks.base import WriteResult
-from streams.sinks.runner import Record, SinkRunner, SinkRunnerConfig
+from streams.sinks.runner import SinkRunner, SinkRunnerConfig
 from streams.sinks.sqlite import SqliteSink
 from tests.support.sink_contract import make_event
 

@@ -21,6 +21,7 @@ from streams.enrich.frog import (
     FrogServerPool,
     cgn_pos,
 )
+from tests.support.entities import assert_aligned
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
@@ -72,16 +73,6 @@ def seed_002(recognizer: FrogEntityRecognizer) -> tuple[str, list[Entity]]:
     return body, recognizer.recognize(body)
 
 
-def _assert_aligned(body: str, entities: list[Entity]) -> None:
-    assert entities
-    previous_end = 0
-    for e in entities:
-        assert e.text == body[e.start : e.end]
-        assert e.text == e.text.strip()
-        assert e.start >= previous_end
-        previous_end = e.end
-
-
 @pytest.mark.frog
 def test_recognizer_identity(recognizer: FrogEntityRecognizer) -> None:
     assert recognizer.name == "ner-frog"
@@ -92,7 +83,7 @@ def test_recognizer_identity(recognizer: FrogEntityRecognizer) -> None:
 @pytest.mark.frog
 def test_seed_000_persons_and_places(seed_000: tuple[str, list[Entity]]) -> None:
     body, entities = seed_000
-    _assert_aligned(body, entities)
+    assert_aligned(body, entities)
     found = {(e.canonical, e.label) for e in entities}
     assert {("Donald Trump", PER), ("Kim Jong-un", PER)} <= found
     assert {("Hanoi", LOC), ("Noord-Korea", LOC)} <= found
@@ -120,7 +111,7 @@ def test_seed_000_coordination_is_split(seed_000: tuple[str, list[Entity]]) -> N
 @pytest.mark.frog
 def test_seed_002_boundaries_types_and_names(seed_002: tuple[str, list[Entity]]) -> None:
     body, entities = seed_002
-    _assert_aligned(body, entities)
+    assert_aligned(body, entities)
     for phrase in ("zei Trump", "Volgens Trump", "heeft Trump", "benadrukte Trump"):
         at = body.index(phrase)
         trump = at + len(phrase) - len("Trump")
@@ -146,7 +137,7 @@ def test_offsets_hold_on_hostile_text(recognizer: FrogEntityRecognizer) -> None:
         "''Ja'', aldus Mark Rutte in Utrecht.\nEOT"
     )
     entities = recognizer.recognize(body)
-    _assert_aligned(body, entities)
+    assert_aligned(body, entities)
     by_text = {e.text: e for e in entities}
     assert by_text["Ha\u00adnoi"].canonical == "Hanoi"
     assert by_text["Donald\u00a0Trump"].canonical == "Donald Trump"
@@ -163,7 +154,7 @@ def test_small_chunks_keep_offsets(pool: FrogServerPool) -> None:
     chunked = FrogEntityRecognizer(pool, max_chunk_chars=120)
     assert chunked.version.endswith("+chunk120")
     entities = chunked.recognize(body)
-    _assert_aligned(body, entities)
+    assert_aligned(body, entities)
     assert {("Donald Trump", PER), ("Mike Pompeo", PER)} <= {
         (e.canonical, e.label) for e in entities
     }
