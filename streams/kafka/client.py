@@ -28,7 +28,7 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
 from aiokafka.helpers import create_ssl_context  # type: ignore[import-untyped, unused-ignore]
 from pydantic import SecretStr
 
-from streams.kafka import compat
+from streams.kafka.compat import adapt_consumer, adapt_producer
 
 if TYPE_CHECKING:
     from streams.config import Settings
@@ -274,7 +274,7 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
     """
     producer = AIOKafkaProducer(**(conn.producer_kwargs() | overrides))
     if conn.is_tansu:
-        compat.adapt_producer(producer)
+        adapt_producer(producer)
     log.debug("producer for %s (tansu: %s)", conn.bootstrap_servers, conn.is_tansu)
     return producer
 
@@ -299,7 +299,7 @@ def new_consumer(
     """
     consumer = AIOKafkaConsumer(*topics, **(conn.consumer_kwargs(group_id) | overrides))
     if conn.is_tansu:
-        compat.adapt_consumer(consumer)
+        adapt_consumer(consumer)
     log.debug(
         "consumer for %s group %s topics %s (tansu: %s)",
         conn.bootstrap_servers,

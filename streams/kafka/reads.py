@@ -16,8 +16,8 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
     TopicPartition,
 )
 
-from streams.kafka import compat
 from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
+from streams.kafka.compat import true_end_offsets
 
 
 async def topic_record_count(conn: KafkaConnection, topic: str) -> int:
@@ -59,7 +59,7 @@ async def read_log(
             raise TopicNotFoundError(f"topic {topic!r} does not exist on the broker")
         consumer.assign(tps)
         starts = await consumer.beginning_offsets(tps)
-        ends = await compat.true_end_offsets(consumer, tps)
+        ends = await true_end_offsets(consumer, tps)
         for tp in tps:
             consumer.seek(tp, starts[tp])
         remaining = {tp for tp in tps if ends[tp] > starts[tp]}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition  # type: ignore[import-untyped, unused-ignore]
 
-from streams.kafka import compat, reads
+from streams.kafka import reads
 from streams.kafka.client import KafkaConnection
 
 TOPIC = "news.articles.raw"
@@ -94,7 +94,7 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Any:
         async def true_end_offsets(consumer: Any, tps: Any) -> dict[Any, int]:
             return dict(await consumer.end_offsets(list(tps)))
 
-        monkeypatch.setattr(compat, "true_end_offsets", true_end_offsets)
+        monkeypatch.setattr(reads, "true_end_offsets", true_end_offsets)
         return consumer
 
     return use
