@@ -5,6 +5,7 @@ This package imports nothing else of the project, so any consumer can depend on 
 
 from schemas.codec import DecodeError, decode, encode
 from schemas.events import (
+    READABLE_SCHEMA_VERSIONS,
     SCHEMA_VERSION,
     ArticleEnriched,
     ArticleIngested,
@@ -33,6 +34,7 @@ from schemas.events import (
 )
 
 __all__ = [
+    "READABLE_SCHEMA_VERSIONS",
     "SCHEMA_VERSION",
     "ArticleEnriched",
     "ArticleIngested",

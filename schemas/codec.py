@@ -13,6 +13,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.events import (
+    READABLE_SCHEMA_VERSIONS,
     ArticleEnriched,
     ArticleIngested,
     DeadLetter,
@@ -74,8 +75,11 @@ def from_mapping(raw: Any, expected: type[E]) -> E:
     if event_type is not None and event_type != expected.__name__:
         raise DecodeError("wrong-event-type", f"expected {expected.__name__}, got {event_type!r}")
     version = raw.get("schema_version")
-    if version is not None and version != 1:
-        raise DecodeError("unsupported-schema-version", f"schema_version {version!r} is not 1")
+    if version is not None and version not in READABLE_SCHEMA_VERSIONS:
+        readable = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
+        raise DecodeError(
+            "unsupported-schema-version", f"schema_version {version!r} is not one of {readable}"
+        )
     try:
         return expected.model_validate(raw)
     except ValidationError as exc:

@@ -17,8 +17,16 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION: Literal[1] = 1
-"""Bumped on any incompatible change of an event type; consumers check it before reading."""
+SCHEMA_VERSION: Literal[2] = 2
+"""Bumped on any incompatible change of an event type; consumers check it before reading.
+
+Version 2 adds ``supersedes`` and ``warnings`` to ``ArticleIngested`` and ``ArticleEnriched``.
+A version-1 event is still read (the raw topic is the log of record and holds old events): it
+is exactly a version-2 event without those two fields.
+"""
+
+READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
+"""The versions this code decodes; it writes ``SCHEMA_VERSION``."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 Offset = Annotated[int, Field(ge=0)]
@@ -29,7 +37,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
 
 
 class _Part(BaseModel):
@@ -68,6 +76,22 @@ class ArticleIngested(Event):
     url: str | None = None
     source: str | None = Field(default=None, description="Outlet name, when the input gives one.")
     ingested_at: AwareDatetime
+    supersedes: NonEmptyStr | None = Field(
+        default=None,
+        description=(
+            "The article_id of the earlier version of the same source file that this article "
+            "replaces (the file was edited in the inbox); None for a first version. The "
+            "superseded article stays in the log; consumers that want the current version of "
+            "each file drop the articles some other article supersedes."
+        ),
+    )
+    warnings: tuple[NonEmptyStr, ...] = Field(
+        default=(),
+        description=(
+            "What the source gave that could not be used as given, e.g. a published date that "
+            "was not understood and is left empty; each a sentence for people."
+        ),
+    )
 
     @model_validator(mode="after")
     def _precision_goes_with_date(self) -> ArticleIngested:
@@ -180,6 +204,22 @@ class ArticleEnriched(Event):
     url: str | None = None
     source: str | None = None
     ingested_at: AwareDatetime
+    supersedes: NonEmptyStr | None = Field(
+        default=None,
+        description=(
+            "The article_id of the earlier version of the same source file that this article "
+            "replaces (the file was edited in the inbox); None for a first version. The "
+            "superseded article stays in the log; consumers that want the current version of "
+            "each file drop the articles some other article supersedes."
+        ),
+    )
+    warnings: tuple[NonEmptyStr, ...] = Field(
+        default=(),
+        description=(
+            "What the source gave that could not be used as given, e.g. a published date that "
+            "was not understood and is left empty; each a sentence for people."
+        ),
+    )
     language: Language
     entities: tuple[Entity, ...] = ()
     quotes: tuple[Quote, ...] = ()

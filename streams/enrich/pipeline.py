@@ -124,6 +124,8 @@ class Pipeline:
             "url": article.url,
             "source": article.source,
             "ingested_at": article.ingested_at,
+            "supersedes": article.supersedes,
+            "warnings": article.warnings,
             "language": doc.language or Language(code="und", confidence=0.0),
             "entities": doc.entities,
             "quotes": doc.quotes,

@@ -27,6 +27,7 @@ from schemas import (
 )
 from schemas.codec import EVENT_TYPES
 from schemas.events import (
+    SCHEMA_VERSION,
     DatePrecision,
     DeadLetterStage,
     EnricherInfo,
@@ -67,6 +68,8 @@ def _samples() -> list[Event]:
             url="https://example.org/a1",
             source="NOS",
             ingested_at=AT,
+            supersedes="a0",
+            warnings=("published '4 aprill 2026' not understood; left empty",),
         ),
         ArticleEnriched(
             event_id="e1",
@@ -80,6 +83,8 @@ def _samples() -> list[Event]:
             url="https://example.org/a1",
             source="NOS",
             ingested_at=AT,
+            supersedes="a0",
+            warnings=("published '4 aprill 2026' not understood; left empty",),
             language=Language(code="nl", confidence=0.98),
             entities=(
                 Entity(
@@ -213,7 +218,7 @@ def test_an_event_decodes_to_what_was_encoded_and_as_nothing_else(event: Event) 
     assert encode(decoded) == data
     # Plain JSON that names its type and version, so no other type accepts it.
     raw = orjson.loads(data)
-    assert (raw["event_type"], raw["schema_version"]) == (type(event).__name__, 1)
+    assert (raw["event_type"], raw["schema_version"]) == (type(event).__name__, SCHEMA_VERSION)
     other = ArticleIngested if not isinstance(event, ArticleIngested) else ArticleEnriched
     with pytest.raises(DecodeError) as raised:
         decode(data, other)
@@ -229,3 +234,31 @@ def test_datetimes_keep_their_instant_and_offset() -> None:
     assert decoded.published == article.published
     assert decoded.published is not None
     assert decoded.published.utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("event", SAMPLES[:2], ids=IDS[:2])
+def test_a_version_1_article_is_still_read(event: Event) -> None:
+    """The raw topic is the log of record: articles written before version 2 must decode."""
+    raw = orjson.loads(encode(event))
+    del raw["supersedes"], raw["warnings"]
+    raw["schema_version"] = 1
+
+    decoded = decode(orjson.dumps(raw), type(event))
+
+    assert decoded.schema_version == 1
+    assert decoded.model_dump(exclude={"schema_version", "supersedes", "warnings"}) == (
+        event.model_dump(exclude={"schema_version", "supersedes", "warnings"})
+    )
+    assert isinstance(decoded, ArticleIngested | ArticleEnriched)
+    assert decoded.supersedes is None
+    assert decoded.warnings == ()
+
+
+def test_a_version_this_code_does_not_know_is_refused() -> None:
+    raw = orjson.loads(encode(SAMPLES[0]))
+    raw["schema_version"] = SCHEMA_VERSION + 1
+
+    with pytest.raises(DecodeError) as raised:
+        decode(orjson.dumps(raw), ArticleIngested)
+
+    assert raised.value.reason == "unsupported-schema-version"
