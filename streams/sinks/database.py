@@ -5,7 +5,8 @@ written; the life cycle around that is one: ``open`` makes the connection (the s
 ``_connect``, which leaves nothing open when it raises), every call holds the sink's lock and
 refuses to run unless the sink is open, ``write`` of an empty batch does nothing, ``close``
 closes the connection once. Both store an article's fields in columns of the same names
-(:func:`article_columns`), each adding the columns only it has.
+(:func:`article_columns`), each adding the columns only it has, tell an article's entities
+apart alike (:func:`entity_key`) and store its quotes in rows of one shape (:func:`quote_rows`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import orjson
 
-from schemas import ArticleEnriched, decode, encode
+from schemas import ArticleEnriched, Entity, decode, encode
 from streams.sinks.base import Sink, SinkStateError, WriteResult
 
 
@@ -126,5 +127,31 @@ def article_columns(event: ArticleEnriched) -> dict[str, Any]:
         "sentiment_label": event.sentiment.label.value,
         "sentiment_score": event.sentiment.score,
         "provenance": orjson.dumps([p.model_dump(mode="json") for p in event.provenance]).decode(),
+        "story_id": event.story_id,
+        "supersedes": event.supersedes,
         "event": encode(event).decode(),
     }
+
+
+EntityKey = tuple[str, None, None] | tuple[None, str, str]
+"""How the SQL sinks tell an article's entities apart: by ``entity_id`` (so "Michael P" and
+"Michael P." are one entity when the linker gives them one id), or, for an entity without an
+id (enriched without the linker), by its canonical name and label."""
+
+
+def entity_key(entity: Entity) -> EntityKey:
+    """The key of ``entity`` among its article's entities (see ``EntityKey``)."""
+    if entity.entity_id is not None:
+        return (entity.entity_id, None, None)
+    return (None, entity.canonical, entity.label.value)
+
+
+def quote_rows(
+    event: ArticleEnriched,
+) -> list[tuple[str, int, str, int, int, str | None, str | None]]:
+    """The ``quotes`` rows of an article: (article_id, position, text, start_offset, end_offset,
+    speaker, speaker_id), ``position`` being the quote's index in the event's ``quotes``."""
+    return [
+        (event.article_id, n, q.text, q.start, q.end, q.speaker, q.speaker_id)
+        for n, q in enumerate(event.quotes)
+    ]

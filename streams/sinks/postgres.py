@@ -4,19 +4,32 @@ Needs psycopg 3 (``pip install 'newsstream[postgres]'``), imported only when thi
 
 Schema (in its own PostgreSQL schema, ``newsstream`` by default; versioned migrations)
 ---------------------------------------------------------------------------------------
-``articles``: one row per article (its newest derivation), with the event's fields as columns,
-``provenance`` and the whole ``event`` as JSONB, and ``search``: a tsvector of title and body in
-the article's language (Dutch configuration unless the article is English), GIN-indexed.
+``articles``: one row per article (its newest derivation), with the event's fields as columns
+(``story_id``: its story; ``supersedes``: the article_id of the earlier version of the same
+source file it replaces), ``provenance`` and the whole ``event`` as JSONB, and ``search``: a
+tsvector of title and body in the article's language (Dutch configuration unless the article is
+English), GIN-indexed.
 
-``entity_mentions``: one row per mention (article, canonical name, label, surface text,
-offsets, and the sentiment of the sentence it stands in), replaced with its article.
+``current_articles`` (a view): the articles no other stored article supersedes, the current
+version of each source file; computed when read, so the arrival order of versions does not
+matter.
 
-``entities``: one row per (canonical name, label) with first/last seen (the articles'
-``published``, else ``ingested_at``), the number of mentions and of articles; recomputed for
-the entities a batch touched, inside the batch's transaction, so it is always exactly the sum of
-``entity_mentions`` (a redelivery cannot count twice).
+``entity_mentions``: one row per mention (article, ``entity_id``, canonical name, label, surface
+text, offsets, and the sentiment of the sentence it stands in), replaced with its article.
 
-``schema_migrations``: one row per applied migration.
+``entities``: one row per ``entity_id`` ("Michael P" and "Michael P.", "Verenigde Naties" and
+"United Nations" are one row when the linker gives them one id), with the name and label most
+mentioned under it (ties: the first in alphabetical order), first/last seen (the articles'
+``published``, else ``ingested_at``), the number of mentions and of articles. Mentions without
+an id (enriched without the linker) count as one entity per (canonical name, label), with
+``entity_id`` NULL. Recomputed for the entities a batch touched, inside the batch's transaction,
+so it is always exactly the sum of ``entity_mentions`` (a redelivery cannot count twice).
+
+``quotes``: one row per quote of an article (``position`` in the event's ``quotes``, ``text``,
+offsets, ``speaker``, ``speaker_id``), replaced with its article.
+
+``schema_migrations``: one row per applied migration. Version 2 upgrades a version-1 schema in
+place, filling what it adds from the ``event`` column of the stored articles.
 
 Durability and idempotency: each ``write`` is one transaction, committed before it returns
 (the connection is in autocommit mode otherwise, so reads hold no snapshot between calls);
@@ -35,7 +48,14 @@ from pydantic import SecretStr
 
 from schemas import ArticleEnriched, SentenceSentiment
 from streams.sinks.base import SinkError, WriteResult
-from streams.sinks.database import DatabaseSink, article_columns
+from streams.sinks.database import (
+    DatabaseSink,
+    EntityKey,
+    article_columns,
+    entity_key,
+    quote_rows,
+)
+from streams.sinks.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import psycopg
@@ -45,71 +65,17 @@ INSTALL_HINT: Final = (
     "(or pip install 'psycopg[binary]')"
 )
 
-MIGRATIONS: Final[tuple[str, ...]] = (
-    # v1
-    """
-    CREATE TABLE articles (
-        article_id TEXT PRIMARY KEY,
-        event_id TEXT NOT NULL,
-        source_id TEXT NOT NULL,
-        source_path TEXT NOT NULL,
-        source TEXT,
-        url TEXT,
-        title TEXT,
-        body TEXT NOT NULL,
-        published TIMESTAMPTZ,
-        published_precision TEXT,
-        language TEXT NOT NULL,
-        language_confidence DOUBLE PRECISION NOT NULL,
-        sentiment_label TEXT NOT NULL,
-        sentiment_score DOUBLE PRECISION NOT NULL,
-        provenance JSONB NOT NULL,
-        event JSONB NOT NULL,
-        ingested_at TIMESTAMPTZ NOT NULL,
-        enriched_at TIMESTAMPTZ NOT NULL,
-        search TSVECTOR GENERATED ALWAYS AS (
-            to_tsvector(
-                CASE WHEN language = 'en' THEN 'english'::regconfig ELSE 'dutch'::regconfig END,
-                coalesce(title, '') || ' ' || body
-            )
-        ) STORED
-    );
-    CREATE INDEX articles_search ON articles USING GIN (search);
-    CREATE INDEX articles_published ON articles (published);
-    CREATE TABLE entity_mentions (
-        article_id TEXT NOT NULL REFERENCES articles (article_id) ON DELETE CASCADE,
-        canonical TEXT NOT NULL,
-        label TEXT NOT NULL,
-        text TEXT NOT NULL,
-        start_offset INTEGER NOT NULL,
-        end_offset INTEGER NOT NULL,
-        sentence_sentiment DOUBLE PRECISION,
-        PRIMARY KEY (article_id, start_offset, end_offset)
-    );
-    CREATE INDEX entity_mentions_entity ON entity_mentions (canonical, label);
-    CREATE TABLE entities (
-        canonical TEXT NOT NULL,
-        label TEXT NOT NULL,
-        first_seen TIMESTAMPTZ NOT NULL,
-        last_seen TIMESTAMPTZ NOT NULL,
-        mention_count INTEGER NOT NULL,
-        article_count INTEGER NOT NULL,
-        PRIMARY KEY (canonical, label)
-    );
-    """,
-)
-SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _UPSERT_ARTICLE: Final = """
     INSERT INTO articles (
         article_id, event_id, source_id, source_path, source, url, title, body, published,
         published_precision, language, language_confidence, sentiment_label, sentiment_score,
-        provenance, event, ingested_at, enriched_at
+        provenance, event, ingested_at, enriched_at, story_id, supersedes
     ) VALUES (
         %(article_id)s, %(event_id)s, %(source_id)s, %(source_path)s, %(source)s, %(url)s,
         %(title)s, %(body)s, %(published)s, %(published_precision)s, %(language)s,
         %(language_confidence)s, %(sentiment_label)s, %(sentiment_score)s, %(provenance)s,
-        %(event)s, %(ingested_at)s, %(enriched_at)s
+        %(event)s, %(ingested_at)s, %(enriched_at)s, %(story_id)s, %(supersedes)s
     )
     ON CONFLICT (article_id) DO UPDATE SET
         event_id = excluded.event_id, source_id = excluded.source_id,
@@ -119,7 +85,8 @@ _UPSERT_ARTICLE: Final = """
         language_confidence = excluded.language_confidence,
         sentiment_label = excluded.sentiment_label, sentiment_score = excluded.sentiment_score,
         provenance = excluded.provenance, event = excluded.event,
-        ingested_at = excluded.ingested_at, enriched_at = excluded.enriched_at
+        ingested_at = excluded.ingested_at, enriched_at = excluded.enriched_at,
+        story_id = excluded.story_id, supersedes = excluded.supersedes
     WHERE excluded.event_id <> articles.event_id
       AND (excluded.enriched_at, excluded.event_id) > (articles.enriched_at, articles.event_id)
     RETURNING (xmax = 0) AS inserted
@@ -127,38 +94,74 @@ _UPSERT_ARTICLE: Final = """
 
 _INSERT_MENTION: Final = """
     INSERT INTO entity_mentions (
-        article_id, canonical, label, text, start_offset, end_offset, sentence_sentiment
-    ) VALUES (%s, %s, %s, %s, %s, %s, %s)
+        article_id, entity_id, canonical, label, text, start_offset, end_offset,
+        sentence_sentiment
+    ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT DO NOTHING
 """
 
-_REFRESH_ENTITIES: Final = """
-    WITH touched AS (
-        SELECT DISTINCT canonical, label
-        FROM unnest(%(canonicals)s::text[], %(labels)s::text[]) AS t(canonical, label)
-    ), totals AS (
-        SELECT m.canonical, m.label,
-               min(coalesce(a.published, a.ingested_at)) AS first_seen,
-               max(coalesce(a.published, a.ingested_at)) AS last_seen,
-               count(*) AS mention_count,
-               count(DISTINCT m.article_id) AS article_count
-        FROM entity_mentions m
-        JOIN touched USING (canonical, label)
-        JOIN articles a USING (article_id)
-        GROUP BY m.canonical, m.label
-    ), removed AS (
-        DELETE FROM entities e USING touched t
-        WHERE e.canonical = t.canonical AND e.label = t.label
-          AND NOT EXISTS (
-              SELECT 1 FROM totals x WHERE x.canonical = t.canonical AND x.label = t.label
-          )
-    )
-    INSERT INTO entities (canonical, label, first_seen, last_seen, mention_count, article_count)
-    SELECT canonical, label, first_seen, last_seen, mention_count, article_count FROM totals
-    ON CONFLICT (canonical, label) DO UPDATE SET
-        first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-        mention_count = excluded.mention_count, article_count = excluded.article_count
+_INSERT_QUOTE: Final = """
+    INSERT INTO quotes (article_id, position, text, start_offset, end_offset, speaker, speaker_id)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
+
+_DELETE_TOUCHED_ENTITIES: Final = """
+    WITH touched AS (
+        -- The entity keys (database.EntityKey: an id, or a name and label) a batch touched.
+        SELECT DISTINCT entity_id, canonical AS key_canonical, label AS key_label
+        FROM unnest(%(ids)s::text[], %(canonicals)s::text[], %(labels)s::text[])
+             AS t(entity_id, canonical, label)
+    )
+    DELETE FROM entities e USING touched t
+    WHERE e.entity_id IS NOT DISTINCT FROM t.entity_id
+      AND (t.entity_id IS NOT NULL OR (e.canonical = t.key_canonical AND e.label = t.key_label))
+"""
+
+_INSERT_TOUCHED_ENTITIES: Final = """
+    WITH touched AS (
+        -- The entity keys (database.EntityKey: an id, or a name and label) a batch touched.
+        SELECT DISTINCT entity_id, canonical AS key_canonical, label AS key_label
+        FROM unnest(%(ids)s::text[], %(canonicals)s::text[], %(labels)s::text[])
+             AS t(entity_id, canonical, label)
+    ), keyed AS (
+        SELECT m.entity_id,
+               CASE WHEN m.entity_id IS NULL THEN m.canonical END AS key_canonical,
+               CASE WHEN m.entity_id IS NULL THEN m.label END AS key_label,
+               m.canonical, m.label, m.article_id,
+               coalesce(a.published, a.ingested_at) AS seen
+        FROM entity_mentions m
+        JOIN articles a USING (article_id)
+        JOIN touched t
+          ON m.entity_id = t.entity_id
+          OR (m.entity_id IS NULL AND t.entity_id IS NULL
+              AND m.canonical = t.key_canonical AND m.label = t.key_label)
+    ), named AS (
+        SELECT DISTINCT ON (entity_id, key_canonical, key_label)
+               entity_id, key_canonical, key_label, canonical, label
+        FROM (
+            SELECT entity_id, key_canonical, key_label, canonical, label, count(*) AS n
+            FROM keyed GROUP BY entity_id, key_canonical, key_label, canonical, label
+        ) names
+        ORDER BY entity_id, key_canonical, key_label, n DESC, canonical, label
+    ), totals AS (
+        SELECT entity_id, key_canonical, key_label, min(seen) AS first_seen,
+               max(seen) AS last_seen, count(*) AS mention_count,
+               count(DISTINCT article_id) AS article_count
+        FROM keyed GROUP BY entity_id, key_canonical, key_label
+    )
+    INSERT INTO entities (
+        entity_id, canonical, label, first_seen, last_seen, mention_count, article_count
+    )
+    SELECT t.entity_id, n.canonical, n.label, t.first_seen, t.last_seen, t.mention_count,
+           t.article_count
+    FROM totals t JOIN named n
+      ON n.entity_id IS NOT DISTINCT FROM t.entity_id
+     AND n.key_canonical IS NOT DISTINCT FROM t.key_canonical
+     AND n.key_label IS NOT DISTINCT FROM t.key_label
+"""
+"""Delete, then insert: the touched entities' rows recomputed from ``entity_mentions`` (an
+entity no longer mentioned anywhere has no row). Two statements, because a row deleted and
+inserted again under one unique key in a single statement could collide with itself."""
 
 
 def _psycopg() -> Any:
@@ -233,8 +236,7 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
         """Upsert the batch and refresh the touched entities in one transaction, committed
         before returning; on any error nothing of the batch is stored."""
         inserted = updated = unchanged = 0
-        canonicals: list[str] = []
-        labels: list[str] = []
+        touched: set[EntityKey] = set()
         with conn.transaction():
             for event in batch:
                 row = conn.execute(_UPSERT_ARTICLE, _article_row(event)).fetchone()
@@ -247,23 +249,31 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
                     updated += 1
                     old = conn.execute(
                         "DELETE FROM entity_mentions WHERE article_id = %s"
-                        " RETURNING canonical, label",
+                        " RETURNING entity_id, canonical, label",
                         (event.article_id,),
                     ).fetchall()
-                    canonicals += [r[0] for r in old]
-                    labels += [r[1] for r in old]
-                mentions = _mention_rows(event)
+                    touched.update(
+                        (r[0], None, None) if r[0] is not None else (None, r[1], r[2]) for r in old
+                    )
+                    conn.execute("DELETE FROM quotes WHERE article_id = %s", (event.article_id,))
                 with conn.cursor() as cursor:
-                    cursor.executemany(_INSERT_MENTION, mentions)
-                canonicals += [m[1] for m in mentions]
-                labels += [m[2] for m in mentions]
-            if canonicals:
-                conn.execute(_REFRESH_ENTITIES, {"canonicals": canonicals, "labels": labels})
+                    cursor.executemany(_INSERT_MENTION, _mention_rows(event))
+                    cursor.executemany(_INSERT_QUOTE, quote_rows(event))
+                touched.update(entity_key(e) for e in event.entities)
+            if touched:
+                keys = {
+                    "ids": [k[0] for k in touched],
+                    "canonicals": [k[1] for k in touched],
+                    "labels": [k[2] for k in touched],
+                }
+                conn.execute(_DELETE_TOUCHED_ENTITIES, keys)
+                conn.execute(_INSERT_TOUCHED_ENTITIES, keys)
         return WriteResult(inserted, updated, unchanged)
 
     def search(self, query: str, limit: int = 10) -> list[SearchHit]:
-        """Articles matching ``query`` (web-search syntax: words, "phrases", -not, or), best
-        first, with their most mentioned entities."""
+        """Current articles (``current_articles``: no superseded versions) matching ``query``
+        (web-search syntax: words, "phrases", -not, or), best first, each with its story and
+        its most mentioned entities."""
         with self._lock:
             conn = self._require_open()
             rows = conn.execute(_SEARCH, {"query": query, "limit": limit}).fetchall()
@@ -274,7 +284,16 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
                 published=r[2].isoformat() if r[2] else None,
                 rank=float(r[3]),
                 snippet=r[4],
-                entities=list(r[5] or []),
+                story_id=r[5],
+                entities=[
+                    SearchEntity(
+                        entity_id=e["entity_id"],
+                        name=e["name"],
+                        label=e["label"],
+                        mentions=e["mentions"],
+                    )
+                    for e in r[6] or []
+                ],
             )
             for r in rows
         ]
@@ -290,11 +309,22 @@ _SEARCH: Final = """
                CASE WHEN a.language = 'en' THEN 'english'::regconfig ELSE 'dutch'::regconfig END,
                a.body, q.query, 'MaxFragments=1, MaxWords=25, MinWords=10'
            ) AS snippet,
-           (SELECT array_agg(canonical || ' (' || label || ')' ORDER BY n DESC, canonical)
-              FROM (SELECT canonical, label, count(*) AS n FROM entity_mentions m
-                     WHERE m.article_id = a.article_id GROUP BY canonical, label
-                     ORDER BY n DESC, canonical LIMIT 5) top) AS entities
-    FROM articles a, q
+           a.story_id,
+           (SELECT json_agg(
+                       json_build_object(
+                           'entity_id', entity_id, 'name', name, 'label', label, 'mentions', n
+                       ) ORDER BY n DESC, name
+                   )
+              FROM (SELECT m.entity_id, (array_agg(m.canonical ORDER BY m.start_offset))[1] AS name,
+                           (array_agg(m.label ORDER BY m.start_offset))[1] AS label,
+                           count(*) AS n
+                      FROM entity_mentions m
+                     WHERE m.article_id = a.article_id
+                     GROUP BY m.entity_id,
+                              CASE WHEN m.entity_id IS NULL THEN m.canonical END,
+                              CASE WHEN m.entity_id IS NULL THEN m.label END
+                     ORDER BY n DESC, name LIMIT 5) top) AS entities
+    FROM current_articles a, q
     WHERE a.search @@ q.query
     ORDER BY rank DESC, a.published DESC NULLS LAST, a.article_id
     LIMIT %(limit)s
@@ -302,15 +332,27 @@ _SEARCH: Final = """
 
 
 @dataclass(frozen=True, slots=True)
+class SearchEntity:
+    """One of a hit's most mentioned entities: its id (None when enriched without the
+    linker), the canonical name of its first mention in the article, label, mentions there."""
+
+    entity_id: str | None
+    name: str
+    label: str
+    mentions: int
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One search result."""
+    """One search result (``newsstream search`` prints each as a JSON line)."""
 
     article_id: str
     title: str | None
     published: str | None
     rank: float
     snippet: str
-    entities: list[str]
+    story_id: str | None
+    entities: list[SearchEntity]
 
 
 def _article_row(event: ArticleEnriched) -> dict[str, Any]:
@@ -324,11 +366,12 @@ def _article_row(event: ArticleEnriched) -> dict[str, Any]:
 
 def _mention_rows(
     event: ArticleEnriched,
-) -> list[tuple[str, str, str, str, int, int, float | None]]:
+) -> list[tuple[str, str | None, str, str, str, int, int, float | None]]:
     sentences = event.sentiment.sentences
     return [
         (
             event.article_id,
+            e.entity_id,
             e.canonical,
             e.label.value,
             e.text,

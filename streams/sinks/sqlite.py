@@ -1,20 +1,37 @@
 """A SQLite sink: one row per article (its newest derivation) and its entities, queryable.
 
-Schema (version 1, see ``MIGRATIONS``)
+Schema (version 2, see ``MIGRATIONS``)
 --------------------------------------
 ``articles``: one row per ``article_id`` with the event's fields flattened for queries, plus
 ``provenance`` (JSON array of ``{"name", "version"}``) and ``event`` (the canonical encoding of
 the whole event, which ``get`` decodes, so reads return exactly what was written).
 ``published``, ``enriched_at`` and ``ingested_at`` are stored in UTC as fixed-width
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` text, so comparing and sorting the text compares instants.
-``entity_count`` is the number of distinct entities (rows in ``entities``) of the article.
+``story_id`` is the article's story (``news.stories``), ``supersedes`` the article_id of the
+earlier version of the same source file that this article replaces. ``entity_count`` is the
+number of distinct entities (rows in ``entities``) of the article.
 
-``entities``: one row per (article, canonical name, label) with the number of ``mentions`` and
-the first mention (smallest start): ``first_start``, ``first_end``, ``first_text``. The rows of
-an article are replaced together with the article, in the same transaction.
+``entities``: one row per (article, ``entity_id``) with the number of ``mentions`` and the first
+mention (smallest start): ``first_start``, ``first_end``, ``first_text``, and its ``canonical``
+name and ``label``. Mentions the linker gave one id ("Michael P", "Michael P.") are one row. An
+entity without an id (enriched without the linker) has ``entity_id`` NULL and is one row per
+(canonical name, label), as in version 1.
+
+``quotes``: one row per quote of an article: ``position`` (its index in the event's ``quotes``,
+which are in text order), ``text``, ``start_offset``, ``end_offset``, ``speaker`` (canonical
+name, NULL when the text names nobody) and ``speaker_id`` (the speaker's entity id).
+
+The rows of ``entities`` and ``quotes`` of an article are replaced together with the article,
+in the same transaction.
+
+``current_articles`` (a view): the articles no other stored article supersedes, i.e. the
+current version of each source file. It is computed when read, so it does not matter whether
+an edit's event arrived before or after the version it supersedes.
 
 ``schema_version``: one row per applied migration (``version``, ``applied_at``). ``open()``
 applies missing migrations in one transaction and refuses a database of a newer version.
+Version 2 upgrades a version-1 database in place: its new columns and tables are filled from
+the ``event`` column of the rows already stored.
 
 Durability, idempotency, threads
 --------------------------------
@@ -41,7 +58,13 @@ from typing import Any, ClassVar, Final
 
 from schemas import ArticleEnriched, Entity
 from streams.sinks.base import SinkError, WriteResult
-from streams.sinks.database import DatabaseSink, article_columns
+from streams.sinks.database import (
+    DatabaseSink,
+    EntityKey,
+    article_columns,
+    entity_key,
+    quote_rows,
+)
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # v1
@@ -85,6 +108,109 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX entities_canonical ON entities (canonical, label)",
     ),
+    # v2: story_id, supersedes and current_articles; entities keyed by entity_id; quotes.
+    # Everything new is filled from the stored events, in SQL, so this migration does what it
+    # did whatever later code does.
+    (
+        "ALTER TABLE articles ADD COLUMN story_id TEXT",
+        "ALTER TABLE articles ADD COLUMN supersedes TEXT",
+        """
+        UPDATE articles SET
+            story_id = json_extract(event, '$.story_id'),
+            supersedes = json_extract(event, '$.supersedes')
+        """,
+        "CREATE INDEX articles_story_id ON articles (story_id)",
+        "CREATE INDEX articles_supersedes ON articles (supersedes)",
+        # An article that names itself (an edit back to an earlier text) does not hide itself.
+        """
+        CREATE VIEW current_articles AS
+        SELECT * FROM articles a
+        WHERE NOT EXISTS (
+            SELECT 1 FROM articles s
+            WHERE s.supersedes = a.article_id AND s.article_id <> a.article_id
+        )
+        """,
+        "DROP TABLE entities",
+        """
+        CREATE TABLE entities (
+            article_id TEXT NOT NULL REFERENCES articles (article_id) ON DELETE CASCADE,
+            entity_id TEXT,
+            canonical TEXT NOT NULL,
+            label TEXT NOT NULL,
+            mentions INTEGER NOT NULL,
+            first_start INTEGER NOT NULL,
+            first_end INTEGER NOT NULL,
+            first_text TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE UNIQUE INDEX entities_article_entity ON entities (article_id, entity_id)
+        WHERE entity_id IS NOT NULL
+        """,
+        """
+        CREATE UNIQUE INDEX entities_article_unlinked ON entities (article_id, canonical, label)
+        WHERE entity_id IS NULL
+        """,
+        "CREATE INDEX entities_entity_id ON entities (entity_id)",
+        "CREATE INDEX entities_canonical ON entities (canonical, label)",
+        """
+        INSERT INTO entities (
+            article_id, entity_id, canonical, label, mentions, first_start, first_end, first_text
+        )
+        SELECT article_id, entity_id, canonical, label, mentions, e_start, e_end, e_text
+        FROM (
+            SELECT a.article_id,
+                   json_extract(e.value, '$.entity_id') AS entity_id,
+                   json_extract(e.value, '$.canonical') AS canonical,
+                   json_extract(e.value, '$.label') AS label,
+                   json_extract(e.value, '$.start') AS e_start,
+                   json_extract(e.value, '$.end') AS e_end,
+                   json_extract(e.value, '$.text') AS e_text,
+                   row_number() OVER (mention ORDER BY
+                       json_extract(e.value, '$.start'), json_extract(e.value, '$.end'), e.key
+                   ) AS n,
+                   count(*) OVER mention AS mentions
+            FROM articles a, json_each(a.event, '$.entities') e
+            WINDOW mention AS (
+                PARTITION BY a.article_id,
+                    json_extract(e.value, '$.entity_id'),
+                    CASE WHEN json_extract(e.value, '$.entity_id') IS NULL
+                         THEN json_extract(e.value, '$.canonical') END,
+                    CASE WHEN json_extract(e.value, '$.entity_id') IS NULL
+                         THEN json_extract(e.value, '$.label') END
+            )
+        )
+        WHERE n = 1
+        """,
+        """
+        UPDATE articles SET entity_count = (
+            SELECT count(*) FROM entities e WHERE e.article_id = articles.article_id
+        )
+        """,
+        """
+        CREATE TABLE quotes (
+            article_id TEXT NOT NULL REFERENCES articles (article_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            start_offset INTEGER NOT NULL,
+            end_offset INTEGER NOT NULL,
+            speaker TEXT,
+            speaker_id TEXT,
+            PRIMARY KEY (article_id, position)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX quotes_speaker_id ON quotes (speaker_id)",
+        """
+        INSERT INTO quotes (
+            article_id, position, text, start_offset, end_offset, speaker, speaker_id
+        )
+        SELECT a.article_id, q.key,
+               json_extract(q.value, '$.text'), json_extract(q.value, '$.start'),
+               json_extract(q.value, '$.end'), json_extract(q.value, '$.speaker'),
+               json_extract(q.value, '$.speaker_id')
+        FROM articles a, json_each(a.event, '$.quotes') q
+        """,
+    ),
 )
 """Schema migrations: statements of version ``i + 1`` at index ``i``. Append, never edit."""
 
@@ -94,11 +220,12 @@ _UPSERT_ARTICLE: Final = """
 INSERT INTO articles (
     article_id, event_id, source_id, source_path, title, body, published, published_precision,
     url, source, language, language_confidence, sentiment_label, sentiment_score, entity_count,
-    provenance, enriched_at, ingested_at, event
+    provenance, enriched_at, ingested_at, event, story_id, supersedes
 ) VALUES (
     :article_id, :event_id, :source_id, :source_path, :title, :body, :published,
     :published_precision, :url, :source, :language, :language_confidence, :sentiment_label,
-    :sentiment_score, :entity_count, :provenance, :enriched_at, :ingested_at, :event
+    :sentiment_score, :entity_count, :provenance, :enriched_at, :ingested_at, :event, :story_id,
+    :supersedes
 )
 ON CONFLICT (article_id) DO UPDATE SET
     event_id = excluded.event_id,
@@ -118,7 +245,9 @@ ON CONFLICT (article_id) DO UPDATE SET
     provenance = excluded.provenance,
     enriched_at = excluded.enriched_at,
     ingested_at = excluded.ingested_at,
-    event = excluded.event
+    event = excluded.event,
+    story_id = excluded.story_id,
+    supersedes = excluded.supersedes
 WHERE excluded.event_id <> articles.event_id
     AND (
         excluded.enriched_at > articles.enriched_at
@@ -127,7 +256,13 @@ WHERE excluded.event_id <> articles.event_id
 """
 
 _INSERT_ENTITY: Final = """
-INSERT INTO entities (article_id, canonical, label, mentions, first_start, first_end, first_text)
+INSERT INTO entities (
+    article_id, entity_id, canonical, label, mentions, first_start, first_end, first_text
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_INSERT_QUOTE: Final = """
+INSERT INTO quotes (article_id, position, text, start_offset, end_offset, speaker, speaker_id)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
@@ -196,6 +331,8 @@ class SqliteSink(DatabaseSink[sqlite3.Connection]):
                     continue
                 conn.execute("DELETE FROM entities WHERE article_id = ?", (event.article_id,))
                 conn.executemany(_INSERT_ENTITY, _entity_rows(event))
+                conn.execute("DELETE FROM quotes WHERE article_id = ?", (event.article_id,))
+                conn.executemany(_INSERT_QUOTE, quote_rows(event))
                 if existed:
                     updated += 1
                 else:
@@ -244,21 +381,32 @@ def _article_row(event: ArticleEnriched) -> dict[str, Any]:
     return {
         **article_columns(event),
         "published": None if event.published is None else utc_text(event.published),
-        "entity_count": len({(e.canonical, e.label) for e in event.entities}),
+        "entity_count": len({entity_key(e) for e in event.entities}),
         "enriched_at": utc_text(event.enriched_at),
         "ingested_at": utc_text(event.ingested_at),
     }
 
 
-def _entity_rows(event: ArticleEnriched) -> list[tuple[str, str, str, int, int, int, str]]:
-    """One row per (canonical, label): the number of mentions and the first mention."""
-    first: dict[tuple[str, str], Entity] = {}
-    mentions: Counter[tuple[str, str]] = Counter()
+def _entity_rows(
+    event: ArticleEnriched,
+) -> list[tuple[str, str | None, str, str, int, int, int, str]]:
+    """One row per entity (``entity_key``): its first mention and the number of mentions."""
+    first: dict[EntityKey, Entity] = {}
+    mentions: Counter[EntityKey] = Counter()
     for entity in sorted(event.entities, key=lambda e: (e.start, e.end)):
-        key = (entity.canonical, entity.label.value)
+        key = entity_key(entity)
         first.setdefault(key, entity)
         mentions[key] += 1
     return [
-        (event.article_id, canonical, label, mentions[canonical, label], e.start, e.end, e.text)
-        for (canonical, label), e in first.items()
+        (
+            event.article_id,
+            e.entity_id,
+            e.canonical,
+            e.label.value,
+            mentions[key],
+            e.start,
+            e.end,
+            e.text,
+        )
+        for key, e in first.items()
     ]

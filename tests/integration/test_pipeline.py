@@ -264,7 +264,8 @@ def test_postgres_sink_and_dutch_search_over_the_seeds(stack: Stack, seeds_done:
             str(e["article_id"]): str(e["source_id"]) for e in stack.events("articles.enriched")
         }
         assert [sources[h["article_id"]] for h in hits] == ["000_7b201681f24eebfa"]
-        assert "Kim Jong-un (PER)" in hits[0]["entities"]
+        kim = [e for e in hits[0]["entities"] if e["name"] == "Kim Jong-un"]
+        assert [(e["label"], e["entity_id"]) for e in kim] == [("PER", "per/kim-jong-un")]
         # Dutch stemming: "nucleair" finds "nucleaire" in both reports of the summit.
         assert len(stack.cli("search", "nucleair").stdout.splitlines()) == 2
     finally:

@@ -1,5 +1,6 @@
-"""PostgresSink against the real PostgreSQL (127.0.0.1:5432, database test): the sink contract,
-plus migrations, entity totals, full-text search in Dutch, and parameterised SQL.
+"""PostgresSink against the real PostgreSQL (127.0.0.1:5432, database test): the sink and database
+contracts, plus migrations, entity totals by entity id, full-text search in Dutch (and
+``newsstream search``'s output), and parameterised SQL.
 
 Each test works in schemas of its own, dropped afterwards. A missing server fails the tests.
 """
@@ -7,23 +8,30 @@ Each test works in schemas of its own, dropped afterwards. A missing server fail
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 
-from schemas import EntityLabel
+from schemas import ArticleEnriched, EntityLabel
+from streams.cli.main import cli
 from streams.sinks import Sink, SinkError
-from streams.sinks.postgres import SCHEMA_VERSION, PostgresSink
+from streams.sinks.database import article_columns
+from streams.sinks.postgres import PostgresSink, SearchEntity
+from streams.sinks.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
 from tests.support.sink_contract import (
+    ALIASES,
     DUTCH,
     T0,
+    DatabaseSinkContract,
     SampleText,
-    SinkContract,
     SinkFactory,
     make_event,
 )
@@ -55,15 +63,66 @@ def schemas_to_drop() -> Iterator[set[str]]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-class TestPostgresSink(SinkContract):
-    @pytest.fixture
-    def make_sink(self, schemas_to_drop: set[str]) -> SinkFactory:
-        def make(directory: Path) -> Sink:
-            schema = _schema_for(directory)
-            schemas_to_drop.add(schema)
-            return PostgresSink(DSN, schema=schema)
+def _write_version_1(schema: str, events: Sequence[ArticleEnriched]) -> None:
+    """The schema the version-1 PostgresSink made of ``events`` (its tables, rows and totals)."""
+    with psycopg.connect(DSN, autocommit=True) as conn, conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        conn.execute(
+            "CREATE TABLE schema_migrations ("
+            "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        conn.execute(MIGRATIONS[0])
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (1)")
+        for event in events:
+            row = article_columns(event)
+            del row["story_id"], row["supersedes"]  # not columns of version 1
+            row |= {
+                "published": event.published,
+                "ingested_at": event.ingested_at,
+                "enriched_at": event.enriched_at,
+            }
+            conn.execute(
+                sql.SQL("INSERT INTO articles ({}) VALUES ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, row)),
+                    sql.SQL(", ").join(map(sql.Placeholder, row)),
+                ),
+                row,
+            )
+            sentences = event.sentiment.sentences
+            for e in event.entities:
+                score = next((x.score for x in sentences if x.start <= e.start < x.end), None)
+                conn.execute(
+                    "INSERT INTO entity_mentions VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (event.article_id, e.canonical, e.label.value, e.text, e.start, e.end, score),
+                )
+        conn.execute(
+            "INSERT INTO entities SELECT canonical, label,"
+            " min(coalesce(a.published, a.ingested_at)), max(coalesce(a.published, a.ingested_at)),"
+            " count(*), count(DISTINCT article_id)"
+            " FROM entity_mentions JOIN articles a USING (article_id) GROUP BY canonical, label"
+        )
 
-        return make
+
+class TestPostgresSink(DatabaseSinkContract):
+    article_entities = (
+        "SELECT entity_id, (array_agg(canonical ORDER BY start_offset))[1],"
+        " (array_agg(label ORDER BY start_offset))[1], count(*) FROM entity_mentions"
+        " WHERE article_id = ? GROUP BY entity_id ORDER BY min(start_offset)"
+    )
+
+    @pytest.fixture(autouse=True)
+    def _drop_afterwards(self, schemas_to_drop: set[str]) -> None:
+        self._schemas = schemas_to_drop
+
+    def _schema(self, directory: Path) -> str:
+        schema = _schema_for(directory)
+        self._schemas.add(schema)
+        return schema
+
+    @pytest.fixture
+    def make_sink(self) -> SinkFactory:
+        return lambda directory: PostgresSink(DSN, schema=self._schema(directory))
 
     def stored_state(self, sink: Sink) -> object:
         assert isinstance(sink, PostgresSink)
@@ -73,8 +132,16 @@ class TestPostgresSink(SinkContract):
                 sink.schema,
                 "SELECT * FROM entity_mentions ORDER BY article_id, start_offset, end_offset",
             ),
-            _rows(sink.schema, "SELECT * FROM entities ORDER BY canonical, label"),
+            _rows(sink.schema, "SELECT * FROM entities ORDER BY entity_id, canonical, label"),
+            _rows(sink.schema, "SELECT * FROM quotes ORDER BY article_id, position"),
         )
+
+    def rows(self, sink: Sink, query: str, *params: object) -> list[tuple[Any, ...]]:
+        assert isinstance(sink, PostgresSink)
+        return _rows(sink.schema, query.replace("?", "%s"), *params)
+
+    def write_version_1(self, directory: Path, events: Sequence[ArticleEnriched]) -> None:
+        _write_version_1(self._schema(directory), events)
 
     @pytest.fixture
     def pg_sink(self, sink: Sink) -> PostgresSink:
@@ -87,8 +154,8 @@ class TestPostgresSink(SinkContract):
         again = make_sink(tmp_path)
         with again:
             pass
-        versions = _rows(pg_sink.schema, "SELECT version FROM schema_migrations")
-        assert versions == [(SCHEMA_VERSION,)]
+        versions = _rows(pg_sink.schema, "SELECT version FROM schema_migrations ORDER BY 1")
+        assert versions == [(1,), (2,)] == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
     def test_a_newer_schema_is_refused(self, make_sink: SinkFactory, tmp_path: Path) -> None:
         sink = make_sink(tmp_path)
@@ -112,20 +179,21 @@ class TestPostgresSink(SinkContract):
         pg_sink.write([first, second])
         pg_sink.write([first, second])  # a redelivery
         totals = {
-            (c, label): (mentions, articles)
-            for c, label, mentions, articles in _rows(
+            (entity_id, c, label): (mentions, articles)
+            for entity_id, c, label, mentions, articles in _rows(
                 pg_sink.schema,
-                "SELECT canonical, label, mention_count, article_count FROM entities",
+                "SELECT entity_id, canonical, label, mention_count, article_count FROM entities",
             )
         }
-        expected: dict[tuple[str, str], list[int]] = {}
+        expected: dict[tuple[str | None, str, str], list[int]] = {}
         for event in (first, second):
             for entity in event.entities:
-                counts = expected.setdefault((entity.canonical, entity.label.value), [0, 0])
+                key = (entity.entity_id, entity.canonical, entity.label.value)
+                counts = expected.setdefault(key, [0, 0])
                 counts[0] += 1
         for key in expected:
             expected[key][1] = sum(
-                any((e.canonical, e.label.value) == key for e in ev.entities)
+                any((e.entity_id, e.canonical, e.label.value) == key for e in ev.entities)
                 for ev in (first, second)
             )
         assert totals == {k: tuple(v) for k, v in expected.items()}
@@ -167,9 +235,82 @@ class TestPostgresSink(SinkContract):
         )
         hits = pg_sink.search("kernwapen")
         assert [h.article_id for h in hits] == ["nuke"]
-        assert "Kim Jong-un (PER)" in hits[0].entities
+        assert SearchEntity("per/kim-jong-un", "Kim Jong-un", "PER", 1) in hits[0].entities
         assert "kernwapens" in hits[0].snippet.lower()
         assert pg_sink.search("tulpenbollen") == []
+
+    def test_entities_are_one_row_per_entity_id_across_articles(
+        self, pg_sink: PostgresSink
+    ) -> None:
+        # "Michael P." is the most mentioned spelling of per/michael-p over both articles.
+        pg_sink.write([make_event("un", text=ALIASES), make_event("un2", text=ALIASES)])
+        pg_sink.write([make_event("un", text=ALIASES)])  # a redelivery counts nothing twice
+
+        assert _rows(
+            pg_sink.schema,
+            "SELECT entity_id, canonical, label, mention_count, article_count FROM entities"
+            " ORDER BY entity_id",
+        ) == [
+            ("loc/new-york", "New York", "LOC", 2, 2),
+            ("org/united-nations", "United Nations", "ORG", 4, 2),
+            ("per/michael-p", "Michael P.", "PER", 6, 2),
+        ]
+
+    def test_entities_without_an_id_are_one_row_per_name_and_label(
+        self, pg_sink: PostgresSink
+    ) -> None:
+        linked = make_event("un", text=ALIASES)
+        unlinked = make_event("un2", text=ALIASES, linked=False)
+        pg_sink.write([linked, unlinked])
+        rows = _rows(
+            pg_sink.schema,
+            "SELECT entity_id, canonical, mention_count FROM entities WHERE entity_id IS NULL"
+            " ORDER BY canonical",
+        )
+        assert rows == [
+            (None, "Michael P", 1),
+            (None, "Michael P.", 2),
+            (None, "New York", 1),
+            (None, "United Nations", 1),
+            (None, "Verenigde Naties", 1),
+        ]
+        pg_sink.write([make_event("un2", version="2.0", enriched_at=T0 + timedelta(hours=1))])
+        assert _rows(pg_sink.schema, "SELECT count(*) FROM entities WHERE entity_id IS NULL") == [
+            (0,)
+        ]
+
+    def test_search_prints_current_articles_with_story_and_entity_ids(
+        self, pg_sink: PostgresSink
+    ) -> None:
+        body = "Michael P. sprak over kernwapens met de Verenigde Naties. Michael P zei niets."
+        text = SampleText(body, ALIASES.names, ALIASES.ids)
+        first = make_event("v1", text=text, story_id="story-9")
+        edited = make_event(
+            "v2",
+            text=SampleText(body + " Bijgewerkt.", text.names, text.ids),
+            story_id="story-9",
+            supersedes="v1",
+        )
+        pg_sink.write([edited, first])  # the edit may arrive first
+
+        result = CliRunner().invoke(
+            cli,
+            ["search", "kernwapen"],
+            env={"NEWSSTREAM_POSTGRES_DSN": DSN, "NEWSSTREAM_POSTGRES_SCHEMA": pg_sink.schema},
+        )
+
+        assert result.exit_code == 0, result.output
+        hits = [json.loads(line) for line in result.output.splitlines()]
+        assert [(h["article_id"], h["story_id"]) for h in hits] == [("v2", "story-9")]
+        assert hits[0]["entities"] == [
+            {"entity_id": "per/michael-p", "name": "Michael P.", "label": "PER", "mentions": 2},
+            {
+                "entity_id": "org/united-nations",
+                "name": "Verenigde Naties",
+                "label": "ORG",
+                "mentions": 1,
+            },
+        ]
 
     def test_sql_is_parameterised(self, pg_sink: PostgresSink) -> None:
         event = make_event("evil", title=INJECTION)

