@@ -76,7 +76,7 @@ class FilePreparer:
             if item.article is not None:
                 ids_in_batch.add(item.article.article_id)
             prepared.append(item)
-        return prepared
+        return _keep_current_what_the_batch_holds(prepared)
 
     def _prepare(self, rel: str, ids_in_batch: set[str]) -> Prepared | None:
         """Read and classify one stable file; None if it vanished or changed meanwhile."""
@@ -212,3 +212,24 @@ class FilePreparer:
             outcome=FileOutcome(rel, Outcome.DEADLETTER, None, why.reason, why.detail),
             deadletter=deadletter,
         )
+
+
+def _keep_current_what_the_batch_holds(prepared: list[Prepared]) -> list[Prepared]:
+    """``prepared`` with no article superseding one that another file of the same batch holds.
+
+    The ledger does not list files of the batch yet: a copy of a file's old text made while
+    the watcher was down comes back in the same batch as the file's edit, and must keep the old
+    article current (see ``FilePreparer._supersedes``).
+    """
+    held = {
+        (p.record.path, p.record.article_id)
+        for p in prepared
+        if p.record.outcome in (Outcome.PUBLISHED, Outcome.DUPLICATE)
+    }
+    for item in prepared:
+        article = item.article
+        if article is None or article.supersedes is None:
+            continue
+        if any(aid == article.supersedes and path != item.record.path for path, aid in held):
+            item.article = article.model_copy(update={"supersedes": None})
+    return prepared

@@ -136,6 +136,19 @@ async def test_editing_a_file_whose_copy_is_still_in_the_inbox_supersedes_nothin
     ]
 
 
+async def test_a_copy_and_an_edit_made_while_the_watcher_was_down_supersede_nothing(
+    inbox: Path, tmp_path: Path
+) -> None:
+    # Both files come back in one batch: the copy is a duplicate recorded with the edit.
+    broker = RecordingPublisher()
+    _write(inbox / "top.txt", V1)
+    await _backfill(inbox, tmp_path, broker)
+    _write(inbox / "kopie.txt", V1)
+    _write(inbox / "top.txt", V2)
+    await _backfill(inbox, tmp_path, broker)
+    assert _versions(broker) == [("top.txt", V1, None), ("top.txt", V2, None)]
+
+
 async def test_a_crash_between_acknowledgement_and_ledger_keeps_the_versions_right(
     inbox: Path, tmp_path: Path
 ) -> None:
