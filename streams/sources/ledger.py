@@ -2,8 +2,12 @@
 
 A file is recorded only after the broker acknowledged its event (acks=all), so after a crash
 nothing is skipped; a file that is recorded is never published again, so nothing is doubled.
-Published article ids are kept too, so the same content under another name is recognised as a
-duplicate.
+Every article id ever published from the inbox is kept too, so the same content under another
+name, or an earlier version of an edited file, is recognised as a duplicate.
+
+Versions: for each path the ledger keeps the article last published from it. When the file is
+edited and its new content is published, the new article *supersedes* that one
+(``last_published``), unless another file of the inbox still holds the same content.
 
 The crash window between the broker's acknowledgement and the record is closed with *intents*:
 before publishing, the watcher writes an intent per file (what it is about to publish and under
@@ -26,7 +30,9 @@ from enum import StrEnum, auto
 from pathlib import Path
 from typing import Any, Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""1: files and intents. 2: ``files.last_published`` and ``published_articles`` (edited files
+supersede their earlier version); a version-1 ledger is upgraded in place at open."""
 
 
 class Outcome(StrEnum):
@@ -73,28 +79,65 @@ class Ledger:
         self._migrate()
 
     def _migrate(self) -> None:
-        with self._lock:
-            self._db.executescript(
-                f"""
-                CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS files (
+        """Create the tables, or upgrade a ledger written by an earlier version, in one
+        transaction (a crash half-way leaves the old ledger as it was)."""
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            row = db.execute(
+                "SELECT value FROM ledger_meta WHERE key = 'schema_version'"
+            ).fetchone()
+            version = 0 if row is None else int(row[0])
+            db.execute(
+                f"""CREATE TABLE IF NOT EXISTS files (
                     {_RECORD_COLUMNS}
                     recorded_at REAL NOT NULL,
                     PRIMARY KEY (inbox, path)
-                );
-                CREATE INDEX IF NOT EXISTS files_article ON files (inbox, article_id, outcome);
-                CREATE TABLE IF NOT EXISTS intents (
+                )"""
+            )
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS files_article ON files (inbox, article_id, outcome)"
+            )
+            db.execute(
+                f"""CREATE TABLE IF NOT EXISTS intents (
                     {_RECORD_COLUMNS}
                     kafka_key TEXT NOT NULL,
                     created_at REAL NOT NULL,
                     PRIMARY KEY (inbox, path)
-                );
-                """
+                )"""
             )
-            self._db.execute(
-                "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            if version < 2:
+                # The article last published from each path, kept while later versions of the
+                # file are duplicates or dead letters: what the next new version supersedes.
+                columns = {r[1] for r in db.execute("PRAGMA table_info(files)")}
+                if "last_published" not in columns:
+                    db.execute("ALTER TABLE files ADD COLUMN last_published TEXT")
+                db.execute(
+                    """CREATE TABLE IF NOT EXISTS published_articles (
+                        inbox TEXT NOT NULL,
+                        article_id TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        recorded_at REAL NOT NULL,
+                        PRIMARY KEY (inbox, article_id)
+                    )"""
+                )
+                # Version 1 knew only each path's current version: that is all there is to keep.
+                db.execute(
+                    "UPDATE files SET last_published = article_id WHERE outcome = ?",
+                    (Outcome.PUBLISHED.value,),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO published_articles"
+                    " (inbox, article_id, path, recorded_at)"
+                    " SELECT inbox, article_id, path, recorded_at FROM files WHERE outcome = ?",
+                    (Outcome.PUBLISHED.value,),
+                )
+                db.execute(
+                    "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
 
     def is_handled(self, path: str, size: int, mtime_ns: int) -> bool:
         """True when this exact version of the file (same size and mtime) was already handled."""
@@ -106,13 +149,45 @@ class Ledger:
         return row is not None
 
     def is_published(self, article_id: str) -> bool:
-        """True when an article with this content id was already published from this inbox."""
+        """True when an article with this content id was ever published from this inbox (also
+        from a file that was edited since)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM files WHERE inbox = ? AND article_id = ? AND outcome = ? LIMIT 1",
-                (self._inbox, article_id, Outcome.PUBLISHED.value),
+                "SELECT 1 FROM published_articles WHERE inbox = ? AND article_id = ?",
+                (self._inbox, article_id),
             ).fetchone()
         return row is not None
+
+    def last_published(self, path: str) -> str | None:
+        """The article id last published from ``path`` (its current version on the broker,
+        whatever later versions of the file were: duplicates, dead letters); None if none."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT last_published FROM files WHERE inbox = ? AND path = ?",
+                (self._inbox, path),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def holders(self, article_id: str, *, besides: str) -> list[FileRecord]:
+        """The recorded files other than ``besides`` whose content (as recorded) is this
+        article, published from them or found to be a duplicate; the caller checks that they
+        are still there, unchanged."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path, size, mtime_ns, sha256, article_id, outcome FROM files"
+                " WHERE inbox = ? AND article_id = ? AND outcome IN (?, ?) AND path != ?",
+                (
+                    self._inbox,
+                    article_id,
+                    Outcome.PUBLISHED.value,
+                    Outcome.DUPLICATE.value,
+                    besides,
+                ),
+            ).fetchall()
+        return [
+            FileRecord(path, size, mtime, sha, article, Outcome(outcome))
+            for path, size, mtime, sha, article, outcome in rows
+        ]
 
     def record_intents(self, intents: Iterable[Intent]) -> None:
         """Durably note files about to be published, before the send (one fsynced transaction).
@@ -146,16 +221,29 @@ class Ledger:
 
     def record(self, records: Iterable[FileRecord]) -> None:
         """Durably record handled files and delete their intents, all or none (one transaction,
-        fsynced)."""
+        fsynced). A published file's article becomes its path's ``last_published`` and counts
+        as published for good (``is_published``)."""
         now = time.time()
         rows = [(*self._row(r), now) for r in records]
         if rows:
+            published = [
+                (row[0], row[5], row[1], now) for row in rows if row[6] == Outcome.PUBLISHED.value
+            ]
             with self._transaction() as db:
                 db.executemany(
                     "DELETE FROM intents WHERE inbox = ? AND path = ?",
                     [(row[0], row[1]) for row in rows],
                 )
                 db.executemany(_UPSERT_FILE, rows)
+                db.executemany(
+                    "UPDATE files SET last_published = ? WHERE inbox = ? AND path = ?",
+                    [(article, inbox, path) for inbox, article, path, _ in published],
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO published_articles (inbox, article_id, path,"
+                    " recorded_at) VALUES (?, ?, ?, ?)",
+                    published,
+                )
 
     def count(self, outcome: Outcome | None = None) -> int:
         with self._lock:
@@ -172,9 +260,10 @@ class Ledger:
 
     def forget_all(self) -> int:
         """Drop every record of this inbox (the broker lost its log); returns how many."""
-        with self._lock:
-            cursor = self._db.execute("DELETE FROM files WHERE inbox = ?", (self._inbox,))
-            self._db.execute("DELETE FROM intents WHERE inbox = ?", (self._inbox,))
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM files WHERE inbox = ?", (self._inbox,))
+            db.execute("DELETE FROM intents WHERE inbox = ?", (self._inbox,))
+            db.execute("DELETE FROM published_articles WHERE inbox = ?", (self._inbox,))
         return cursor.rowcount
 
     def close(self) -> None:

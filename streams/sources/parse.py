@@ -8,8 +8,10 @@ Accepted formats, chosen by the file's extension:
   ``published`` (with its precision) and is removed from the body.
 - ``.md``: like ``.txt``; a first line ``# Title`` becomes the title.
 - ``.json``: an object with ``body`` (required), and optional ``title``, ``published``
-  (ISO 8601 date or date-time; a time without offset is taken as UTC), ``url``, ``source``.
-  Other keys are ignored.
+  (ISO 8601, or Dutch and English month names: :mod:`streams.sources.dates`; a time without
+  offset is taken as UTC), ``url``, ``source``. Other keys are ignored. A ``published`` that
+  is not understood is left empty, with a warning on the article, rather than losing the
+  article over its date.
 Text is UTF-8 (a UTF-8 BOM is dropped); UTF-16 with a byte-order mark is decoded too.
 """
 
@@ -19,14 +21,15 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import orjson
 
 from schemas import ArticleIngested, DatePrecision
 from schemas.events import utc_now
+from streams.sources.dates import parse_published
 
 ContentFormat = Literal["txt", "md", "json"]
 SUPPORTED_SUFFIXES: Final[dict[str, ContentFormat]] = {".txt": "txt", ".md": "md", ".json": "json"}
@@ -50,9 +53,14 @@ class ParsedArticle:
     published_precision: DatePrecision | None
     url: str | None
     source: str | None
+    warnings: tuple[str, ...] = ()
+    """What the file gave that could not be used (a date not understood), for people."""
 
-    def to_event(self, source_path: str, content_sha256: str) -> ArticleIngested:
-        """The ``ArticleIngested`` event of this article, read from ``source_path`` now."""
+    def to_event(
+        self, source_path: str, content_sha256: str, supersedes: str | None = None
+    ) -> ArticleIngested:
+        """The ``ArticleIngested`` event of this article, read from ``source_path`` now;
+        ``supersedes``: the article id of the earlier version of that file it replaces."""
         return ArticleIngested(
             article_id=self.article_id,
             source_id=PurePosixPath(source_path).stem or source_path,
@@ -66,6 +74,8 @@ class ParsedArticle:
             url=self.url,
             source=self.source,
             ingested_at=utc_now(),
+            supersedes=supersedes,
+            warnings=self.warnings,
         )
 
 
@@ -190,9 +200,7 @@ def _parse_json(text: str) -> ParsedArticle | Rejected:
     body = body.strip()
     if not body:
         return Rejected("empty-body", "'body' is empty")
-    published, precision = _parse_published(fields["published"])
-    if isinstance(published, Rejected):
-        return published
+    published, precision, warnings = _published(fields["published"])
     return ParsedArticle(
         article_id=article_id_for(fields["title"], body),
         content_format="json",
@@ -202,19 +210,22 @@ def _parse_json(text: str) -> ParsedArticle | Rejected:
         published_precision=precision,
         url=fields["url"],
         source=fields["source"],
+        warnings=warnings,
     )
 
 
-def _parse_published(value: str | None) -> tuple[Any, DatePrecision | None]:
+def _published(
+    value: str | None,
+) -> tuple[datetime | None, DatePrecision | None, tuple[str, ...]]:
+    """``published``, its precision and the warnings about it: a date that is not understood
+    costs the article its date, not the article."""
     if value is None:
-        return None, None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC), DatePrecision.DAY
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return Rejected("invalid-date", f"'published' {value!r} is not an ISO 8601 date"), None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment, DatePrecision.TIME
+        return None, None, ()
+    parsed = parse_published(value)
+    if parsed is None:
+        warning = (
+            f"'published' {value!r} was not understood as a date (ISO 8601, or a day, month "
+            "and year with a Dutch or English month name); it is left empty"
+        )
+        return None, None, (warning,)
+    return parsed[0], parsed[1], ()

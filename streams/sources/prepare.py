@@ -4,9 +4,10 @@ A ready file (:mod:`streams.sources.pending`) is read (never through a symlink, 
 the inbox, never more than ``max_file_bytes``), checked to be unchanged since it became ready,
 parsed, and becomes one :class:`Prepared`: an ``ArticleIngested`` event to publish, a duplicate
 (same content already published) to record only, or a ``DeadLetter`` event with the reason and
-the original bytes. Nothing is published or recorded here: the watcher does both, in that
-order, for a whole batch. Called from a worker thread (``asyncio.to_thread``) while the
-watcher's task waits for it.
+the original bytes. An article from a file that published another article before (the file was
+edited) *supersedes* that one, unless another inbox file still holds it. Nothing is published
+or recorded here: the watcher does both, in that order, for a whole batch. Called from a worker
+thread (``asyncio.to_thread``) while the watcher's task waits for it.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class FilePreparer:
             if item.article is not None:
                 ids_in_batch.add(item.article.article_id)
             prepared.append(item)
-        return prepared
+        return _keep_current_what_the_batch_holds(prepared)
 
     def _prepare(self, rel: str, ids_in_batch: set[str]) -> Prepared | None:
         """Read and classify one stable file; None if it vanished or changed meanwhile."""
@@ -122,8 +123,24 @@ class FilePreparer:
         return Prepared(
             record,
             FileOutcome(rel, outcome, parsed.article_id),
-            article=parsed.to_event(rel, digest),
+            article=parsed.to_event(rel, digest, self._supersedes(rel, parsed.article_id)),
         )
+
+    def _supersedes(self, rel: str, article_id: str) -> str | None:
+        """The article a new version of ``rel`` replaces: the one last published from it, unless
+        another file of the inbox still holds that content, unchanged (a copy, or a file that
+        was its duplicate), whose article must stay current."""
+        previous = self.ledger.last_published(rel)
+        if previous is None or previous == article_id:
+            return None
+        for other in self.ledger.holders(previous, besides=rel):
+            try:
+                st = (self.inbox / other.path).lstat()
+            except FileNotFoundError:
+                continue
+            if (st.st_size, st.st_mtime_ns) == (other.size, other.mtime_ns):
+                return None
+        return previous
 
     def _not_to_read(self, path: Path, st: os.stat_result) -> tuple[str, Rejected] | None:
         """Why ``path`` is dead-lettered without reading it (a symlink, not a regular file, or
@@ -195,3 +212,24 @@ class FilePreparer:
             outcome=FileOutcome(rel, Outcome.DEADLETTER, None, why.reason, why.detail),
             deadletter=deadletter,
         )
+
+
+def _keep_current_what_the_batch_holds(prepared: list[Prepared]) -> list[Prepared]:
+    """``prepared`` with no article superseding one that another file of the same batch holds.
+
+    The ledger does not list files of the batch yet: a copy of a file's old text made while
+    the watcher was down comes back in the same batch as the file's edit, and must keep the old
+    article current (see ``FilePreparer._supersedes``).
+    """
+    held = {
+        (p.record.path, p.record.article_id)
+        for p in prepared
+        if p.record.outcome in (Outcome.PUBLISHED, Outcome.DUPLICATE)
+    }
+    for item in prepared:
+        article = item.article
+        if article is None or article.supersedes is None:
+            continue
+        if any(aid == article.supersedes and path != item.record.path for path, aid in held):
+            item.article = article.model_copy(update={"supersedes": None})
+    return prepared

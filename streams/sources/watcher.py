@@ -11,7 +11,9 @@ How a file moves:
    name (hidden, or ``.part``/``.tmp``) and rename the finished file into place.
 3. Read (never through a symlink, never outside the inbox), parsed, and then published as an
    ``ArticleIngested`` event, skipped as a duplicate (same content already published), or
-   published as a ``DeadLetter`` event with the reason and the original bytes.
+   published as a ``DeadLetter`` event with the reason and the original bytes. A file edited
+   after its article was published is a new article whose ``supersedes`` names the article
+   last published from the same path (the ledger remembers it).
 4. Recorded in the ledger only after the broker acknowledged every event of the batch; while
    the broker does not acknowledge, the files stay pending and are retried with backoff. An
    intent is written to the ledger before the send, so a watcher killed between the
