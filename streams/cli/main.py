@@ -142,18 +142,31 @@ def watch(inbox: Path, once: bool, **flags: Any) -> None:
     "--path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="File of a jsonl/sqlite sink [default: DATA_DIR/articles.jsonl or .sqlite3].",
+    help="File of a jsonl/sqlite/deadletters sink [default: DATA_DIR/articles.jsonl, "
+    "articles.sqlite3 or deadletters.jsonl].",
+)
+@click.option(
+    "--topic",
+    default=None,
+    help="Topic to consume, full or short name, e.g. 'articles.enriched.v2' after 'replay "
+    "--to-suffix v2' [default: articles.enriched; deadletter for deadletters].",
 )
 @settings_options(*KAFKA, *SINK, *POSTGRES, "max_deadletter_payload_bytes", *COMMON)
-def sink(kind: str, path: Path | None, **flags: Any) -> None:
-    """Consume the enriched topic into JSONL, SQLite or PostgreSQL (idempotent upserts)."""
+def sink(kind: str, path: Path | None, topic: str | None, **flags: Any) -> None:
+    """Consume the enriched topic into JSONL, SQLite or PostgreSQL (idempotent upserts), or the
+    dead-letter topic into DATA_DIR/deadletters.jsonl (deadletters).
+
+    Each sink is its own consumer group, named after its kind, where it writes (the file, or
+    the PostgreSQL server, database and schema) and its topic: sinks writing to different
+    places each get every event, and a sink restarted resumes where it stopped.
+    """
     settings = load_settings(**flags)
     if settings.embedded:
         raise click.UsageError("sink needs --broker HOST:PORT (start one with 'up' or 'broker')")
     setup_logging(settings)
     conn = runtime.connection(settings)
     try:
-        target = runtime.make_sink(settings, kind, path)
+        target = runtime.make_sink(settings, kind, path, topic)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -162,7 +175,10 @@ def sink(kind: str, path: Path | None, **flags: Any) -> None:
         await runtime.run_sink(settings, conn, target, stop)
 
     stop = asyncio.Event()
-    run_until_signal(main(stop), stop)
+    try:
+        run_until_signal(main(stop), stop)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()

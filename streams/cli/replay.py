@@ -53,6 +53,7 @@ class ReplaySummary:
     skipped_after_until: int = 0
     enriched_topic: str = ""
     entities_topic: str = ""
+    quotes_topic: str = ""
     enriched_via: str | None = None
     """The worker's story input the enriched events went to (a live replay), else None."""
 
@@ -93,7 +94,10 @@ async def replay(
     # Live: through the worker's story input, so the enriched events get their story.
     via = None if suffix else story_input_topic(settings.app_id)
     summary = ReplaySummary(
-        enriched_topic=topics.enriched, entities_topic=topics.entities, enriched_via=via
+        enriched_topic=topics.enriched,
+        entities_topic=topics.entities,
+        quotes_topic=topics.quotes,
+        enriched_via=via,
     )
     if suffix:
         spec = TopicSpec(
@@ -142,26 +146,32 @@ async def replay(
                 f"the raw topic {topics.raw!r} does not exist on the broker"
             ) from None
     log.info(
-        "replayed %d of %d raw events into %s and %s",
+        "replayed %d of %d raw events into %s, %s and %s",
         summary.replayed,
         summary.read,
         summary.enriched_topic,
         summary.entities_topic,
+        summary.quotes_topic,
     )
     return summary
 
 
 def describe(summary: ReplaySummary) -> Sequence[str]:
     """Lines for the console."""
+    # One topic a line: with their prefix and suffix the names would not fit 80 columns.
     lines = [
-        f"replayed {summary.replayed} raw events into {summary.enriched_topic} "
-        f"and {summary.entities_topic}"
+        f"replayed {summary.replayed} raw events into",
+        f"  {summary.enriched_topic}",
+        f"  {summary.entities_topic}",
+        f"  {summary.quotes_topic}",
     ]
     if summary.enriched_via:
         lines.append(
             f"the enriched events went to {summary.enriched_via}: a running worker assigns "
             f"their stories and publishes them on {summary.enriched_topic}"
         )
+    else:
+        lines.append(f"feed a sink: newsstream sink KIND --topic {summary.enriched_topic}")
     if summary.skipped_after_until:
         lines.append(f"skipped {summary.skipped_after_until} raw events after --until")
     return lines

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from schemas import ArticleEnriched, DeadLetter, encode
 from streams.cli.options import WATCH
+from streams.cli.sink_groups import file_destination, postgres_destination, sink_group
 from streams.config import Settings, Topics
 from streams.enrich.pipeline import Pipeline
 from streams.kafka import compat
@@ -22,6 +25,7 @@ from streams.kafka.client import KafkaConnection, started_producer
 from streams.kafka.feed import group_feed
 from streams.kafka.reads import find_keys, topic_record_count
 from streams.sinks.base import Sink, WriteResult
+from streams.sinks.deadletters import DeadLetterSink
 from streams.sinks.runner import SinkRunner, SinkRunnerConfig
 from streams.sources.ledger import Ledger
 from streams.sources.prepare import FileOutcome
@@ -33,7 +37,7 @@ if TYPE_CHECKING:  # the app package imports faust: only the worker loads it
 
 log = logging.getLogger(__name__)
 
-SINK_KINDS = ("jsonl", "sqlite", "postgres")
+SINK_KINDS = ("jsonl", "sqlite", "postgres", "deadletters")
 
 
 def connection(settings: Settings, bootstrap: str | None = None) -> KafkaConnection:
@@ -187,68 +191,125 @@ async def run_watcher(
         ledger.close()
 
 
-def make_sink(settings: Settings, kind: str, path: Path | None = None) -> Sink:
-    """The sink of ``kind``; file sinks write to ``path`` (default: in the data dir)."""
+@dataclass(frozen=True, slots=True)
+class SinkTarget:
+    """A sink as a command runs it: the (unopened) sink, what it writes to, the topic it reads
+    and its consumer group (``streams.cli.sink_groups``)."""
+
+    kind: str
+    sink: Sink | DeadLetterSink
+    destination: str
+    """Where it writes, for logs and the group: a resolved path, or a PostgreSQL server and
+    database with the schema (never a password)."""
+    topic: str
+    group: str
+
+
+def make_sink(
+    settings: Settings, kind: str, path: Path | None = None, topic: str | None = None
+) -> SinkTarget:
+    """The sink of ``kind`` (one of SINK_KINDS) reading ``topic`` (a full or short name;
+    default: the enriched topic, or the dead-letter topic for ``deadletters``); file sinks
+    write to ``path`` (default: in the data dir). Raises ValueError naming what is wrong."""
     from streams.sinks.jsonl import JsonlSink
     from streams.sinks.postgres import PostgresSink
     from streams.sinks.sqlite import SqliteSink
 
+    if kind not in SINK_KINDS:
+        raise ValueError(f"unknown sink {kind!r}; choose one of {', '.join(SINK_KINDS)}")
+    topics = settings.topics
+    default_topic = topics.deadletter if kind == "deadletters" else topics.enriched
+    source = resolve_topic(topic, topics) if topic else default_topic
+    sink: Sink | DeadLetterSink
     if kind == "postgres":
         if settings.postgres_dsn is None:
             raise ValueError("the postgres sink needs --postgres-dsn (NEWSSTREAM_POSTGRES_DSN)")
-        return PostgresSink(settings.postgres_dsn, schema=settings.postgres_schema)
-    target = path or default_sink_path(settings, kind)
-    if kind == "jsonl":
-        return JsonlSink(target)
-    if kind == "sqlite":
-        return SqliteSink(target)
-    raise ValueError(f"unknown sink {kind!r}; choose one of {', '.join(SINK_KINDS)}")
+        destination = postgres_destination(
+            settings.postgres_dsn.get_secret_value(), settings.postgres_schema, os.environ
+        )
+        sink = PostgresSink(settings.postgres_dsn, schema=settings.postgres_schema)
+    else:
+        target = path or default_sink_path(settings, kind)
+        destination = file_destination(target)
+        if kind == "jsonl":
+            sink = JsonlSink(target)
+        elif kind == "sqlite":
+            sink = SqliteSink(target)
+        else:
+            sink = DeadLetterSink(target)
+    group = sink_group(settings.app_id, kind, destination, source)
+    return SinkTarget(kind, sink, destination, source, group)
 
 
 def default_sink_path(settings: Settings, kind: str) -> Path:
-    return settings.data_dir / ("articles.jsonl" if kind == "jsonl" else "articles.sqlite3")
+    """Where a file sink of ``kind`` writes when no ``--path`` is given: in the data dir."""
+    name = {"jsonl": "articles.jsonl", "deadletters": "deadletters.jsonl"}
+    return settings.data_dir / name.get(kind, "articles.sqlite3")
 
 
 async def run_sink(
     settings: Settings,
     conn: KafkaConnection,
-    sink: Sink,
+    target: SinkTarget,
     stop: asyncio.Event,
     on_written: Callable[[Sequence[ArticleEnriched], WriteResult], None] | None = None,
+    finish: asyncio.Event | None = None,
 ) -> None:
-    """Feed ``sink`` from the enriched topic (its own consumer group) until ``stop``."""
-    topics = settings.topics
-    group = f"{settings.app_id}-sink-{sink.name}"
+    """Feed ``target``'s sink from its topic, in its own consumer group, until ``stop`` (or,
+    once ``finish`` is set, until it has stored everything so far: see ``SinkRunner.run``).
+
+    An article sink dead-letters what it cannot store to the dead-letter topic; the dead-letter
+    sink keeps its own (records of the dead-letter topic that are not dead letters) in its
+    file, so that nothing goes round the topic it reads. ``on_written`` is called for article
+    sinks only. Raises LookupError when the topic does not exist.
+    """
+    sink = target.sink
+    config = SinkRunnerConfig(
+        batch_size=settings.sink_batch_size,
+        batch_seconds=settings.sink_batch_seconds,
+        max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
+    )
+    log.info(
+        "%s sink: %s, from %s in consumer group %s",
+        target.kind,
+        target.destination,
+        target.topic,
+        target.group,
+    )
     sink.open()
     try:
-        async with (
-            group_feed(conn, group, topics.enriched) as feed,
-            started_producer(conn) as producer,
-        ):
+        async with group_feed(conn, target.group, target.topic) as feed:
+            if isinstance(sink, DeadLetterSink):
+                letters = sink
 
-            async def send_deadletters(events: Sequence[DeadLetter]) -> None:
-                futures = [
-                    await producer.send(topics.deadletter, encode(e), key=e.event_id.encode())
-                    for e in events
-                ]
-                await asyncio.gather(*futures)
+                async def keep(events: Sequence[DeadLetter]) -> None:
+                    await asyncio.to_thread(letters.write, events)
 
-            runner = SinkRunner(
-                sink,
-                feed,
-                send_deadletters,
-                SinkRunnerConfig(
-                    batch_size=settings.sink_batch_size,
-                    batch_seconds=settings.sink_batch_seconds,
-                    max_deadletter_payload_bytes=settings.max_deadletter_payload_bytes,
-                ),
-                on_written=on_written,
-            )
-            await runner.run(stop)
+                await SinkRunner(DeadLetter, sink, feed, keep, config).run(stop, finish)
+                return
+            async with started_producer(conn) as producer:
+                deadletter_topic = settings.topics.deadletter
+
+                async def send(events: Sequence[DeadLetter]) -> None:
+                    futures = [
+                        await producer.send(deadletter_topic, encode(e), key=e.event_id.encode())
+                        for e in events
+                    ]
+                    await asyncio.gather(*futures)
+
+                runner = SinkRunner(ArticleEnriched, sink, feed, send, config, on_written)
+                await runner.run(stop, finish)
     finally:
         sink.close()
 
 
 def resolve_topic(topic: str, topics: Topics) -> str:
-    """Accept full topic names and, for convenience, the public short names without the prefix."""
-    return topics.by_short_name().get(topic, topic)
+    """Accept full topic names and, for convenience, the public short names without the prefix,
+    also with a suffix as ``replay --to-suffix`` writes them (``articles.enriched.v2``)."""
+    short = topics.by_short_name()
+    if topic in short:
+        return short[topic]
+    base, dot, suffix = topic.rpartition(".")
+    if dot and base in short:
+        return f"{short[base]}.{suffix}"
+    return topic

@@ -3,7 +3,8 @@
 Processes: the embedded broker (a Tansu subprocess, unless ``--broker`` names a Kafka), one
 Faust worker (a ``newsstream worker`` subprocess, so that its model servers and its event loop
 are its own), and, in this process, the watcher, the JSONL and SQLite sinks and a dead-letter
-follower that tell the console what happens to every file.
+follower that tell the console what happens to every file, and the dead-letter sink that keeps
+the dead letters in the data dir (``deadletters.jsonl``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from streams.sources.prepare import FileOutcome
 from streams.subprocesses import free_port, stop_process
 
 SINKS = ("jsonl", "sqlite")
+DEADLETTERS_DRAIN_SECONDS = 30.0
 
 
 def sample_inbox() -> Path:
@@ -200,6 +202,14 @@ def _summary(tracker: _Tracker) -> Table:
     return table
 
 
+async def _stored(deadletters: asyncio.Task[object], console: Console) -> None:
+    """Wait (bounded) for the finishing dead-letter sink to store every dead letter so far."""
+    try:
+        await asyncio.wait_for(asyncio.shield(deadletters), DEADLETTERS_DRAIN_SECONDS)
+    except TimeoutError:
+        console.print("[red]not every dead letter reached the dead-letter file in time[/]")
+
+
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -317,6 +327,20 @@ async def _main(
         )
         for kind in SINKS
     ]
+    # The dead letters are kept in the data dir too (the embedded broker forgets them on stop);
+    # with --once it runs until it has stored every dead letter there is (``finish``).
+    finish_deadletters = asyncio.Event()
+    deadletters = asyncio.create_task(
+        runtime.run_sink(
+            settings,
+            conn,
+            runtime.make_sink(settings, "deadletters"),
+            stop,
+            finish=finish_deadletters,
+        ),
+        name="sink-deadletters",
+    )
+    background.append(deadletters)
     background.append(
         asyncio.create_task(
             reads.subscribe(
@@ -368,6 +392,9 @@ async def _main(
                 tracker.changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(tracker.changed.wait(), 0.5)
+            if once:
+                finish_deadletters.set()
+                await _stored(deadletters, console)
         finally:
             stop.set()
             for task in [watcher, *background]:
@@ -387,6 +414,7 @@ async def _main(
             f"sinks: {runtime.default_sink_path(settings, 'jsonl')}, "
             f"{runtime.default_sink_path(settings, 'sqlite')}"
         )
+        console.print(f"dead letters: {runtime.default_sink_path(settings, 'deadletters')}")
         if failed:
             code = code or 1
     return code

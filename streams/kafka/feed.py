@@ -6,7 +6,9 @@ the sink side never touches aiokafka: it takes batches and commits those it made
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
@@ -16,6 +18,12 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
 )
 
 from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
+from streams.kafka.compat import true_end_offsets
+from streams.kafka.reads import TopicNotFoundError
+
+log = logging.getLogger(__name__)
+
+LAG_TIMEOUT_SECONDS = 5.0
 
 
 class GroupFeed:
@@ -46,13 +54,42 @@ class GroupFeed:
         if offsets:
             await self._consumer.commit(offsets)
 
+    async def lag(self) -> int | None:
+        """Records of the assigned partitions after the consumer's position (the log end asked
+        of the broker now, correct on Tansu too); None while no partition is assigned or when
+        the broker did not answer within ``LAG_TIMEOUT_SECONDS``.
+
+        After :meth:`commit` of every batch :meth:`next_batch` returned, the position is the
+        committed offset, so 0 means every record so far is stored and committed.
+        """
+        tps = sorted(self._consumer.assignment(), key=_tp_order)
+        if not tps:
+            return None
+        try:
+            # Only a progress figure: a broker that does not answer must not hold up the sink.
+            async with asyncio.timeout(LAG_TIMEOUT_SECONDS):
+                ends = await true_end_offsets(self._consumer, tps)
+                behind = 0
+                for tp in tps:
+                    behind += max(0, ends[tp] - await self._consumer.position(tp))
+        except Exception as exc:  # a timeout, a Kafka error, a rebalance in between
+            log.debug("no lag for %s: %r", tps, exc)
+            return None
+        return behind
+
 
 @contextlib.asynccontextmanager
 async def group_feed(conn: KafkaConnection, group_id: str, topic: str) -> AsyncIterator[GroupFeed]:
-    """A :class:`GroupFeed` of ``topic`` in ``group_id`` (auto-commit off), stopped on exit."""
+    """A :class:`GroupFeed` of ``topic`` in ``group_id`` (auto-commit off), stopped on exit.
+
+    Raises :class:`TopicNotFoundError` when the broker does not know ``topic``: it is never
+    subscribed to, so it is not created (a mistyped ``--topic`` would otherwise wait forever).
+    """
     consumer = new_consumer(conn, group_id=group_id)
     await consumer.start()
     try:
+        if not consumer.partitions_for_topic(topic):
+            raise TopicNotFoundError(f"topic {topic!r} does not exist on the broker")
         consumer.subscribe([topic])
         yield GroupFeed(consumer)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -55,6 +56,9 @@ def test_up_once_on_the_samples_then_again_with_a_bad_file(tmp_path: Path) -> No
     assert second.returncode == 1, second.stdout + second.stderr
     assert "broken.json" in second.stdout
     assert "invalid-json" in second.stdout
+    # The dead letter outlives the embedded broker: it is kept in the data dir.
+    kept = [json.loads(line) for line in (data / "deadletters.jsonl").read_text().splitlines()]
+    assert [(d["origin"]["path"], d["reason"]) for d in kept] == [("broken.json", "invalid-json")]
     # A new embedded broker starts empty, so the seeds flow again, and the sinks absorb them.
     assert (data / "articles.jsonl").read_bytes().splitlines() == jsonl
 

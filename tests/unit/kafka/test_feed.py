@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition  # type: ignore[import-untyped, unused-ignore]
 
+from streams.kafka import feed as feed_module
 from streams.kafka.feed import GroupFeed
 
 TOPIC = "news.articles.enriched"
@@ -34,6 +38,20 @@ class GroupConsumer:
         self.answers = list(answers)
         self.asked: list[tuple[int, int]] = []
         self.commits: list[dict[TopicPartition, int]] = []
+        self.positions: dict[TopicPartition, int] = {}
+        self.ends: dict[TopicPartition, int] = {}
+        self.answers_offsets = True
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.positions)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
+
+    async def end_offsets(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        if not self.answers_offsets:
+            await asyncio.sleep(3600)  # a broker that does not answer
+        return {tp: self.ends[tp] for tp in tps}
 
     async def getmany(
         self, *, timeout_ms: int, max_records: int
@@ -71,3 +89,31 @@ async def test_an_empty_commit_asks_nothing_of_the_broker() -> None:
     consumer = GroupConsumer()
     await GroupFeed(consumer).commit([])
     assert consumer.commits == []
+
+
+@pytest.fixture
+def end_offsets_as_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker's end offsets taken as they come (what ``true_end_offsets`` gives on Kafka)."""
+
+    async def as_reported(consumer: Any, tps: Iterable[TopicPartition]) -> dict[Any, int]:
+        return dict(await consumer.end_offsets(list(tps)))
+
+    monkeypatch.setattr(feed_module, "true_end_offsets", as_reported)
+
+
+@pytest.mark.usefixtures("end_offsets_as_reported")
+async def test_lag_counts_the_records_after_the_position_of_each_assigned_partition() -> None:
+    consumer = GroupConsumer()
+    assert await GroupFeed(consumer).lag() is None  # nothing assigned yet
+    consumer.positions = {TopicPartition(TOPIC, 0): 4, TopicPartition(TOPIC, 1): 9}
+    consumer.ends = {TopicPartition(TOPIC, 0): 7, TopicPartition(TOPIC, 1): 9}
+    assert await GroupFeed(consumer).lag() == 3
+
+
+@pytest.mark.usefixtures("end_offsets_as_reported")
+async def test_no_lag_when_the_broker_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feed_module, "LAG_TIMEOUT_SECONDS", 0.05)
+    consumer = GroupConsumer()
+    consumer.positions = {TopicPartition(TOPIC, 0): 4}
+    consumer.answers_offsets = False
+    assert await asyncio.wait_for(GroupFeed(consumer).lag(), 2) is None

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiokafka.structs import ConsumerRecord
 
 from schemas import ArticleEnriched, DeadLetter, encode
 from schemas.deadletters import Record
 from streams.sinks.base import WriteResult
+from streams.sinks.deadletters import DeadLetterSink
 from streams.sinks.runner import SinkRunner, SinkRunnerConfig
 from streams.sinks.sqlite import SqliteSink
-from tests.support.sink_contract import make_event
+from tests.support.sink_contract import T0, make_event
 
 FAST = SinkRunnerConfig(retry_initial_seconds=0.01, retry_max_seconds=0.02)
 
@@ -68,8 +72,11 @@ class Feed:
     """The runner's ``RecordFeed``: serves the given batches, then sets ``stop``; records what
     the sink and the dead letters held when each commit came."""
 
-    def __init__(self, *batches: list[ConsumerRecord[bytes, bytes]]) -> None:
+    def __init__(
+        self, *batches: list[ConsumerRecord[bytes, bytes]], stop_when_done: bool = True
+    ) -> None:
         self.batches = list(batches)
+        self.stop_when_done = stop_when_done
         self.stop = asyncio.Event()
         self.sink: SqliteSink | None = None
         self.letters: Letters | None = None
@@ -79,7 +86,8 @@ class Feed:
         self, max_records: int, timeout_seconds: float
     ) -> list[ConsumerRecord[bytes, bytes]]:
         if not self.batches:
-            self.stop.set()
+            if self.stop_when_done:
+                self.stop.set()
             return []
         return self.batches.pop(0)
 
@@ -90,6 +98,10 @@ class Feed:
             ([r.offset for r in records], self.sink.count(), len(self.letters.sent))
         )
 
+    async def lag(self) -> int | None:
+        """The records still to serve, as the broker would count them."""
+        return sum(len(batch) for batch in self.batches)
+
 
 async def test_a_batch_is_committed_once_stored_and_dead_lettered(tmp_path: Path) -> None:
     feed = Feed(
@@ -99,7 +111,9 @@ async def test_a_batch_is_committed_once_stored_and_dead_lettered(tmp_path: Path
     feed.sink = sink = RefusingSink(tmp_path / "a.sqlite3")
     feed.letters = letters = Letters()
     with sink:
-        await asyncio.wait_for(SinkRunner(sink, feed, letters, FAST).run(feed.stop), 5)
+        await asyncio.wait_for(
+            SinkRunner(ArticleEnriched, sink, feed, letters, FAST).run(feed.stop), 5
+        )
     assert feed.commits == [([1, 2], 1, 1), ([3], 2, 1)]
 
 
@@ -109,7 +123,7 @@ async def test_undecodable_and_refused_events_are_dead_lettered_the_rest_stored(
     sink = RefusingSink(tmp_path / "a.sqlite3", refused="bad-article")
     letters = Letters()
     with sink:
-        runner = SinkRunner(sink, Feed(), letters, FAST)
+        runner = SinkRunner(ArticleEnriched, sink, Feed(), letters, FAST)
         await runner.handle(
             [
                 rec(1, encode(make_event("good-1"))),
@@ -131,7 +145,7 @@ async def test_a_sink_that_is_down_keeps_the_batch_until_it_is_back(tmp_path: Pa
     letters = Letters()
     with sink:
         sink.down = True
-        runner = SinkRunner(sink, Feed(), letters, FAST)
+        runner = SinkRunner(ArticleEnriched, sink, Feed(), letters, FAST)
         task = asyncio.create_task(runner.handle([rec(1, encode(make_event("kept")))]))
         await asyncio.sleep(0.3)
         assert not task.done()  # nothing given up, nothing dead-lettered
@@ -140,3 +154,64 @@ async def test_a_sink_that_is_down_keeps_the_batch_until_it_is_back(tmp_path: Pa
         await asyncio.wait_for(task, 2)
         assert sink.get("kept") is not None
     assert letters.sent == []
+
+
+async def test_progress_is_logged_per_interval_not_per_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    newer = make_event("a", version="2.0", enriched_at=T0 + timedelta(hours=1))
+    feed = Feed(
+        [rec(1, encode(make_event("a"))), rec(2, b"not json")],
+        [rec(3, encode(make_event("b")))],
+        [rec(4, encode(newer)), rec(5, encode(make_event("b")))],
+    )
+    feed.sink = sink = RefusingSink(tmp_path / "a.sqlite3")
+    feed.letters = letters = Letters()
+    hourly = SinkRunnerConfig(retry_initial_seconds=0.01, report_seconds=3600)
+    with sink, caplog.at_level(logging.INFO, logger="streams.sinks.runner"):
+        runner = SinkRunner(ArticleEnriched, sink, feed, letters, hourly)
+        await asyncio.wait_for(runner.run(feed.stop), 5)
+    # The first batch at once (with the records still to come as its lag), the rest together.
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        "sqlite sink: wrote 1 article (1 new), 1 dead-lettered, lag 3",
+        "sqlite sink: wrote 3 articles (1 new, 1 updated), stopping",
+    ]
+
+
+async def test_a_finishing_runner_returns_once_it_stored_everything(tmp_path: Path) -> None:
+    feed = Feed(
+        [rec(1, encode(make_event("a")))],
+        [],  # a fetch that came back empty while records remain: not done yet
+        [rec(2, encode(make_event("b")))],
+        stop_when_done=False,
+    )
+    feed.sink = sink = RefusingSink(tmp_path / "a.sqlite3")
+    feed.letters = letters = Letters()
+    finish = asyncio.Event()
+    finish.set()
+    with sink:
+        runner = SinkRunner(ArticleEnriched, sink, feed, letters, FAST)
+        await asyncio.wait_for(runner.run(feed.stop, finish), 5)
+        assert sink.count() == 2
+    assert not feed.stop.is_set()
+    assert [offsets for offsets, _, _ in feed.commits] == [[1], [2]]
+
+
+async def test_dead_letters_are_stored_and_what_is_none_is_handed_on(tmp_path: Path) -> None:
+    letter = DeadLetter.model_validate(
+        {
+            "event_id": "d1",
+            "stage": "enrich",
+            "reason": "enricher-failed",
+            "origin": {"kind": "topic", "topic": "news.articles.raw", "partition": 0, "offset": 7},
+            "occurred_at": T0,
+        }
+    )
+    letters = Letters()
+    with DeadLetterSink(tmp_path / "deadletters.jsonl") as sink:
+        runner = SinkRunner(DeadLetter, sink, Feed(), letters, FAST)
+        await runner.handle([rec(1, encode(letter)), rec(2, encode(make_event("a")))])
+        assert sink.count() == 1
+    [handed_on] = letters.sent
+    assert (handed_on.stage.value, handed_on.reason) == ("decode", "wrong-event-type")
+    assert handed_on.detail.startswith("deadletters sink: ")
