@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -134,8 +135,13 @@ def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
         rest, _ = process.communicate(timeout=90)
     finally:
         if process.poll() is None:
+            # A failed test must not leave up's broker and worker behind (own sessions).
+            left = psutil.Process(process.pid).children(recursive=True)
             process.kill()
             process.wait()
+            for child in left:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
     assert process.returncode == 0, "".join(seen) + rest
     assert "stopped" in rest
     _assert_clean("".join(seen) + rest, tmp_path / "data")
