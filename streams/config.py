@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="The broker is Tansu (e.g. one started by 'newsstream broker'): apply its "
         "compatibility workarounds. Implied by --broker embedded.",
     )
+    broker_wait_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="How long a process waits at start for the broker to answer (retrying "
+        "with capped backoff) before it gives up with exit status 1.",
+    )
     tansu_port: int = Field(
         default=0, ge=0, le=65535, description="Port of the embedded broker (0: a free one)."
     )

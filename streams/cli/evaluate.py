@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import load_settings, settings_options
+from streams.cli.options import MODEL_CACHE_HELP, load_settings, settings_options
 
 
 @click.group(name="eval")
@@ -31,7 +31,7 @@ def eval_group() -> None:
     default=None,
     help="Language of the files, shown in the report (the model is one for both).",
 )
-@settings_options("ner_variant", "model_threads", "data_dir")
+@settings_options("ner_variant", "model_threads", "data_dir", helps=MODEL_CACHE_HELP)
 def eval_ner(files: tuple[Path, ...], lang: str | None, **flags: object) -> None:
     """Entity-level P/R/F1 per type (conlleval counting) and words/s of the e5 NER model."""
     from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, E5Tagger, NerModelError
@@ -83,7 +83,7 @@ def eval_ner(files: tuple[Path, ...], lang: str | None, **flags: object) -> None
     default=None,
     help="Variant of the sentiment model (default: the model's, int8).",
 )
-@settings_options("model_threads", "data_dir")
+@settings_options("model_threads", "data_dir", helps=MODEL_CACHE_HELP)
 def eval_sentiment(
     csv_path: Path,
     text_column: str | None,

@@ -21,9 +21,13 @@ from schemas.codec import dumps_schema, json_schemas
 from streams.cli import runtime
 from streams.cli.evaluate import eval_group
 from streams.cli.options import (
+    BROKER_WAIT,
     COMMON,
     ENRICH,
+    EXTERNAL_BROKER_HELP,
     KAFKA,
+    KAFKA_CLIENT,
+    MODEL_CACHE_HELP,
     POSTGRES,
     SINK,
     WATCH,
@@ -33,14 +37,30 @@ from streams.cli.options import (
     settings_options,
 )
 from streams.cli.process import run_until_signal, setup_logging
+from streams.config import Settings
 from streams.enrich.pipeline import EnrichmentFailure
-from streams.kafka import reads
+from streams.kafka import admin, reads
 from streams.sources.prepare import FileOutcome
 
 log = logging.getLogger("newsstream")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group; a broker that never answered ends any command with one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (admin.BrokerUnavailableError, admin.TopicCreationError) as exc:
+            # Expected at start when the broker is down or misnamed: the message says where
+            # and how long we waited, a traceback would add nothing. Exit status 1.
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="newsstream")
 def cli() -> None:
     """newsstream: news articles from a folder, through Kafka and Faust enrichment, into sinks.
@@ -61,7 +81,7 @@ def cli() -> None:
     show_default=True,
     help="With --once: give up (exit 1) after this many seconds.",
 )
-@settings_options(*KAFKA, "tansu_port", *WATCH, *WORKER, *SINK, *COMMON)
+@settings_options(*KAFKA, *BROKER_WAIT, "tansu_port", *WATCH, *WORKER, *SINK, *COMMON)
 def up(inbox: Path | None, once: bool, timeout: float, **flags: Any) -> None:
     """Run everything: embedded broker, worker, watcher, and the JSONL and SQLite sinks.
 
@@ -90,7 +110,18 @@ def broker(**flags: Any) -> None:
 
 
 @cli.command()
-@settings_options(*KAFKA, *WORKER, "max_deadletter_payload_bytes", *COMMON)
+@settings_options(
+    *KAFKA,
+    *BROKER_WAIT,
+    *WORKER,
+    "max_deadletter_payload_bytes",
+    *COMMON,
+    helps={
+        **EXTERNAL_BROKER_HELP,
+        "data_dir": "Where the worker keeps its Faust tables (DATA_DIR/faust) and the models' "
+        "cache (DATA_DIR/models).",
+    },
+)
 def worker(**flags: Any) -> None:
     """Run one Faust worker: consumes the raw topic, enriches, produces the output topics."""
     settings = load_settings(**flags)
@@ -115,7 +146,16 @@ def worker(**flags: Any) -> None:
 @cli.command()
 @click.argument("inbox", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--once", is_flag=True, help="Handle the files present now and exit.")
-@settings_options(*KAFKA, *WATCH, *COMMON)
+@settings_options(
+    *KAFKA,
+    *BROKER_WAIT,
+    *WATCH,
+    *COMMON,
+    helps={
+        **EXTERNAL_BROKER_HELP,
+        "data_dir": "Where the watcher keeps its ledger of published files.",
+    },
+)
 def watch(inbox: Path, once: bool, **flags: Any) -> None:
     """Watch INBOX and publish every complete article file to the raw topic, once."""
     settings = load_settings(inbox=inbox, **flags)
@@ -151,7 +191,15 @@ def watch(inbox: Path, once: bool, **flags: Any) -> None:
     help="Topic to consume, full or short name, e.g. 'articles.enriched.v2' after 'replay "
     "--to-suffix v2' [default: articles.enriched; deadletter for deadletters].",
 )
-@settings_options(*KAFKA, *SINK, *POSTGRES, "max_deadletter_payload_bytes", *COMMON)
+@settings_options(
+    *KAFKA,
+    *BROKER_WAIT,
+    *SINK,
+    *POSTGRES,
+    "max_deadletter_payload_bytes",
+    *COMMON,
+    helps=EXTERNAL_BROKER_HELP,
+)
 def sink(kind: str, path: Path | None, topic: str | None, **flags: Any) -> None:
     """Consume the enriched topic into JSONL, SQLite or PostgreSQL (idempotent upserts), or the
     dead-letter topic into DATA_DIR/deadletters.jsonl (deadletters).
@@ -183,7 +231,13 @@ def sink(kind: str, path: Path | None, topic: str | None, **flags: Any) -> None:
 
 @cli.command()
 @click.argument("query")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Print at most this many hits.",
+)
 @settings_options(*POSTGRES, "log_level")
 def search(query: str, limit: int, **flags: Any) -> None:
     """Full-text search of the articles in the PostgreSQL sink; one JSON line per hit, best first.
@@ -215,13 +269,16 @@ def search(query: str, limit: int, **flags: Any) -> None:
 @click.option(
     "--timeout", type=float, default=None, help="Stop after this many seconds without a new event."
 )
-@settings_options(*KAFKA, "log_level")
+@settings_options(*KAFKA_CLIENT, *BROKER_WAIT, "log_level", helps=EXTERNAL_BROKER_HELP)
 def subscribe(
     topic: str, from_beginning: bool, limit: int | None, timeout: float | None, **flags: Any
 ) -> None:
     """Print the events of TOPIC as JSON lines (one per event), e.g. for jq.
 
-    TOPIC is a full name, or a public suffix such as 'articles.enriched'.
+    TOPIC is a full name, or a name without the topic prefix: 'articles.raw',
+    'articles.enriched', 'entities', 'quotes', 'deadletter', 'entities.trending', 'stories',
+    or e.g. 'articles.enriched.v2' after a replay. A topic that does not exist is an error:
+    subscribe never creates one.
     """
     settings = load_settings(**flags)
     if settings.embedded:
@@ -234,14 +291,33 @@ def subscribe(
         out.write(value.replace(b"\n", b" ") + b"\n")
         out.flush()
 
+    async def main() -> None:
+        await admin.wait_for_broker(conn, timeout=settings.broker_wait_seconds)
+        name = _existing_topic(topic, settings, await reads.topic_names(conn))
+        await reads.subscribe(conn, name, from_beginning, limit, timeout, emit)
+
     stop = asyncio.Event()
-    name = runtime.resolve_topic(topic, settings.topics)
     try:
-        run_until_signal(reads.subscribe(conn, name, from_beginning, limit, timeout, emit), stop)
+        run_until_signal(main(), stop)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     except BrokenPipeError:
         pass
+
+
+def _existing_topic(given: str, settings: Settings, existing: set[str]) -> str:
+    """The topic ``given`` names: a public short name, a name on the broker, or one there once
+    the prefix is added (``articles.enriched.v2``); a ``LookupError`` if none exists, so that
+    nothing ever creates it."""
+    name = runtime.resolve_topic(given, settings.topics)
+    candidates = [name] if name != given else [given, settings.topic_prefix + given]
+    for candidate in candidates:
+        if candidate in existing:
+            return candidate
+    tried = " nor ".join(repr(c) for c in dict.fromkeys(candidates))
+    raise reads.TopicNotFoundError(
+        f"no topic {tried} on the broker at {settings.broker} (subscribe never creates topics)"
+    )
 
 
 @cli.command()
@@ -263,7 +339,20 @@ def subscribe(
     metavar="SUFFIX",
     help="Write to the enriched, entities and quotes topics + '.SUFFIX', not the live ones.",
 )
-@settings_options(*KAFKA, *WORKER, "max_deadletter_payload_bytes", *COMMON)
+@settings_options(
+    *KAFKA,
+    *BROKER_WAIT,
+    "app_id",
+    *ENRICH,
+    "max_deadletter_payload_bytes",
+    *COMMON,
+    helps={
+        **EXTERNAL_BROKER_HELP,
+        **MODEL_CACHE_HELP,
+        "app_id": "App id of the workers: a live replay writes to their story input "
+        "(APP_ID-story-input).",
+    },
+)
 def replay(from_beginning: bool, until: str | None, to_suffix: str | None, **flags: Any) -> None:
     """Re-derive the enriched outputs from the raw event log (e.g. after an enricher upgrade).
 
@@ -286,11 +375,15 @@ def replay(from_beginning: bool, until: str | None, to_suffix: str | None, **fla
         raise click.BadParameter("letters, digits, '-' and '_' only", param_hint="--to-suffix")
     setup_logging(settings)
     conn = runtime.connection(settings)
-    pipeline = runtime.build_pipeline(settings)
 
     async def main() -> list[str]:
+        # The broker first: without one, building the models would be time lost.
         await runtime.prepare_broker(conn, settings)
-        summary = await run_replay(settings, conn, pipeline, until=until_at, suffix=to_suffix)
+        pipeline = runtime.build_pipeline(settings)
+        try:
+            summary = await run_replay(settings, conn, pipeline, until=until_at, suffix=to_suffix)
+        finally:
+            pipeline.close()
         return list(describe(summary))
 
     try:
@@ -298,15 +391,13 @@ def replay(from_beginning: bool, until: str | None, to_suffix: str | None, **fla
             click.echo(line)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        pipeline.close()
 
 
 @cli.command()
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@settings_options(*ENRICH, *COMMON)
+@settings_options(*ENRICH, *COMMON, helps=MODEL_CACHE_HELP)
 def enrich(files: tuple[Path, ...], **flags: Any) -> None:
     """Enrich article FILES directly (no broker); print one ArticleEnriched JSON line each."""
     from schemas import encode

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -20,14 +20,12 @@ from streams.kafka.client import SECURITY_SETTINGS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-KAFKA = (
-    "broker",
-    "tansu",
-    "topic_prefix",
-    "partitions",
-    "replication_factor",
-    *SECURITY_SETTINGS,
-)
+#: How a process reaches the broker and names the topics: every command that talks to Kafka.
+KAFKA_CLIENT = ("broker", "tansu", "topic_prefix", *SECURITY_SETTINGS)
+#: How the topics a process creates are laid out: the commands that create topics.
+KAFKA = (*KAFKA_CLIENT, "partitions", "replication_factor")
+#: How long a command that talks to Kafka waits for it at start.
+BROKER_WAIT = ("broker_wait_seconds",)
 WATCH = (
     "stable_seconds",
     "ready_on_close",
@@ -56,6 +54,20 @@ SINK = ("sink_batch_size", "sink_batch_seconds", "app_id")
 POSTGRES = ("postgres_dsn", "postgres_schema")
 COMMON = ("data_dir", "log_level")
 
+#: ``--broker`` of the commands that refuse the embedded broker (all but ``up`` and
+#: ``broker``): their help must not offer 'embedded' as the default.
+EXTERNAL_BROKER_HELP = {
+    "broker": "Kafka bootstrap servers, host:port[,host:port]; required (start a broker with "
+    "'newsstream broker', or run everything with 'newsstream up').",
+    "tansu": "The broker is a Tansu (e.g. one started by 'newsstream broker'): apply its "
+    "compatibility workarounds.",
+}
+#: ``--data-dir`` of the commands that only need the models' cache there.
+MODEL_CACHE_HELP = {
+    "data_dir": "Where the NER and sentiment models are cached (DATA_DIR/models: rebuilt "
+    "there at first use, only loaded afterwards)."
+}
+
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:
     """The click type for a field's annotation, and whether it is a boolean flag."""
@@ -78,8 +90,13 @@ def _click_type(annotation: Any) -> tuple[Any, bool]:
     return str, False
 
 
-def settings_options(*names: str) -> Callable[[F], F]:
-    """Add one ``--flag`` per named setting, documented with its env var and default."""
+def settings_options(*names: str, helps: Mapping[str, str] | None = None) -> Callable[[F], F]:
+    """Add one ``--flag`` per named setting, documented with its env var and default.
+
+    ``helps`` replaces the help of some settings for this command (where the field's own
+    description, written for every command, would mislead); their default is then not shown.
+    """
+    helps = helps or {}
 
     def decorate(func: F) -> F:
         for name in reversed(dict.fromkeys(names)):
@@ -88,9 +105,11 @@ def settings_options(*names: str) -> Callable[[F], F]:
             env = f"NEWSSTREAM_{name.upper()}"
             default = field.default
             shown = (
-                "" if default is None or isinstance(default, SecretStr) else f"; default {default}"
+                ""
+                if default is None or isinstance(default, SecretStr) or name in helps
+                else f"; default {default}"
             )
-            help_text = f"{field.description} [env: {env}{shown}]"
+            help_text = f"{helps.get(name, field.description)} [env: {env}{shown}]"
             flag = "--" + name.replace("_", "-")
             if is_flag:
                 func = click.option(

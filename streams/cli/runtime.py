@@ -63,11 +63,10 @@ def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
     return specs
 
 
-async def prepare_broker(
-    conn: KafkaConnection, settings: Settings, wait_seconds: float = 60.0
-) -> None:
-    """Wait for the broker (bounded backoff) and create the public topics if missing."""
-    await wait_for_broker(conn, timeout=wait_seconds)
+async def prepare_broker(conn: KafkaConnection, settings: Settings) -> None:
+    """Wait for the broker (bounded backoff, up to ``broker_wait_seconds``) and create the
+    public topics if missing; raises ``BrokerUnavailableError`` when no broker answered."""
+    await wait_for_broker(conn, timeout=settings.broker_wait_seconds)
     await ensure_topics(conn, topic_specs(settings))
 
 

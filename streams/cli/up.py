@@ -48,6 +48,8 @@ from streams.subprocesses import free_port, stop_process
 
 SINKS = ("jsonl", "sqlite")
 DEADLETTERS_DRAIN_SECONDS = 30.0
+#: How long the watcher and the sinks may take to finish their batch once told to stop.
+_STOP_SECONDS = 30.0
 
 
 def sample_inbox() -> Path:
@@ -85,11 +87,14 @@ class _Tracker:
         self.task_id: TaskID | None = None
         self._backfill_left = 0
         self._shown: set[str] = set()
+        self.backfilled = False
+        """Whether the files present at start were all handled (the watcher then follows)."""
 
     def on_backfill_start(self, total: int) -> None:
+        self._backfill_left = total
+        self.backfilled = total == 0
         if total and self.progress is not None:
             self.task_id = self.progress.add_task("backfill", total=total)
-            self._backfill_left = total
 
     def on_outcome(self, outcome: FileOutcome) -> None:
         state = _FileState(outcome)
@@ -136,25 +141,37 @@ class _Tracker:
         event = state.enriched
         if event is not None and state.deadletter is None:
             self.console.print(_article_line(state.outcome.path, event))
-        if self.progress is not None and self.task_id is not None:
-            # Only the files present at start make up the backfill; the bar goes when it is done.
-            self.progress.advance(self.task_id)
+        # Only the files present at start make up the backfill; the bar goes when it is done.
+        if not self.backfilled:
             self._backfill_left -= 1
-            if self._backfill_left <= 0:
-                self.progress.remove_task(self.task_id)
-                self.task_id = None
+            self.backfilled = self._backfill_left <= 0
+            if self.progress is not None and self.task_id is not None:
+                self.progress.advance(self.task_id)
+                if self.backfilled:
+                    self.progress.remove_task(self.task_id)
+                    self.task_id = None
         self.changed.set()
 
     def all_settled(self) -> bool:
         return all(s.settled for s in self.files.values())
 
+    def idle(self) -> bool:
+        """Every file present at start, and every one since, reached the sinks or failed."""
+        return self.backfilled and self.all_settled()
+
+
+def distinct_entities(event: ArticleEnriched) -> int:
+    """How many distinct entities an article names: one per entity id (the linker's), else per
+    canonical name and label. The console shows this count, as SQLite's ``entity_count``."""
+    return len({e.entity_id or f"{e.label.value}:{e.canonical}" for e in event.entities})
+
 
 def _article_line(path: str, event: ArticleEnriched) -> str:
+    """One line per article, at most 76 columns, so that it fits an 80-column terminal."""
     colour = {"negative": "red", "neutral": "white", "positive": "green"}[event.sentiment.label]
     return (
-        f"[green]enriched[/] {_short(path, 28):28} {event.article_id[:12]}"
-        f"  {event.language.code} {event.language.confidence:.2f}"
-        f"  {len(event.entities):3d} entities"
+        f"[green]enriched[/] {_short(path, 24):24} {event.article_id[:8]}"
+        f"  {event.language.code}  {distinct_entities(event):3d} entities"
         f"  [{colour}]{event.sentiment.label.value} {event.sentiment.score:+.2f}[/]"
     )
 
@@ -164,40 +181,49 @@ def _short(text: str, width: int) -> str:
 
 
 def top_entities(event: ArticleEnriched, limit: int = 4) -> str:
-    """The most mentioned persons, places and organisations of an article, for people."""
+    """The most mentioned persons, places and organisations of an article, for people: one per
+    line, each with its number of mentions."""
     counts: dict[str, int] = {}
     for entity in event.entities:
         if entity.label.value != "MISC":
             counts[entity.canonical] = counts.get(entity.canonical, 0) + 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return ", ".join(f"{name} {n}" for name, n in ranked)
+    return "\n".join(f"{name} {n}" for name, n in ranked)
 
 
 def _summary(tracker: _Tracker) -> Table:
-    table = Table(title="newsstream up --once", box=box.SIMPLE_HEAD)
-    table.add_column("file", no_wrap=True, max_width=20, overflow="ellipsis")
+    """The ``--once`` summary. At 80 columns the fixed columns take 64 with their spacing, and
+    the last one wraps in the rest: no header or value is ever cut."""
+    table = Table(
+        title="newsstream up --once", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
+    table.add_column("file", no_wrap=True, max_width=16, overflow="ellipsis")
     table.add_column("lang", no_wrap=True)
-    table.add_column("ents", justify="right", no_wrap=True)
+    table.add_column("entities", justify="right", no_wrap=True)
     table.add_column("sentiment", no_wrap=True)
     table.add_column("outcome", no_wrap=True)
-    table.add_column("top entities (mentions)", ratio=1)
+    table.add_column("top entities (mentions)", ratio=1, min_width=12)
     for path, state in sorted(tracker.files.items()):
         event = state.enriched
+        details = top_entities(event) if event else ""
         if state.deadletter is not None:
-            outcome = f"[red]dead letter: {state.deadletter.reason}[/]"
+            outcome = "[red]dead letter[/]"
+            details = f"{state.deadletter.stage.value} {state.deadletter.reason}"
         elif state.outcome.outcome is Outcome.DEADLETTER:
-            outcome = f"[red]dead letter: {state.outcome.reason}[/]"
+            outcome = "[red]dead letter[/]"
+            details = state.outcome.reason or ""
         elif state.outcome.outcome is Outcome.DUPLICATE:
             outcome = "[yellow]duplicate[/]"
+            details = f"of {state.outcome.article_id}"
         else:
             outcome = "[green]in sinks[/]" if state.settled else "[red]not finished[/]"
         table.add_row(
             path,
             event.language.code if event else "",
-            str(len(event.entities)) if event else "",
+            str(distinct_entities(event)) if event else "",
             f"{event.sentiment.score:+.2f} {event.sentiment.label.value}" if event else "",
             outcome,
-            top_entities(event) if event else "",
+            details,
         )
     return table
 
@@ -230,13 +256,31 @@ def _embedded_broker(settings: Settings, logs: Path) -> Iterator[str | None]:
         yield broker.bootstrap
 
 
-def _start_worker(settings: Settings, bootstrap: str, logs: Path) -> subprocess.Popen[bytes]:
+def _web_port(settings: Settings) -> int:
+    """The worker's web port: ``web_port``, or a free one when another program holds it (a
+    second ``up``, an old worker), so the demo still starts; the console says which."""
+    if _port_is_free(settings.web_host, settings.web_port):
+        return settings.web_port
+    return free_port(settings.web_host)
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a worker's web server on ``host``."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (all interfaces: this machine is one)
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def _start_worker(
+    settings: Settings, bootstrap: str, logs: Path, web_port: int
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(settings_env(settings))
     env["NEWSSTREAM_BROKER"] = bootstrap
     env["NEWSSTREAM_TANSU"] = "true" if settings.broker_is_tansu else "false"
-    if not _port_is_free(settings.web_host, settings.web_port):
-        env["NEWSSTREAM_WEB_PORT"] = str(free_port())
+    env["NEWSSTREAM_WEB_PORT"] = str(web_port)
     log_file = (logs / "worker.log").open("ab")
     try:
         return subprocess.Popen(
@@ -250,6 +294,21 @@ def _start_worker(settings: Settings, bootstrap: str, logs: Path) -> subprocess.
         )
     finally:
         log_file.close()
+
+
+async def _stop_tasks(
+    stop: asyncio.Event, stopping: list[asyncio.Task[object]], follower: asyncio.Task[object]
+) -> None:
+    """Stop the watcher and the sinks through ``stop`` and wait for them: each sink finishes
+    its batch, commits its offsets and leaves its group while the broker still runs (cancelled
+    instead, a commit in flight fails on the closed connection, an ERROR in the log). Only
+    what does not stop in time, and the dead-letter follower, are cancelled."""
+    stop.set()
+    follower.cancel()
+    _, late = await asyncio.wait(stopping, timeout=_STOP_SECONDS)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*stopping, follower, return_exceptions=True)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -267,7 +326,11 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
     logs = settings.data_dir / "logs"
     logs.mkdir(exist_ok=True)
     setup_logging(settings, logs / "up.log")
-    console.print(f"inbox    {inbox}\ndata dir {settings.data_dir}  (logs in {logs})")
+    console.print(
+        f"inbox    {inbox}\ndata dir {settings.data_dir}  (logs in {logs})",
+        soft_wrap=True,
+        markup=False,
+    )
     with _embedded_broker(settings, logs) as embedded:
         bootstrap = embedded or settings.broker
         console.print(f"broker   {bootstrap}{' (embedded Tansu, in memory)' if embedded else ''}")
@@ -277,8 +340,16 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
 
             apply_tansu_compat()
         asyncio.run(runtime.prepare_broker(conn, settings))
-        worker = _start_worker(settings, bootstrap, logs)
+        web_port = _web_port(settings)
+        worker = _start_worker(settings, bootstrap, logs, web_port)
         console.print(f"worker   pid {worker.pid} (loading models; first results take a while)")
+        url = dashboard_url(settings.web_host, web_port)
+        console.print(f"dashboard {url} (ready once the worker has started)")
+        if web_port != settings.web_port:
+            console.print(
+                f"[yellow]port {settings.web_port} is taken[/]: the dashboard uses {web_port}"
+                " (choose with --web-port)"
+            )
         try:
             stop = asyncio.Event()
             code = run_until_signal(
@@ -341,18 +412,17 @@ async def _main(
         name="sink-deadletters",
     )
     background.append(deadletters)
-    background.append(
-        asyncio.create_task(
-            reads.subscribe(
-                conn,
-                settings.topics.deadletter,
-                settings.embedded,
-                None,
-                None,
-                tracker.on_deadletter,
-            ),
-            name="deadletters",
-        )
+    # Follows the dead letters for the console only: it is cancelled at the end, not stopped.
+    follower = asyncio.create_task(
+        reads.subscribe(
+            conn,
+            settings.topics.deadletter,
+            settings.embedded,
+            None,
+            None,
+            tracker.on_deadletter,
+        ),
+        name="deadletters",
     )
     started = time.monotonic()
     code = 0
@@ -367,9 +437,10 @@ async def _main(
                 on_backfill_start=tracker.on_backfill_start,
             )
         )
+        idle_shown = False
         try:
             while not stop.is_set():
-                for task in [watcher, *background]:
+                for task in [watcher, *background, follower]:
                     if task.done() and not (task is watcher and once):
                         task.result()
                         if task is not watcher:
@@ -389,6 +460,15 @@ async def _main(
                         console.print(f"[red]timed out after {timeout_seconds:.0f} s[/]")
                         code = 1
                         break
+                if not once and tracker.idle() != idle_shown:
+                    idle_shown = not idle_shown
+                    if idle_shown:
+                        # Not cut into lines: the path stays whole for copying.
+                        console.print(
+                            f"waiting for new files in {inbox} (Ctrl-C stops)",
+                            soft_wrap=True,
+                            markup=False,
+                        )
                 tracker.changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(tracker.changed.wait(), 0.5)
@@ -396,11 +476,7 @@ async def _main(
                 finish_deadletters.set()
                 await _stored(deadletters, console)
         finally:
-            stop.set()
-            for task in [watcher, *background]:
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(watcher, *background, return_exceptions=True)
+            await _stop_tasks(stop, [watcher, *background], follower)
     if once:
         console.print(_summary(tracker))
         failed = sum(1 for s in tracker.files.values() if s.failed or not s.settled)
@@ -412,7 +488,9 @@ async def _main(
         )
         console.print(
             f"sinks: {runtime.default_sink_path(settings, 'jsonl')}, "
-            f"{runtime.default_sink_path(settings, 'sqlite')}"
+            f"{runtime.default_sink_path(settings, 'sqlite')}",
+            soft_wrap=True,
+            markup=False,
         )
         console.print(f"dead letters: {runtime.default_sink_path(settings, 'deadletters')}")
         if failed:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -171,8 +172,29 @@ async def wait_for_broker(
     Called by processes at startup (a broker started alongside may still be coming up). Retries
     with exponential backoff (0.1 s doubling to 2 s) and raises
     :class:`BrokerUnavailableError` naming the address, attempts and last error after
-    ``timeout`` seconds.
+    ``timeout`` seconds. While it waits, aiokafka's own log records (an ERROR per failed
+    connection) are held back unless the ``aiokafka`` logger is at DEBUG: the failures are
+    expected, and the last one is in the error.
     """
+    with _quiet_client_logs():
+        await _wait_for_broker(conn, timeout)
+
+
+@contextlib.contextmanager
+def _quiet_client_logs() -> Iterator[None]:
+    logger = logging.getLogger("aiokafka")
+    if logger.getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    before = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+async def _wait_for_broker(conn: KafkaConnection, timeout: float) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     delay = _BACKOFF_FIRST_S
     attempts = 0
@@ -182,7 +204,7 @@ async def wait_for_broker(
         if remaining <= 0:
             raise BrokerUnavailableError(
                 f"no Kafka broker answered at {conn.bootstrap_servers} within {timeout:g} s "
-                f"({attempts} attempts; last error: {last_error!r})"
+                f"({attempts} attempts; last error: {_describe(last_error)})"
             )
         attempts += 1
         admin = AIOKafkaAdminClient(**conn.admin_kwargs())
@@ -199,3 +221,16 @@ async def wait_for_broker(
             await admin.close()
         await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 2, _BACKOFF_MAX_S)
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "none"
+    text = str(error).strip()
+    name = type(error).__name__
+    if not text:
+        return name
+    # "Unable to bootstrap from [('host', port, <AddressFamily...>)]": the address is known.
+    text = text.split(" from [", 1)[0] if "Unable to bootstrap" in text else text
+    # aiokafka's messages often start with the class name already.
+    return text if text.startswith(name) else f"{name}: {text}"

@@ -40,6 +40,20 @@ class TopicNotFoundError(LookupError):
     """The topic does not exist on the broker."""
 
 
+async def topic_names(conn: KafkaConnection) -> set[str]:
+    """The names of every topic on the broker now (internal ones included).
+
+    Read from the cluster metadata that a consumer fetches at start: asking for every topic
+    names none, so no broker creates one for the asking.
+    """
+    consumer = new_consumer(conn, group_id=None)
+    await consumer.start()
+    try:
+        return set(await consumer.topics())
+    finally:
+        await stop_consumer(consumer)
+
+
 async def read_log(
     conn: KafkaConnection, topic: str, max_records: int | None = None
 ) -> AsyncGenerator[list[ConsumerRecord[bytes, bytes]], None]:
@@ -113,13 +127,17 @@ async def subscribe(
     """Print the values of ``topic`` (all partitions, no consumer group); returns how many.
 
     Without ``from_beginning`` only events that arrive from now on are shown. Stops after
-    ``limit`` events or ``idle_seconds`` without a new event, if given.
+    ``limit`` events or ``idle_seconds`` without a new event, if given. Raises
+    :class:`TopicNotFoundError` when ``topic`` does not exist: subscribing to it would make a
+    broker that auto-creates topics (Tansu, Kafka's default) create it.
     """
     consumer = new_consumer(
         conn, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
     )
     await consumer.start()
     try:
+        if topic not in await consumer.topics():
+            raise TopicNotFoundError(f"topic {topic!r} does not exist on the broker")
         consumer.subscribe([topic])
         await _wait_for_assignment(consumer, topic, idle_seconds)
         count = 0

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from streams.cli import main
 from streams.cli.runtime import resolve_topic
 from streams.config import Topics
-from streams.kafka import reads
+from streams.kafka import admin, reads
 from streams.kafka.client import KafkaConnection
 
 # Written out here, not derived from Topics: the short names are the public interface.
@@ -42,18 +42,40 @@ def test_full_and_unknown_names_are_used_as_given() -> None:
     assert resolve_topic("someone-elses-topic", topics) == "someone-elses-topic"
 
 
+ON_THE_BROKER = {*Topics("news.").all(), "news.articles.enriched.v2", "someone.elses"}
+
+
+@pytest.fixture
+def broker_topics(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """A broker that answers at once and holds ``ON_THE_BROKER``."""
+    monkeypatch.delenv("NEWSSTREAM_TOPIC_PREFIX", raising=False)
+
+    async def answers(conn: KafkaConnection, timeout: float) -> None:  # noqa: ASYNC109
+        pass
+
+    async def topic_names(conn: KafkaConnection) -> set[str]:
+        return set(ON_THE_BROKER)
+
+    monkeypatch.setattr(admin, "wait_for_broker", answers)
+    monkeypatch.setattr(reads, "topic_names", topic_names)
+    return ON_THE_BROKER
+
+
 @pytest.mark.parametrize(
     ("argument", "expected"),
     [
         ("articles.enriched", "news.articles.enriched"),
         ("news.quotes", "news.quotes"),
         ("stories", "news.stories"),
+        ("articles.enriched.v2", "news.articles.enriched.v2"),
+        ("news.articles.enriched.v2", "news.articles.enriched.v2"),
+        ("someone.elses", "someone.elses"),
     ],
 )
+@pytest.mark.usefixtures("broker_topics")
 def test_the_subscribe_command_reads_the_named_topic(
     monkeypatch: pytest.MonkeyPatch, argument: str, expected: str
 ) -> None:
-    monkeypatch.delenv("NEWSSTREAM_TOPIC_PREFIX", raising=False)
     read: list[str] = []
 
     async def subscribe(conn: KafkaConnection, topic: str, *args: Any) -> int:
@@ -71,3 +93,21 @@ def test_the_subscribe_command_reads_the_named_topic(
     assert result.exit_code == 0, result.output
     assert read == [expected]
     assert result.output == '{"n": 1}\n'
+
+
+@pytest.mark.parametrize("argument", ["bogus", "articles.enriched.v3"])
+@pytest.mark.usefixtures("broker_topics")
+def test_an_unknown_topic_is_one_line_and_exit_1_without_subscribing(
+    monkeypatch: pytest.MonkeyPatch, argument: str
+) -> None:
+    async def subscribe(*args: Any) -> int:
+        raise AssertionError("subscribed to a topic that does not exist")
+
+    monkeypatch.setattr(reads, "subscribe", subscribe)
+    monkeypatch.setattr(main, "setup_logging", lambda *args, **kwargs: None)
+    result = CliRunner().invoke(main.cli, ["subscribe", argument, "--broker", "127.0.0.1:9092"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: no topic {argument!r} nor 'news.{argument}' on the broker at 127.0.0.1:9092 "
+        "(subscribe never creates topics)\n"
+    )
