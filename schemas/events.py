@@ -30,6 +30,26 @@ READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 Offset = Annotated[int, Field(ge=0)]
+Supersedes = Annotated[
+    NonEmptyStr | None,
+    Field(
+        description=(
+            "The article_id of the earlier version of the same source file that this article "
+            "replaces (the file was edited in the inbox); None for a first version. The "
+            "superseded article stays in the log; consumers that want the current version of "
+            "each file drop the articles some other article supersedes."
+        )
+    ),
+]
+Warnings = Annotated[
+    tuple[NonEmptyStr, ...],
+    Field(
+        description=(
+            "What the source gave that could not be used as given, e.g. a published date that "
+            "was not understood and is left empty; each a sentence for people."
+        )
+    ),
+]
 
 
 class Event(BaseModel):
@@ -76,22 +96,8 @@ class ArticleIngested(Event):
     url: str | None = None
     source: str | None = Field(default=None, description="Outlet name, when the input gives one.")
     ingested_at: AwareDatetime
-    supersedes: NonEmptyStr | None = Field(
-        default=None,
-        description=(
-            "The article_id of the earlier version of the same source file that this article "
-            "replaces (the file was edited in the inbox); None for a first version. The "
-            "superseded article stays in the log; consumers that want the current version of "
-            "each file drop the articles some other article supersedes."
-        ),
-    )
-    warnings: tuple[NonEmptyStr, ...] = Field(
-        default=(),
-        description=(
-            "What the source gave that could not be used as given, e.g. a published date that "
-            "was not understood and is left empty; each a sentence for people."
-        ),
-    )
+    supersedes: Supersedes = None
+    warnings: Warnings = ()
 
     @model_validator(mode="after")
     def _precision_goes_with_date(self) -> ArticleIngested:
@@ -204,22 +210,8 @@ class ArticleEnriched(Event):
     url: str | None = None
     source: str | None = None
     ingested_at: AwareDatetime
-    supersedes: NonEmptyStr | None = Field(
-        default=None,
-        description=(
-            "The article_id of the earlier version of the same source file that this article "
-            "replaces (the file was edited in the inbox); None for a first version. The "
-            "superseded article stays in the log; consumers that want the current version of "
-            "each file drop the articles some other article supersedes."
-        ),
-    )
-    warnings: tuple[NonEmptyStr, ...] = Field(
-        default=(),
-        description=(
-            "What the source gave that could not be used as given, e.g. a published date that "
-            "was not understood and is left empty; each a sentence for people."
-        ),
-    )
+    supersedes: Supersedes = None
+    warnings: Warnings = ()
     language: Language
     entities: tuple[Entity, ...] = ()
     quotes: tuple[Quote, ...] = ()
