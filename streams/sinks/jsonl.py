@@ -34,13 +34,14 @@ SinkCorruptError naming the line.
 
 One process writes a file at a time: ``open()`` takes an exclusive ``flock`` on it, released by
 ``close()``. Within the process, calls are serialised by a lock, so any thread may call.
+
+The file handling (lock, torn-line truncation, append and cut-back) is ``streams.sinks.appendlog``,
+shared with the dead-letter sink.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -50,10 +51,10 @@ from typing import ClassVar, NamedTuple
 import orjson
 
 from schemas import ArticleEnriched, DecodeError, decode, encode
+from streams.sinks.appendlog import AppendLog
 from streams.sinks.base import (
     Sink,
     SinkCorruptError,
-    SinkError,
     SinkStateError,
     WriteResult,
     newer,
@@ -79,13 +80,8 @@ class JsonlSink(Sink):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._fd: int | None = None
+        self._file = AppendLog(self.path, log)
         self._index: dict[str, _Entry] = {}
-        # Bytes of complete lines: the file's size after every successful write.
-        self._size = 0
-        # Set while bytes of a failed write may remain past ``_size``; the next write removes
-        # them first, since the consumer loop retries ``write`` without reopening the sink.
-        self._dirty = False
 
     def __repr__(self) -> str:
         return f"JsonlSink({str(self.path)!r})"
@@ -98,49 +94,16 @@ class JsonlSink(Sink):
         event, SinkStateError when already open.
         """
         with self._lock:
-            if self._fd is not None:
+            if self._file.is_open:
                 raise SinkStateError(f"{self!r} is already open")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            created = not self.path.exists()
-            # O_APPEND: every write lands at the end even if the size we track were stale.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise SinkError(f"{self.path} is open in another writer") from None
-                index, good_size = self._scan()
-                file_size = os.fstat(fd).st_size
-                if good_size < file_size:
-                    log.warning(
-                        "%s: truncating a torn last line (%d bytes) left by an interrupted write",
-                        self.path,
-                        file_size - good_size,
-                    )
-                    os.ftruncate(fd, good_size)
-                    os.fsync(fd)
-                if created:
-                    _fsync_directory(self.path.parent)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._fd = fd
-            self._index = index
-            self._size = good_size
-            self._dirty = False
+            index: dict[str, _Entry] = {}
 
-    def _scan(self) -> tuple[dict[str, _Entry], int]:
-        """Index the file's complete lines; returns the index and the size of those lines."""
-        index: dict[str, _Entry] = {}
-        offset = 0
-        with self.path.open("rb") as file:
-            for lineno, line in enumerate(file, start=1):
-                if not line.endswith(b"\n"):
-                    break  # torn: only the last line can lack its newline
+            def read_line(line: bytes, lineno: int, offset: int) -> None:
                 article_id, event_id, enriched_at = _key_of_line(line, self.path, lineno)
                 index[article_id] = _Entry(enriched_at, event_id, offset, len(line))
-                offset += len(line)
-        return index, offset
+
+            self._file.open(read_line)
+            self._index = index
 
     def write(self, batch: Sequence[ArticleEnriched]) -> WriteResult:
         """Append the batch's new derivations as lines and fsync them before returning.
@@ -151,13 +114,11 @@ class JsonlSink(Sink):
         again while it cannot (nothing is appended after bytes that were never acknowledged).
         """
         with self._lock:
-            fd = self._require_open()
-            if self._dirty:
-                self._truncate_to_acknowledged(fd)
+            self._require_open()
             staged: dict[str, _Entry] = {}
             lines: list[bytes] = []
             inserted = updated = unchanged = 0
-            offset = self._size
+            offset = self._file.size
             for event in batch:
                 current = staged.get(event.article_id)
                 if current is None:
@@ -178,36 +139,17 @@ class JsonlSink(Sink):
                 lines.append(line)
                 offset += len(line)
             if lines:
-                try:
-                    _write_all(fd, b"".join(lines))
-                    os.fsync(fd)
-                except BaseException:
-                    self._dirty = True
-                    try:
-                        self._truncate_to_acknowledged(fd)
-                    except OSError:
-                        log.exception("%s: could not undo a failed write", self.path)
-                    raise
+                self._file.append(b"".join(lines))
                 # Only now, durable, may the index say these events are stored: a failed
                 # batch must not make its redelivery look like a duplicate.
-                self._size = offset
                 self._index.update(staged)
             return WriteResult(inserted, updated, unchanged)
-
-    def _truncate_to_acknowledged(self, fd: int) -> None:
-        """Remove what a failed write may have left past the acknowledged lines."""
-        os.ftruncate(fd, self._size)
-        os.fsync(fd)
-        self._dirty = False
 
     def close(self) -> None:
         """Close the file, releasing its lock; lines were fsynced by each ``write`` already."""
         with self._lock:
-            if self._fd is None:
-                return
-            fd, self._fd = self._fd, None
+            self._file.close()
             self._index = {}
-            os.close(fd)
 
     def count(self) -> int:
         """Number of distinct articles in the file."""
@@ -218,19 +160,18 @@ class JsonlSink(Sink):
     def get(self, article_id: str) -> ArticleEnriched | None:
         """The article's last line, decoded, or None."""
         with self._lock:
-            fd = self._require_open()
+            self._require_open()
             entry = self._index.get(article_id)
             if entry is None:
                 return None
-            data = os.pread(fd, entry.length, entry.offset)
+            data = self._file.read(entry.offset, entry.length)
         if len(data) != entry.length:
             raise SinkCorruptError(f"{self.path} shrank under the sink (offset {entry.offset})")
         return decode(data, ArticleEnriched)
 
-    def _require_open(self) -> int:
-        if self._fd is None:
+    def _require_open(self) -> None:
+        if not self._file.is_open:
             raise SinkStateError(f"{self!r} is not open")
-        return self._fd
 
 
 def _key_of_line(line: bytes, path: Path, lineno: int) -> tuple[str, str, datetime]:
@@ -258,19 +199,3 @@ def _key_of_line(line: bytes, path: Path, lineno: int) -> tuple[str, str, dateti
             f"{path}:{lineno}: not a valid ArticleEnriched line: {exc}"
         ) from None
     return article_id, event_id, when
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a newly created file's directory entry durable (fsync of the file alone is not)."""
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)

@@ -161,7 +161,12 @@ _INSERT_TOUCHED_ENTITIES: Final = """
 """
 """Delete, then insert: the touched entities' rows recomputed from ``entity_mentions`` (an
 entity no longer mentioned anywhere has no row). Two statements, because a row deleted and
-inserted again under one unique key in a single statement could collide with itself."""
+inserted again under one unique key in a single statement could collide with itself.
+
+Migration v2 (``postgres_migrations``) holds a frozen copy of this computation, over all
+mentions, so that it fills ``entities`` the same way whatever this SQL becomes: change this one
+freely, never that copy; a change to what an ``entities`` row holds needs a new migration that
+recomputes the stored rows."""
 
 
 def _psycopg() -> Any:

@@ -62,7 +62,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """,
     # v2: story_id, supersedes and current_articles; entity ids in entity_mentions and entities
     # keyed by them; quotes. Filled from the stored events, in SQL of its own, so this
-    # migration does what it did whatever later code does.
+    # migration does what it did whatever later code does. Two parts are deliberate frozen
+    # copies, not to be shared: the entities recomputation (WITH keyed ... INSERT INTO entities)
+    # is the runtime postgres._INSERT_TOUCHED_ENTITIES as of v2, over all mentions instead of a
+    # batch's touched keys; the quotes table is the one the SQLite sink's v2 creates, in
+    # PostgreSQL. Either may change later; this must not.
     """
     ALTER TABLE articles ADD COLUMN story_id TEXT, ADD COLUMN supersedes TEXT;
     UPDATE articles SET story_id = event->>'story_id', supersedes = event->>'supersedes';

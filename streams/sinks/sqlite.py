@@ -110,7 +110,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # v2: story_id, supersedes and current_articles; entities keyed by entity_id; quotes.
     # Everything new is filled from the stored events, in SQL, so this migration does what it
-    # did whatever later code does.
+    # did whatever later code does. Its quotes table repeats the PostgreSQL sink's v2 on
+    # purpose: each database's migrations are its own, frozen, and are not shared.
     (
         "ALTER TABLE articles ADD COLUMN story_id TEXT",
         "ALTER TABLE articles ADD COLUMN supersedes TEXT",

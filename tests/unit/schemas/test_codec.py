@@ -8,6 +8,7 @@ that does not round trip shows here and not in a consumer.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import orjson
 import pytest
@@ -51,40 +52,35 @@ AMSTERDAM = timezone(timedelta(hours=1))
 PROVENANCE = (EnricherInfo(name="ner", version="3"), EnricherInfo(name="sentiment", version="2"))
 RUTTE = {"canonical": "Mark Rutte", "entity_id": "per/mark-rutte", "label": EntityLabel.PER}
 BODY = 'Rutte zei: "We gaan door." Daarna vertrok hij naar Brussel.'
+ARTICLE: dict[str, Any] = {
+    "article_id": "a1",
+    "source_id": "nos-1",
+    "source_path": "inbox/nos-1.json",
+    "title": "Kabinet gaat door",
+    "body": BODY,
+    "url": "https://example.org/a1",
+    "source": "NOS",
+    "ingested_at": AT,
+    "supersedes": "a0",
+    "warnings": ("published '4 aprill 2026' not understood; left empty",),
+}
+"""The fields the ingested and the enriched sample share: one article, before and after."""
 
 
 def _samples() -> list[Event]:
     return [
         ArticleIngested(
-            article_id="a1",
-            source_id="nos-1",
-            source_path="inbox/nos-1.json",
+            **ARTICLE,
             content_format="json",
             content_sha256="0" * 64,
-            title="Kabinet gaat door",
-            body=BODY,
             published=datetime(2026, 3, 1, 9, 0, tzinfo=AMSTERDAM),
             published_precision=DatePrecision.TIME,
-            url="https://example.org/a1",
-            source="NOS",
-            ingested_at=AT,
-            supersedes="a0",
-            warnings=("published '4 aprill 2026' not understood; left empty",),
         ),
         ArticleEnriched(
+            **ARTICLE,
             event_id="e1",
-            article_id="a1",
-            source_id="nos-1",
-            source_path="inbox/nos-1.json",
-            title="Kabinet gaat door",
-            body=BODY,
             published=datetime(2026, 3, 1, tzinfo=UTC),
             published_precision=DatePrecision.DAY,
-            url="https://example.org/a1",
-            source="NOS",
-            ingested_at=AT,
-            supersedes="a0",
-            warnings=("published '4 aprill 2026' not understood; left empty",),
             language=Language(code="nl", confidence=0.98),
             entities=(
                 Entity(

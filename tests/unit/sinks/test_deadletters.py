@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -115,15 +116,13 @@ def test_one_writer_at_a_time(path: Path) -> None:
 def test_a_failed_write_leaves_nothing_and_the_retry_stores_the_batch(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streams.sinks.deadletters as module
-
     with DeadLetterSink(path) as sink:
         sink.write([letter(1)])
 
         def no_space(fd: int) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(module.os, "fsync", no_space)
+        monkeypatch.setattr(os, "fsync", no_space)
         with pytest.raises(OSError, match="No space"):
             sink.write([letter(2)])
         monkeypatch.undo()

@@ -19,44 +19,56 @@ CET = timezone(timedelta(hours=1))
 CEST = timezone(timedelta(hours=2))
 
 
+_SPELLINGS: list[tuple[datetime, DatePrecision, list[str]]] = [
+    # Each moment, at its precision, and the spellings (Dutch, English, ISO 8601) that mean it.
+    (
+        datetime(2019, 4, 4, tzinfo=UTC),
+        DatePrecision.DAY,
+        [
+            *("4 april 2019", "04 April 2019", "4 apr. 2019", "4-apr-2019"),
+            *("Thursday, April 4, 2019", "April 4th, 2019", "2019-04-04"),
+        ],
+    ),
+    (datetime(2019, 3, 12, tzinfo=UTC), DatePrecision.DAY, ["12 mrt 2019"]),
+    (datetime(2019, 10, 1, tzinfo=UTC), DatePrecision.DAY, ["1 okt. 2019"]),
+    (datetime(2019, 5, 4, tzinfo=UTC), DatePrecision.DAY, ["zaterdag 4 mei 2019", "za 4 mei 2019"]),
+    (
+        datetime(2019, 3, 4, tzinfo=UTC),
+        DatePrecision.DAY,
+        ["March 4, 2019", "Mar. 4, 2019", "4 March 2019"],
+    ),
+    (
+        datetime(2019, 4, 4, 14, 30, tzinfo=UTC),
+        DatePrecision.TIME,
+        ["4 april 2019 14:30", "4 april 2019, 14.30 uur"],
+    ),
+    (datetime(2019, 4, 4, 9, 5, tzinfo=UTC), DatePrecision.TIME, ["4 april 2019 om 9.05 uur"]),
+    (datetime(2019, 4, 4, 14, 30, tzinfo=CEST), DatePrecision.TIME, ["4 april 2019 14:30 CEST"]),
+    (datetime(2019, 3, 4, 14, 30, tzinfo=UTC), DatePrecision.TIME, ["March 4, 2019 2:30 PM"]),
+    (datetime(2019, 3, 4, 0, 5, tzinfo=UTC), DatePrecision.TIME, ["March 4, 2019 12:05 am"]),
+    (
+        datetime(2019, 3, 4, 14, 30, 15, tzinfo=CET),
+        DatePrecision.TIME,
+        ["4 March 2019 14:30:15 +01:00"],
+    ),
+    (datetime(2019, 4, 4, 10, tzinfo=CET), DatePrecision.TIME, ["2019-04-04T10:00:00+01:00"]),
+    (datetime(2019, 4, 4, 10, tzinfo=UTC), DatePrecision.TIME, ["2019-04-04 10:00"]),
+    (
+        datetime(2019, 3, 1, tzinfo=UTC),
+        DatePrecision.MONTH,
+        ["maart 2019", "mrt. 2019", "March 2019"],
+    ),
+    (datetime(2019, 4, 1, tzinfo=UTC), DatePrecision.MONTH, ["2019-04"]),
+    (datetime(2019, 1, 1, tzinfo=UTC), DatePrecision.YEAR, ["2019"]),
+]
+
+
 @pytest.mark.parametrize(
     ("text", "moment", "precision"),
     [
-        # Dutch, day-month-year
-        ("4 april 2019", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("04 April 2019", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("4 apr. 2019", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("12 mrt 2019", datetime(2019, 3, 12, tzinfo=UTC), DatePrecision.DAY),
-        ("1 okt. 2019", datetime(2019, 10, 1, tzinfo=UTC), DatePrecision.DAY),
-        ("zaterdag 4 mei 2019", datetime(2019, 5, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("za 4 mei 2019", datetime(2019, 5, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("4 april 2019 14:30", datetime(2019, 4, 4, 14, 30, tzinfo=UTC), DatePrecision.TIME),
-        ("4 april 2019, 14.30 uur", datetime(2019, 4, 4, 14, 30, tzinfo=UTC), DatePrecision.TIME),
-        ("4 april 2019 om 9.05 uur", datetime(2019, 4, 4, 9, 5, tzinfo=UTC), DatePrecision.TIME),
-        ("4 april 2019 14:30 CEST", datetime(2019, 4, 4, 14, 30, tzinfo=CEST), DatePrecision.TIME),
-        ("4-apr-2019", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("maart 2019", datetime(2019, 3, 1, tzinfo=UTC), DatePrecision.MONTH),
-        ("mrt. 2019", datetime(2019, 3, 1, tzinfo=UTC), DatePrecision.MONTH),
-        # English, month-day-year and day-month-year
-        ("March 4, 2019", datetime(2019, 3, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("Mar. 4, 2019", datetime(2019, 3, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("Thursday, April 4, 2019", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("April 4th, 2019", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("4 March 2019", datetime(2019, 3, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("March 4, 2019 2:30 PM", datetime(2019, 3, 4, 14, 30, tzinfo=UTC), DatePrecision.TIME),
-        ("March 4, 2019 12:05 am", datetime(2019, 3, 4, 0, 5, tzinfo=UTC), DatePrecision.TIME),
-        (
-            "4 March 2019 14:30:15 +01:00",
-            datetime(2019, 3, 4, 14, 30, 15, tzinfo=CET),
-            DatePrecision.TIME,
-        ),
-        ("March 2019", datetime(2019, 3, 1, tzinfo=UTC), DatePrecision.MONTH),
-        # ISO 8601, as before, and its shorter forms
-        ("2019-04-04", datetime(2019, 4, 4, tzinfo=UTC), DatePrecision.DAY),
-        ("2019-04-04T10:00:00+01:00", datetime(2019, 4, 4, 10, tzinfo=CET), DatePrecision.TIME),
-        ("2019-04-04 10:00", datetime(2019, 4, 4, 10, tzinfo=UTC), DatePrecision.TIME),
-        ("2019-04", datetime(2019, 4, 1, tzinfo=UTC), DatePrecision.MONTH),
-        ("2019", datetime(2019, 1, 1, tzinfo=UTC), DatePrecision.YEAR),
+        pytest.param(text, moment, precision, id=text)
+        for moment, precision, texts in _SPELLINGS
+        for text in texts
     ],
 )
 def test_dutch_english_and_iso_dates_are_parsed_at_their_precision(

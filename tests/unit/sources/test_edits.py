@@ -46,6 +46,29 @@ async def _backfill(inbox: Path, data: Path, broker: RecordingPublisher) -> None
         ledger.close()
 
 
+async def _edit(
+    inbox: Path, data: Path, broker: RecordingPublisher, *texts: str, name: str = "top.txt"
+) -> None:
+    """Write each of ``texts`` to ``inbox/name`` in turn, each followed by one watcher run (a
+    restart), so each text is a new version of the file."""
+    for text in texts:
+        _write(inbox / name, text)
+        await _backfill(inbox, data, broker)
+
+
+async def _crash_after_acknowledgement(
+    inbox: Path, data: Path, broker: RecordingPublisher, text: str, *, kept: bool
+) -> None:
+    """Write ``text`` to ``inbox/top.txt`` and run a watcher that dies once the broker
+    acknowledged the batch, before its ledger records it. ``kept``: the acknowledged batch is
+    on ``broker``'s topic afterwards; otherwise it is lost with the acknowledgement."""
+    _write(inbox / "top.txt", text)
+    dying = DyingPublisher()
+    dying.articles = broker.articles if kept else list(broker.articles)
+    with pytest.raises(SystemExit):
+        await _backfill(inbox, data, dying)
+
+
 def _versions(broker: RecordingPublisher) -> list[tuple[str, str, str | None]]:
     return [(a.source_path, a.body, a.supersedes) for a in broker.articles]
 
@@ -54,12 +77,8 @@ async def test_an_edited_file_is_a_new_article_that_supersedes_the_old_one(
     inbox: Path, tmp_path: Path
 ) -> None:
     broker = RecordingPublisher()
-    _write(inbox / "top.txt", V1)
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "top.txt", V2)
-    await _backfill(inbox, tmp_path, broker)  # a restarted watcher remembers the old version
-    _write(inbox / "top.txt", V3)
-    await _backfill(inbox, tmp_path, broker)
+    # Each version by a restarted watcher: it remembers the old version.
+    await _edit(inbox, tmp_path, broker, V1, V2, V3)
 
     first, second, third = broker.articles
     assert _versions(broker) == [
@@ -88,12 +107,7 @@ async def test_an_edit_that_changes_only_whitespace_publishes_nothing(
     inbox: Path, tmp_path: Path
 ) -> None:
     broker = RecordingPublisher()
-    _write(inbox / "top.txt", V1)
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "top.txt", V1.replace(" ", "  ") + "\n")
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "top.txt", V2)
-    await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V1, V1.replace(" ", "  ") + "\n", V2)
     assert _versions(broker) == [
         ("top.txt", V1, None),
         ("top.txt", V2, broker.articles[0].article_id),
@@ -105,9 +119,7 @@ async def test_restoring_an_earlier_version_publishes_nothing_and_the_next_edit_
 ) -> None:
     # Publishing V1 again would make V1 and V2 supersede each other: no version would be current.
     broker = RecordingPublisher()
-    for text in (V1, V2, V1, V3):
-        _write(inbox / "top.txt", text)
-        await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V1, V2, V1, V3)
     v1, v2, _v3 = broker.articles
     assert _versions(broker) == [
         ("top.txt", V1, None),
@@ -120,15 +132,12 @@ async def test_editing_a_file_whose_copy_is_still_in_the_inbox_supersedes_nothin
     inbox: Path, tmp_path: Path
 ) -> None:
     broker = RecordingPublisher()
-    _write(inbox / "top.txt", V1)
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "kopie.txt", V1)  # a duplicate: not published, but it holds V1
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "top.txt", V2)
-    await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V1)
+    # A duplicate: not published, but it holds V1.
+    await _edit(inbox, tmp_path, broker, V1, name="kopie.txt")
+    await _edit(inbox, tmp_path, broker, V2)
     (inbox / "kopie.txt").unlink()
-    _write(inbox / "top.txt", V3)
-    await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V3)
     assert _versions(broker) == [
         ("top.txt", V1, None),
         ("top.txt", V2, None),  # kopie.txt still holds V1: it stays current
@@ -141,8 +150,7 @@ async def test_a_copy_and_an_edit_made_while_the_watcher_was_down_supersede_noth
 ) -> None:
     # Both files come back in one batch: the copy is a duplicate recorded with the edit.
     broker = RecordingPublisher()
-    _write(inbox / "top.txt", V1)
-    await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V1)
     _write(inbox / "kopie.txt", V1)
     _write(inbox / "top.txt", V2)
     await _backfill(inbox, tmp_path, broker)
@@ -153,17 +161,11 @@ async def test_a_crash_between_acknowledgement_and_ledger_keeps_the_versions_rig
     inbox: Path, tmp_path: Path
 ) -> None:
     broker = RecordingPublisher()
-    _write(inbox / "top.txt", V1)
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "top.txt", V2)
-    dying = DyingPublisher()
-    dying.articles = broker.articles
-    with pytest.raises(SystemExit):
-        await _backfill(inbox, tmp_path, dying)
+    await _edit(inbox, tmp_path, broker, V1)
+    await _crash_after_acknowledgement(inbox, tmp_path, broker, V2, kept=True)
     # The restarted watcher finds V2 on the broker: it records it without publishing it again,
     # and the next edit supersedes V2, not V1.
-    _write(inbox / "top.txt", V3)
-    await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V3)
     v1, v2, _v3 = broker.articles
     assert _versions(broker) == [
         ("top.txt", V1, None),
@@ -176,13 +178,8 @@ async def test_an_edit_the_broker_never_got_is_published_again_still_superseding
     inbox: Path, tmp_path: Path
 ) -> None:
     broker = RecordingPublisher()
-    _write(inbox / "top.txt", V1)
-    await _backfill(inbox, tmp_path, broker)
-    _write(inbox / "top.txt", V2)
-    dying = DyingPublisher()
-    dying.articles = list(broker.articles)
-    with pytest.raises(SystemExit):
-        await _backfill(inbox, tmp_path, dying)  # the batch is lost with the acknowledgement
+    await _edit(inbox, tmp_path, broker, V1)
+    await _crash_after_acknowledgement(inbox, tmp_path, broker, V2, kept=False)
     await _backfill(inbox, tmp_path, broker)
     assert _versions(broker) == [
         ("top.txt", V1, None),
@@ -198,8 +195,7 @@ async def test_a_ledger_from_before_versions_is_upgraded_and_remembers_the_publi
     _version_1_ledger(tmp_path / "ledger.sqlite3", inbox, "top.txt", v1_id)
     broker = _NotEmpty()
     await _backfill(inbox, tmp_path, broker)  # V1 is recorded: nothing to publish
-    _write(inbox / "top.txt", V2)
-    await _backfill(inbox, tmp_path, broker)
+    await _edit(inbox, tmp_path, broker, V2)
     assert [(a.body, a.supersedes) for a in broker.articles] == [(V2, v1_id)]
     ledger = Ledger(tmp_path / "ledger.sqlite3", inbox)
     assert ledger.is_published(v1_id)

@@ -96,23 +96,26 @@ def test_utf8_bom_and_utf16_bom_are_text() -> None:
     assert _ok("a.txt", "Hallo wereld.".encode("utf-16")).body == "Hallo wereld."
 
 
+_BAD_FILES: list[tuple[str, str, list[bytes]]] = [
+    # Each reason, with the name and the contents of files that get it.
+    ("empty-file", "a.txt", [b"", b"  \n\t \n"]),
+    ("binary", "a.txt", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"tekst \x00 met nul"]),
+    ("undecodable-text", "a.txt", [b"caf\xe9 au lait"]),
+    ("empty-body", "a.txt", [b"date 2019-02  \n"]),
+    ("invalid-date", "a.txt", [b"date 2019-13 Tekst"]),
+    ("invalid-json", "a.json", [b"{not json"]),
+    (
+        "invalid-article",
+        "a.json",
+        [b'["body"]', b'{"title": "x"}', b'{"body": 5}', b'{"body": "x", "title": ["a"]}'],
+    ),
+    ("unsupported-format", "a.pdf", [b"%PDF-1.4"]),
+]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
-    [
-        ("a.txt", b"", "empty-file"),
-        ("a.txt", b"  \n\t \n", "empty-file"),
-        ("a.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        ("a.txt", b"tekst \x00 met nul", "binary"),
-        ("a.txt", b"caf\xe9 au lait", "undecodable-text"),
-        ("a.txt", b"date 2019-02  \n", "empty-body"),
-        ("a.txt", b"date 2019-13 Tekst", "invalid-date"),
-        ("a.json", b"{not json", "invalid-json"),
-        ("a.json", b'["body"]', "invalid-article"),
-        ("a.json", b'{"title": "x"}', "invalid-article"),
-        ("a.json", b'{"body": 5}', "invalid-article"),
-        ("a.json", b'{"body": "x", "title": ["a"]}', "invalid-article"),
-        ("a.pdf", b"%PDF-1.4", "unsupported-format"),
-    ],
+    [(name, data, reason) for reason, name, files in _BAD_FILES for data in files],
 )
 def test_bad_files_get_a_reason(name: str, data: bytes, reason: str) -> None:
     rejected = _rejected(name, data)
