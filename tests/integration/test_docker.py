@@ -44,7 +44,14 @@ PREFIX = "NEWSSTREAM_"
 APP_IMAGE = "newsstream:local"
 KAFKA_IMAGE = "apache/kafka"
 PINNED_IMAGE = re.compile(r"(?P<name>[a-z0-9./_-]+):(?P<tag>[\w.-]*\d[\w.-]*)@sha256:[0-9a-f]{64}")
-APP_SERVICES = {"watcher", "worker", "sink-jsonl", "sink-sqlite", "sink-postgres"}
+APP_SERVICES = {
+    "watcher",
+    "worker",
+    "sink-jsonl",
+    "sink-sqlite",
+    "sink-deadletters",
+    "sink-postgres",
+}
 CLUSTER_SECTION = "the 3-broker cluster"
 EXISTING_SECTION = "an existing Kafka cluster"
 
