@@ -72,6 +72,7 @@ from streams.stories.minhash import (
     MinHasher,
     band_keys,
     index_add,
+    index_ids,
     index_remove,
     pack_signature,
     similarity,
@@ -182,7 +183,8 @@ class StoryClusterer:
 
     def band_index(self) -> Mapping[BandKey, list[str]]:
         """LSH band key -> ids of the articles in the state with that band (built if needed)."""
-        return {k: [v] if isinstance(v, str) else list(v) for k, v in self._index().items()}
+        index = self._index()
+        return {key: index_ids(index, key) for key in index}
 
     def _index(self) -> BandIndex:
         if self._bands is None:
@@ -260,11 +262,7 @@ class StoryClusterer:
         index = self._index()
         candidates: set[str] = set()
         for key in band_keys:
-            held = index.get(key)
-            if isinstance(held, str):
-                candidates.add(held)
-            elif held is not None:
-                candidates.update(held)
+            candidates.update(index_ids(index, key))
         best: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             entry = self.state.articles.get(candidate)
