@@ -276,21 +276,20 @@ class StoryClusterer:
     def score(self, f: ArticleFeatures, story: Mapping[str, Any]) -> tuple[float, int]:
         """(match score, shared non-MISC entity ids) of ``f`` against ``story``."""
         stories = max(1, len(self.state.stories))
-        article_vec: dict[str, float] = {}
-        story_vec: dict[str, float] = {}
-        shared = 0
         story_entities: Mapping[str, list[Any]] = story["entities"]
         index = self._entity_index()
-        for eid, (mentions, _, label) in f.entities.items():
+
+        def tf_idf(eid: str, mentions: int) -> float:
             df = max(1, len(index.get(eid, ())))
-            idf = math.log(1.0 + stories / df)
-            article_vec[eid] = (1.0 + math.log(mentions)) * idf
-            held = story_entities.get(eid)
-            if held is not None and label != EntityLabel.MISC.value:
-                shared += 1
-        for eid, (mentions, _, _, _) in story_entities.items():
-            df = max(1, len(index.get(eid, ())))
-            story_vec[eid] = (1.0 + math.log(mentions)) * math.log(1.0 + stories / df)
+            return (1.0 + math.log(mentions)) * math.log(1.0 + stories / df)
+
+        article_vec = {eid: tf_idf(eid, v[0]) for eid, v in f.entities.items()}
+        story_vec = {eid: tf_idf(eid, v[0]) for eid, v in story_entities.items()}
+        shared = sum(
+            1
+            for eid, (_, _, label) in f.entities.items()
+            if eid in story_entities and label != EntityLabel.MISC.value
+        )
         entity = _cosine(article_vec, story_vec)
         text = _cosine(
             {t: 1.0 + math.log(n) for t, n in f.terms.items()},
