@@ -60,7 +60,7 @@ Per story, the entity and term profiles are capped (``max_story_entities``,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -354,11 +354,7 @@ class StoryClusterer:
                 if held is None
                 else [held[0] + mentions, held[1] + 1, held[2], held[3]]
             )
-        kept = dict(
-            sorted(entities.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[
-                : params.max_story_entities
-            ]
-        )
+        kept = dict(sorted(entities.items(), key=entity_rank)[: params.max_story_entities])
         terms = dict(story["terms"])
         for term, n in f.terms.items():
             terms[term] = terms.get(term, 0) + n
@@ -428,6 +424,14 @@ class StoryClusterer:
         for eid in story["entities"]:
             self._unindex(eid, story_id)
         del state.stories[story_id]
+
+
+def entity_rank(item: tuple[str, Sequence[Any]]) -> tuple[Any, Any, str]:
+    """Sort key of a story's entity, ``(entity id, [mentions, articles, name, label])``: most
+    mentions first, then most articles, then by id (the profile's cap and the published top
+    entities keep the same ones)."""
+    eid, (mentions, articles, *_) = item
+    return -mentions, -articles, eid
 
 
 def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:
