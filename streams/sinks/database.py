@@ -141,9 +141,14 @@ id (enriched without the linker), by its canonical name and label."""
 
 def entity_key(entity: Entity) -> EntityKey:
     """The key of ``entity`` among its article's entities (see ``EntityKey``)."""
-    if entity.entity_id is not None:
-        return (entity.entity_id, None, None)
-    return (None, entity.canonical, entity.label.value)
+    return stored_entity_key(entity.entity_id, entity.canonical, entity.label.value)
+
+
+def stored_entity_key(entity_id: str | None, canonical: str, label: str) -> EntityKey:
+    """The key of an entity as a row stores it (``entity_id``, ``canonical``, ``label``)."""
+    if entity_id is not None:
+        return (entity_id, None, None)
+    return (None, canonical, label)
 
 
 def quote_rows(

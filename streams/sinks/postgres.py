@@ -54,6 +54,7 @@ from streams.sinks.database import (
     article_columns,
     entity_key,
     quote_rows,
+    stored_entity_key,
 )
 from streams.sinks.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -257,9 +258,7 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
                         " RETURNING entity_id, canonical, label",
                         (event.article_id,),
                     ).fetchall()
-                    touched.update(
-                        (r[0], None, None) if r[0] is not None else (None, r[1], r[2]) for r in old
-                    )
+                    touched.update(stored_entity_key(*r) for r in old)
                     conn.execute("DELETE FROM quotes WHERE article_id = %s", (event.article_id,))
                 with conn.cursor() as cursor:
                     cursor.executemany(_INSERT_MENTION, _mention_rows(event))

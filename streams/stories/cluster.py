@@ -60,7 +60,7 @@ Per story, the entity and term profiles are capped (``max_story_entities``,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,7 @@ from streams.stories.minhash import (
     MinHasher,
     band_keys,
     index_add,
+    index_ids,
     index_remove,
     pack_signature,
     similarity,
@@ -182,7 +183,8 @@ class StoryClusterer:
 
     def band_index(self) -> Mapping[BandKey, list[str]]:
         """LSH band key -> ids of the articles in the state with that band (built if needed)."""
-        return {k: [v] if isinstance(v, str) else list(v) for k, v in self._index().items()}
+        index = self._index()
+        return {key: index_ids(index, key) for key in index}
 
     def _index(self) -> BandIndex:
         if self._bands is None:
@@ -260,11 +262,7 @@ class StoryClusterer:
         index = self._index()
         candidates: set[str] = set()
         for key in band_keys:
-            held = index.get(key)
-            if isinstance(held, str):
-                candidates.add(held)
-            elif held is not None:
-                candidates.update(held)
+            candidates.update(index_ids(index, key))
         best: tuple[float, str] | None = None
         for candidate in sorted(candidates):
             entry = self.state.articles.get(candidate)
@@ -278,21 +276,20 @@ class StoryClusterer:
     def score(self, f: ArticleFeatures, story: Mapping[str, Any]) -> tuple[float, int]:
         """(match score, shared non-MISC entity ids) of ``f`` against ``story``."""
         stories = max(1, len(self.state.stories))
-        article_vec: dict[str, float] = {}
-        story_vec: dict[str, float] = {}
-        shared = 0
         story_entities: Mapping[str, list[Any]] = story["entities"]
         index = self._entity_index()
-        for eid, (mentions, _, label) in f.entities.items():
+
+        def tf_idf(eid: str, mentions: int) -> float:
             df = max(1, len(index.get(eid, ())))
-            idf = math.log(1.0 + stories / df)
-            article_vec[eid] = (1.0 + math.log(mentions)) * idf
-            held = story_entities.get(eid)
-            if held is not None and label != EntityLabel.MISC.value:
-                shared += 1
-        for eid, (mentions, _, _, _) in story_entities.items():
-            df = max(1, len(index.get(eid, ())))
-            story_vec[eid] = (1.0 + math.log(mentions)) * math.log(1.0 + stories / df)
+            return (1.0 + math.log(mentions)) * math.log(1.0 + stories / df)
+
+        article_vec = {eid: tf_idf(eid, v[0]) for eid, v in f.entities.items()}
+        story_vec = {eid: tf_idf(eid, v[0]) for eid, v in story_entities.items()}
+        shared = sum(
+            1
+            for eid, (_, _, label) in f.entities.items()
+            if eid in story_entities and label != EntityLabel.MISC.value
+        )
         entity = _cosine(article_vec, story_vec)
         text = _cosine(
             {t: 1.0 + math.log(n) for t, n in f.terms.items()},
@@ -357,11 +354,7 @@ class StoryClusterer:
                 if held is None
                 else [held[0] + mentions, held[1] + 1, held[2], held[3]]
             )
-        kept = dict(
-            sorted(entities.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[
-                : params.max_story_entities
-            ]
-        )
+        kept = dict(sorted(entities.items(), key=entity_rank)[: params.max_story_entities])
         terms = dict(story["terms"])
         for term, n in f.terms.items():
             terms[term] = terms.get(term, 0) + n
@@ -431,6 +424,14 @@ class StoryClusterer:
         for eid in story["entities"]:
             self._unindex(eid, story_id)
         del state.stories[story_id]
+
+
+def entity_rank(item: tuple[str, Sequence[Any]]) -> tuple[Any, Any, str]:
+    """Sort key of a story's entity, ``(entity id, [mentions, articles, name, label])``: most
+    mentions first, then most articles, then by id (the profile's cap and the published top
+    entities keep the same ones)."""
+    eid, (mentions, articles, *_) = item
+    return -mentions, -articles, eid
 
 
 def _cosine(left: Mapping[str, float], right: Mapping[str, float]) -> float:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from schemas import EntityLabel, StoryDuplicate, StoryEntity, StoryUpdated
 from schemas.events import utc_now
-from streams.stories.cluster import Assignment
+from streams.stories.cluster import Assignment, entity_rank
 
 
 def story_event(assignment: Assignment, top: int = 10) -> StoryUpdated:
@@ -21,7 +21,7 @@ def story_event(assignment: Assignment, top: int = 10) -> StoryUpdated:
     re-sending the same state (a redelivery) gives the same id.
     """
     story = assignment.story
-    entities = sorted(story["entities"].items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    entities = sorted(story["entities"].items(), key=entity_rank)
     digest = hashlib.sha256(
         "\0".join([story["id"], assignment.article_id, *story["articles"]]).encode()
     ).hexdigest()[:32]

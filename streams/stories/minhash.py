@@ -98,6 +98,14 @@ BandIndex = dict[BandKey, str | list[str]]
 have one article: a bare string saves a list per key, ~3 KB per article)."""
 
 
+def index_ids(index: BandIndex, key: BandKey) -> list[str]:
+    """The ids of the articles under ``key`` (none if the key is not there)."""
+    held = index.get(key)
+    if held is None:
+        return []
+    return [held] if isinstance(held, str) else list(held)
+
+
 def index_add(index: BandIndex, key: BandKey, article_id: str) -> None:
     """Add ``article_id`` under ``key`` (after the ids already there)."""
     held = index.get(key)
