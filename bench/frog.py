@@ -7,23 +7,18 @@ which does not depend on other load.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.procs import cpu_seconds
 from streams.enrich.frog import FrogEntityRecognizer
-from streams.subprocesses import group_processes, stat_fields
+from streams.subprocesses import group_processes
 
 
 def _group_cpu_seconds(pgid: int) -> float:
-    ticks = 0
-    for pid, _state in group_processes(pgid):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            ticks += sum(int(f) for f in stat_fields(pid)[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid, _state in group_processes(pgid))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,8 +47,8 @@ from streams.sources.prepare import FileOutcome
 from streams.subprocesses import free_port, stop_process
 
 SINKS = ("jsonl", "sqlite")
-DEADLETTERS_DRAIN_SECONDS = 30.0
-#: How long the watcher and the sinks may take to finish their batch once told to stop.
+#: How long each step of stopping may take: the dead-letter sink storing the last dead letters
+#: (``--once``), the watcher and the sinks finishing their batch, the worker exiting on SIGTERM.
 _STOP_SECONDS = 30.0
 
 
@@ -231,7 +231,7 @@ def _summary(tracker: _Tracker) -> Table:
 async def _stored(deadletters: asyncio.Task[object], console: Console) -> None:
     """Wait (bounded) for the finishing dead-letter sink to store every dead letter so far."""
     try:
-        await asyncio.wait_for(asyncio.shield(deadletters), DEADLETTERS_DRAIN_SECONDS)
+        await asyncio.wait_for(asyncio.shield(deadletters), _STOP_SECONDS)
     except TimeoutError:
         console.print("[red]not every dead letter reached the dead-letter file in time[/]")
 
@@ -359,7 +359,7 @@ def run_up(settings: Settings, once: bool, timeout: float) -> int:
             code = 130
         finally:
             console.print("stopping worker ...")
-            stop_process(worker, 30.0)
+            stop_process(worker, _STOP_SECONDS)
         console.print("stopped")
         return code
 

@@ -8,7 +8,7 @@ partition, as its own ``/health`` shows, and the sinks must end with exactly one
 one JSONL line per article, and the group's committed offsets must reach the end of every input
 partition (raw topic and story input).
 
-This test found the defect that ``streams.app.factory._Consumer.perform_seek`` fixes: records
+This test found the defect that ``streams.app.transport._Consumer.perform_seek`` fixes: records
 fetched while the survivor's recovery ended were cleared from its queues and, on a partition
 the killed worker had never committed (often the story input, so early in the run), never
 fetched again. Before the fix, 27 and 3 of 300 articles were lost in 2 of 2 CI runs (and in 1

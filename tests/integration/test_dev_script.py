@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from streams.subprocesses import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -76,12 +77,6 @@ def run_dev(tree: Path, *args: str, **env: str) -> tuple[subprocess.CompletedPro
     return result, log.read_text(encoding="utf-8") if log.exists() else ""
 
 
-def closed_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port: int = server.getsockname()[1]
-    return port
-
-
 def test_demo_installs_only_the_project(tree: Path) -> None:
     result, log = run_dev(tree, "demo", "--inbox", "mine")
     assert result.returncode == 0, result.stderr
@@ -105,7 +100,7 @@ def test_test_installs_what_the_tests_use_then_runs_them(tree: Path) -> None:
 
 
 def test_test_stops_with_a_clear_line_when_postgresql_does_not_answer(tree: Path) -> None:
-    dsn = f"host=127.0.0.1 port={closed_port()} user=postgres dbname=test"
+    dsn = f"host=127.0.0.1 port={free_port()} user=postgres dbname=test"
     result, log = run_dev(tree, "test", NEWSSTREAM_TEST_POSTGRES_DSN=dsn)
     assert result.returncode != 0
     assert f"PostgreSQL does not answer at '{dsn}'" in result.stderr

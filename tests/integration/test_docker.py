@@ -32,6 +32,7 @@ import yaml
 from streams.cli import runtime
 from streams.cli.options import KAFKA
 from streams.config import Settings
+from streams.subprocesses import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -627,12 +628,6 @@ def listener() -> Iterator[int]:
         yield server.getsockname()[1]
 
 
-def closed_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port: int = server.getsockname()[1]
-    return port
-
-
 def run_healthcheck(tmp_path: Path, pid: int | str, env: Mapping[str, str]) -> int:
     script = tmp_path / "newsstream-healthcheck"
     script.write_text(healthcheck_script(), encoding="utf-8")
@@ -647,7 +642,7 @@ def test_healthcheck_worker_is_healthy_while_its_web_answers(tmp_path: Path) -> 
     with fake_process("worker") as pid:
         with web_server() as port:
             assert run_healthcheck(tmp_path, pid, {"NEWSSTREAM_WEB_PORT": str(port)}) == 0
-        assert run_healthcheck(tmp_path, pid, {"NEWSSTREAM_WEB_PORT": str(closed_port())}) == 1
+        assert run_healthcheck(tmp_path, pid, {"NEWSSTREAM_WEB_PORT": str(free_port())}) == 1
 
 
 @pytest.mark.parametrize("command", ["watch", "sink"])
@@ -657,9 +652,9 @@ def test_healthcheck_clients_are_healthy_while_a_broker_answers(
     with fake_process(command) as pid:
         with listener() as port:
             # The first bootstrap server is down: any one answering is enough.
-            broker = f"127.0.0.1:{closed_port()},127.0.0.1:{port}"
+            broker = f"127.0.0.1:{free_port()},127.0.0.1:{port}"
             assert run_healthcheck(tmp_path, pid, {"NEWSSTREAM_BROKER": broker}) == 0
-        broker = f"127.0.0.1:{closed_port()}"
+        broker = f"127.0.0.1:{free_port()}"
         assert run_healthcheck(tmp_path, pid, {"NEWSSTREAM_BROKER": broker}) == 1
 
 

@@ -64,10 +64,6 @@ def wait_for_sinks(stack: Stack, expected: set[str], timeout: float) -> None:
     wait_until(probe, lambda v: v == (len(expected), len(expected)), timeout, stack)
 
 
-def started_at() -> float:
-    return time.monotonic()
-
-
 def worker_health(port: int, timeout: float = 5.0) -> dict[str, Any]:
     """The worker's ``/health`` body (also on 503: starting, stuck, ...), or {} if no answer."""
     try:
