@@ -1,11 +1,12 @@
 """The worker's Prometheus metrics (``/metrics``) and its "last progress" clock.
 
 One :class:`WorkerMetrics` per app, with its own registry (not prometheus_client's global
-one), so that several apps in one process (tests) never clash. The app factory wraps the enrich
-agent's ``send`` and ``run_blocking`` with :meth:`WorkerMetrics.counted_send` and
-:meth:`WorkerMetrics.timed_enrichment` and adds the Faust sensor of :func:`count_records_in`,
-which counts the records consumed; the ``/metrics`` view sets the lag gauge just before each
-scrape.
+one), so that several apps in one process (tests) never clash. The app factory wraps every
+agent's ``send`` and ``handoff`` (their :class:`~streams.app.agents.loop.Outlet`) with
+:meth:`WorkerMetrics.counted_send` and :meth:`WorkerMetrics.counted_handoff`, the enrich step's
+``run_blocking`` with :meth:`WorkerMetrics.timed_enrichment`, and adds the Faust sensor of
+:func:`count_records_in`, which counts the records consumed; the ``/metrics`` view sets the lag
+gauge just before each scrape.
 """
 
 from __future__ import annotations
