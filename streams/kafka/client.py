@@ -281,6 +281,7 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
 
 @contextlib.asynccontextmanager
 async def started_producer(conn: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer (:func:`new_producer`), always stopped on exit."""
     producer = new_producer(conn)
     await producer.start()
     try:
