@@ -28,6 +28,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from streams.processing.delivery import Handoff, Send
+
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -108,9 +110,7 @@ class WorkerMetrics:
         if topic == deadletter_topic:
             self.deadletters.inc()
 
-    def counted_send(
-        self, send: Callable[[str, bytes, bytes], Awaitable[None]], deadletter_topic: str
-    ) -> Callable[[str, bytes, bytes], Awaitable[None]]:
+    def counted_send(self, send: Send, deadletter_topic: str) -> Send:
         """``send`` that counts each event once the broker acknowledged it."""
 
         async def counted(topic: str, key: bytes, value: bytes) -> None:
@@ -119,13 +119,9 @@ class WorkerMetrics:
 
         return counted
 
-    def counted_handoff(
-        self,
-        handoff: Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]],
-        deadletter_topic: str,
-    ) -> Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]]:
-        """``handoff`` (see ``streams.processing.delivery.Handoff``) whose records are counted once
-        the broker acknowledged them, like :meth:`counted_send`'s."""
+    def counted_handoff(self, handoff: Handoff, deadletter_topic: str) -> Handoff:
+        """``handoff`` whose records are counted once the broker acknowledged them, like
+        :meth:`counted_send`'s."""
 
         def count(topic: str, acknowledgement: asyncio.Future[object]) -> None:
             if not acknowledgement.cancelled() and acknowledgement.exception() is None:
