@@ -1,11 +1,12 @@
 """The worker's Prometheus metrics (``/metrics``) and its "last progress" clock.
 
 One :class:`WorkerMetrics` per app, with its own registry (not prometheus_client's global
-one), so that several apps in one process (tests) never clash. The app factory wraps the enrich
-agent's ``send`` and ``run_blocking`` with :meth:`WorkerMetrics.counted_send` and
-:meth:`WorkerMetrics.timed_enrichment` and adds the Faust sensor of :func:`count_records_in`,
-which counts the records consumed; the ``/metrics`` view sets the lag gauge just before each
-scrape.
+one), so that several apps in one process (tests) never clash. The app factory wraps every
+agent's ``send`` and ``handoff`` (their :class:`~streams.app.agents.loop.Outlet`) with
+:meth:`WorkerMetrics.counted_send` and :meth:`WorkerMetrics.counted_handoff`, the enrich step's
+``run_blocking`` with :meth:`WorkerMetrics.timed_enrichment`, and adds the Faust sensor of
+:func:`count_records_in`, which counts the records consumed; the ``/metrics`` view sets the lag
+gauge just before each scrape.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from streams.processing.delivery import Handoff, Send
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -107,9 +110,7 @@ class WorkerMetrics:
         if topic == deadletter_topic:
             self.deadletters.inc()
 
-    def counted_send(
-        self, send: Callable[[str, bytes, bytes], Awaitable[None]], deadletter_topic: str
-    ) -> Callable[[str, bytes, bytes], Awaitable[None]]:
+    def counted_send(self, send: Send, deadletter_topic: str) -> Send:
         """``send`` that counts each event once the broker acknowledged it."""
 
         async def counted(topic: str, key: bytes, value: bytes) -> None:
@@ -118,13 +119,9 @@ class WorkerMetrics:
 
         return counted
 
-    def counted_handoff(
-        self,
-        handoff: Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]],
-        deadletter_topic: str,
-    ) -> Callable[[str, bytes, bytes], Awaitable[Awaitable[object]]]:
-        """``handoff`` (see ``streams.processing.delivery.Handoff``) whose records are counted once
-        the broker acknowledged them, like :meth:`counted_send`'s."""
+    def counted_handoff(self, handoff: Handoff, deadletter_topic: str) -> Handoff:
+        """``handoff`` whose records are counted once the broker acknowledged them, like
+        :meth:`counted_send`'s."""
 
         def count(topic: str, acknowledgement: asyncio.Future[object]) -> None:
             if not acknowledgement.cancelled() and acknowledgement.exception() is None:

@@ -5,7 +5,6 @@ Pure Python, no Kafka: the Faust agent, ``newsstream enrich`` and the benchmarks
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from schemas import (
     SentimentLabel,
 )
 from schemas.events import utc_now
+from schemas.ids import event_id
 from streams.enrich.base import Document, Enricher
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class EnrichmentFailure:
 def event_id_for(article_id: str, provenance: Sequence[EnricherInfo]) -> str:
     """Deterministic id of a derivation: the same article through the same enricher versions."""
     versions = "\0".join(f"{p.name}={p.version}" for p in provenance)
-    return hashlib.sha256(f"{article_id}\0{versions}".encode()).hexdigest()[:32]
+    return event_id(article_id, versions)
 
 
 class Pipeline:
@@ -153,9 +153,7 @@ def entity_events(enriched: ArticleEnriched) -> list[EntityMentioned]:
         mentions.sort(key=lambda e: e.start)
         events.append(
             EntityMentioned(
-                event_id=hashlib.sha256(
-                    f"{enriched.event_id}\0{canonical}\0{mentions[0].label.value}".encode()
-                ).hexdigest()[:32],
+                event_id=event_id(enriched.event_id, canonical, mentions[0].label.value),
                 article_id=enriched.article_id,
                 canonical=canonical,
                 label=mentions[0].label,
@@ -175,9 +173,7 @@ def quote_events(enriched: ArticleEnriched) -> list[QuoteSaid]:
     """One ``QuoteSaid`` per quote of an article, in text order; ids follow the event's id."""
     return [
         QuoteSaid(
-            event_id=hashlib.sha256(f"{enriched.event_id}\0quote\0{q.start}".encode()).hexdigest()[
-                :32
-            ],
+            event_id=event_id(enriched.event_id, "quote", q.start),
             article_id=enriched.article_id,
             text=q.text,
             start=q.start,

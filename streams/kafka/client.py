@@ -281,6 +281,7 @@ def new_producer(conn: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
 
 @contextlib.asynccontextmanager
 async def started_producer(conn: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer (:func:`new_producer`), always stopped on exit."""
     producer = new_producer(conn)
     await producer.start()
     try:
@@ -314,16 +315,9 @@ def new_consumer(
 class FaustBrokerSettings:
     """What the Faust app needs to reach the brokers, as plain data (no faust import here).
 
-    The app package turns it into Faust settings::
-
-        app = faust.App(..., broker=s.broker_url, broker_credentials=creds)
-        # creds, by case:
-        #   s.sasl_mechanism set: faust.SASLCredentials(username=s.sasl_username,
-        #       password=s.sasl_password.get_secret_value(), mechanism=s.sasl_mechanism,
-        #       ssl_context=s.ssl_context)   # ssl_context set <=> SASL_SSL
-        #   elif s.ssl_context:   faust.SSLCredentials(s.ssl_context)
-        #   else:                 None
-        # and, if s.is_tansu, streams.kafka.compat.apply_tansu_compat() before the app starts.
+    The app package turns it into Faust settings: ``broker_url`` and the credentials of
+    :func:`streams.app.transport.credentials` (SASL and/or SSL, or None for PLAINTEXT); if
+    ``is_tansu``, :func:`streams.kafka.compat.apply_tansu_compat` runs before the app starts.
     """
 
     broker_url: str

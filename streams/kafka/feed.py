@@ -17,9 +17,9 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
     TopicPartition,
 )
 
-from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
+from streams.kafka.client import KafkaConnection
 from streams.kafka.compat import true_end_offsets
-from streams.kafka.reads import TopicNotFoundError
+from streams.kafka.reads import TopicNotFoundError, started_consumer
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +85,11 @@ async def group_feed(conn: KafkaConnection, group_id: str, topic: str) -> AsyncI
     Raises :class:`TopicNotFoundError` when the broker does not know ``topic``: it is never
     subscribed to, so it is not created (a mistyped ``--topic`` would otherwise wait forever).
     """
-    consumer = new_consumer(conn, group_id=group_id)
-    await consumer.start()
-    try:
+    async with started_consumer(conn, group_id=group_id) as consumer:
         if not consumer.partitions_for_topic(topic):
             raise TopicNotFoundError(f"topic {topic!r} does not exist on the broker")
         consumer.subscribe([topic])
         yield GroupFeed(consumer)
-    finally:
-        await stop_consumer(consumer)
 
 
 def _tp_order(tp: TopicPartition) -> tuple[str, int]:

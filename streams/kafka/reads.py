@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
 
 from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
     AIOKafkaConsumer,
@@ -20,11 +21,23 @@ from streams.kafka.client import KafkaConnection, new_consumer, stop_consumer
 from streams.kafka.compat import true_end_offsets
 
 
-async def topic_record_count(conn: KafkaConnection, topic: str) -> int:
-    """How many records ``topic`` holds (0 if it does not exist), correct on Tansu too."""
-    consumer = new_consumer(conn, group_id=None)
+@contextlib.asynccontextmanager
+async def started_consumer(
+    conn: KafkaConnection, *, group_id: str | None, **overrides: Any
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer (:func:`~streams.kafka.client.new_consumer`), always stopped on exit
+    (:func:`~streams.kafka.client.stop_consumer`)."""
+    consumer = new_consumer(conn, group_id=group_id, **overrides)
     await consumer.start()
     try:
+        yield consumer
+    finally:
+        await stop_consumer(consumer)
+
+
+async def topic_record_count(conn: KafkaConnection, topic: str) -> int:
+    """How many records ``topic`` holds (0 if it does not exist), correct on Tansu too."""
+    async with started_consumer(conn, group_id=None) as consumer:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
             return 0
@@ -32,8 +45,6 @@ async def topic_record_count(conn: KafkaConnection, topic: str) -> int:
         starts = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
         return sum(ends[tp] - starts[tp] for tp in tps)
-    finally:
-        await stop_consumer(consumer)
 
 
 class TopicNotFoundError(LookupError):
@@ -46,12 +57,8 @@ async def topic_names(conn: KafkaConnection) -> set[str]:
     Read from the cluster metadata that a consumer fetches at start: asking for every topic
     names none, so no broker creates one for the asking.
     """
-    consumer = new_consumer(conn, group_id=None)
-    await consumer.start()
-    try:
+    async with started_consumer(conn, group_id=None) as consumer:
         return set(await consumer.topics())
-    finally:
-        await stop_consumer(consumer)
 
 
 async def read_log(
@@ -64,9 +71,7 @@ async def read_log(
     (``contextlib.aclosing``): that stops its consumer. Batches are never empty; a partition's
     records come in offset order.
     """
-    consumer = new_consumer(conn, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
+    async with started_consumer(conn, group_id=None, enable_auto_commit=False) as consumer:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
@@ -90,8 +95,6 @@ async def read_log(
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-    finally:
-        await stop_consumer(consumer)
 
 
 async def find_keys(conn: KafkaConnection, topic: str, keys: set[bytes]) -> set[bytes]:
@@ -131,11 +134,8 @@ async def subscribe(
     :class:`TopicNotFoundError` when ``topic`` does not exist: subscribing to it would make a
     broker that auto-creates topics (Tansu, Kafka's default) create it.
     """
-    consumer = new_consumer(
-        conn, group_id=None, auto_offset_reset="earliest" if from_beginning else "latest"
-    )
-    await consumer.start()
-    try:
+    reset = "earliest" if from_beginning else "latest"
+    async with started_consumer(conn, group_id=None, auto_offset_reset=reset) as consumer:
         if topic not in await consumer.topics():
             raise TopicNotFoundError(f"topic {topic!r} does not exist on the broker")
         consumer.subscribe([topic])
@@ -157,8 +157,6 @@ async def subscribe(
                     emit(record.value or b"")
                     count += 1
         return count
-    finally:
-        await stop_consumer(consumer)
 
 
 async def _wait_for_assignment(

@@ -14,7 +14,7 @@ from schemas import ArticleEnriched, ArticleIngested, DeadLetterStage, DecodeErr
 from schemas.deadletters import record_deadletter
 from streams.config import Topics
 from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events, quote_events
-from streams.processing.delivery import Output, deliver
+from streams.processing.delivery import Output, Send, deliver
 from streams.processing.story_input import STORY_ID_RESERVE
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class BatchProcessor:
             ],
             Awaitable[list[ArticleEnriched | EnrichmentFailure]],
         ],
-        send: Callable[[str, bytes, bytes], Awaitable[None]],
+        send: Send,
         topics: Topics,
         max_deadletter_payload_bytes: int,
         max_event_bytes: int = 1_000_000,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from schemas import ArticleIngested, DeadLetter, DeadLetterStage, FileOrigin
 from schemas.events import utc_now
+from schemas.ids import event_id
 from streams.sources.ledger import FileRecord, Ledger, Outcome
 from streams.sources.parse import Rejected, parse_article
 from streams.sources.pending import PendingFiles
@@ -197,7 +198,7 @@ class FilePreparer:
         limit = self.max_deadletter_payload_bytes
         payload = None if data is None else base64.b64encode(data[:limit]).decode("ascii")
         deadletter = DeadLetter(
-            event_id=hashlib.sha256(f"watch\0{rel}\0{digest}".encode()).hexdigest()[:32],
+            event_id=event_id("watch", rel, digest),
             stage=DeadLetterStage.WATCH,
             reason=why.reason,
             detail=why.detail,

@@ -6,11 +6,11 @@ Called by the worker's ``stories`` agent (:mod:`streams.app.agents.stories`) aft
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from schemas import EntityLabel, StoryDuplicate, StoryEntity, StoryUpdated
 from schemas.events import utc_now
+from schemas.ids import event_id
 from streams.stories.cluster import Assignment, entity_rank
 
 
@@ -22,11 +22,8 @@ def story_event(assignment: Assignment, top: int = 10) -> StoryUpdated:
     """
     story = assignment.story
     entities = sorted(story["entities"].items(), key=entity_rank)
-    digest = hashlib.sha256(
-        "\0".join([story["id"], assignment.article_id, *story["articles"]]).encode()
-    ).hexdigest()[:32]
     return StoryUpdated(
-        event_id=digest,
+        event_id=event_id(story["id"], assignment.article_id, *story["articles"]),
         story_id=story["id"],
         title=story["title"],
         article_ids=tuple(story["articles"]),
