@@ -208,7 +208,7 @@ def train(
 
     def epoch_end(_epoch: int, loss: float, entry: dict[str, Any]) -> None:
         predicted = predict_proba(model, held_set, emb, device).argmax(axis=1).tolist()
-        report: SentimentReport = SentimentReport.of(held_gold, predicted)
+        report = SentimentReport.of(held_gold, predicted)
         entry["loss"] = round(loss, 4)
         entry["held_out_accuracy"] = round(report.accuracy, 4)
         entry["held_out_macro_f1"] = round(report.macro_f1, 4)
