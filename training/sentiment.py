@@ -64,7 +64,7 @@ from training.conll import REPO_ROOT
 from training.e5.calibrate import calibration_factors
 from training.e5.data import INFERENCE_TOKENS, Embeddings, make_batch
 from training.e5.example import Example
-from training.e5.export import export, load_saved, trained_by, write_manifest
+from training.e5.export import VARIANTS, export, load_saved, trained_by, write_manifest
 from training.e5.loop import E5TrainConfig, LowerCache, fit, prepare, seed_all
 from training.e5.options import (
     add_arguments,
@@ -256,7 +256,7 @@ def runtime_scores(
     """Score every exported variant through ONNX Runtime on the held-out texts."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as cache:
-        for variant in ("fp32", "int8"):
+        for variant in VARIANTS:
             model = E5SentenceClassifier(out_dir, Path(cache), variant=variant, threads=threads)
             try:
                 report = evaluate(model, texts, labels)
