@@ -473,10 +473,9 @@ def load_data(
     examples = headline_examples(tokenizer, corpus.texts, corpus.labels.tolist())
     # A pack carries unlabelled sentences for self-training and calibration either way.
     count = max(cfg.pseudo_sentences, cfg.calibration_sentences, 20000 if for_pack else 0)
-    unlabelled = [
-        Example(sentence_ids(tokenizer, s), (0,), (1,), "nl")
-        for s in dpgmedia_sentences(corpora, count, cfg.seed)
-    ]
+    sentences = dpgmedia_sentences(corpora, count, cfg.seed)
+    # Label 1 (neutral) is a placeholder: no training reads these sentences' own labels.
+    unlabelled = headline_examples(tokenizer, sentences, [1] * len(sentences))
     data = {
         "corpus_sha256": sha256_file(path),
         "rows_read": corpus.rows_read,
