@@ -65,8 +65,12 @@ class SentimentReport:
             "accuracy": round(self.accuracy, 4),
             "macro_f1": round(self.macro_f1, 4),
             "per_class": {
-                label: {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
-                | {"support": s}
+                label: {
+                    "precision": round(p, 4),
+                    "recall": round(r, 4),
+                    "f1": round(f, 4),
+                    "support": s,
+                }
                 for label, (p, r, f, s) in zip(LABELS, self.per_class(), strict=True)
             },
             "confusion": self.confusion.tolist(),
