@@ -19,13 +19,8 @@ PER, LOC, ORG, MISC = EntityLabel.PER, EntityLabel.LOC, EntityLabel.ORG, EntityL
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def recognizer(cache_dir: Path) -> Iterator[E5EntityRecognizer]:
-    enricher = E5EntityRecognizer(cache_dir=cache_dir)
+def recognizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E5EntityRecognizer]:
+    enricher = E5EntityRecognizer(cache_dir=tmp_path_factory.mktemp("models"))
     yield enricher
     enricher.close()
 
