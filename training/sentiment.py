@@ -64,7 +64,7 @@ from training.conll import REPO_ROOT
 from training.e5.calibrate import calibration_factors
 from training.e5.data import INFERENCE_TOKENS, Embeddings, make_batch
 from training.e5.example import Example
-from training.e5.export import export, load_saved, trained_by, write_manifest
+from training.e5.export import VARIANTS, export, load_saved, trained_by, write_manifest
 from training.e5.loop import E5TrainConfig, LowerCache, fit, prepare, seed_all
 from training.e5.options import (
     add_arguments,
@@ -208,7 +208,7 @@ def train(
 
     def epoch_end(_epoch: int, loss: float, entry: dict[str, Any]) -> None:
         predicted = predict_proba(model, held_set, emb, device).argmax(axis=1).tolist()
-        report: SentimentReport = SentimentReport.of(held_gold, predicted)
+        report = SentimentReport.of(held_gold, predicted)
         entry["loss"] = round(loss, 4)
         entry["held_out_accuracy"] = round(report.accuracy, 4)
         entry["held_out_macro_f1"] = round(report.macro_f1, 4)
@@ -256,7 +256,7 @@ def runtime_scores(
     """Score every exported variant through ONNX Runtime on the held-out texts."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as cache:
-        for variant in ("fp32", "int8"):
+        for variant in VARIANTS:
             model = E5SentenceClassifier(out_dir, Path(cache), variant=variant, threads=threads)
             try:
                 report = evaluate(model, texts, labels)
@@ -473,10 +473,9 @@ def load_data(
     examples = headline_examples(tokenizer, corpus.texts, corpus.labels.tolist())
     # A pack carries unlabelled sentences for self-training and calibration either way.
     count = max(cfg.pseudo_sentences, cfg.calibration_sentences, 20000 if for_pack else 0)
-    unlabelled = [
-        Example(sentence_ids(tokenizer, s), (0,), (1,), "nl")
-        for s in dpgmedia_sentences(corpora, count, cfg.seed)
-    ]
+    sentences = dpgmedia_sentences(corpora, count, cfg.seed)
+    # Label 1 (neutral) is a placeholder: no training reads these sentences' own labels.
+    unlabelled = headline_examples(tokenizer, sentences, [1] * len(sentences))
     data = {
         "corpus_sha256": sha256_file(path),
         "rows_read": corpus.rows_read,

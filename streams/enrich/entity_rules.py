@@ -17,6 +17,7 @@ Dutch news with gazetteers:
 
 Rules use the part of speech when the backend gives one (``Token.pos``) and fall back on the
 surface (case, a short list of function words) when it does not, so they work for both.
+``mentions_to_entities`` does both steps and gives the enricher's ``Entity`` objects.
 Changing any rule changes results: bump ``RULES_VERSION``, which is part of enricher versions.
 """
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from schemas import EntityLabel
+from schemas import Entity, EntityLabel
 
 RULES_VERSION: Final = 1
 """Version of the rules in this module; enrichers that use them put it in their version."""
@@ -221,6 +222,17 @@ def clean_mentions(mentions: Iterable[Mention], body: str) -> list[Mention]:
                     result.append(relabel(trimmed))
     result.sort(key=lambda m: (m.start, m.end))
     return result
+
+
+def mentions_to_entities(mentions: Iterable[Mention], body: str) -> list[Entity]:
+    """The entities of one document from its backend's mentions: ``clean_mentions``, then each
+    cleaned mention with its ``canonical_names`` name, in body order."""
+    cleaned = clean_mentions(mentions, body)
+    names = canonical_names([(m.text(body), m.label) for m in cleaned])
+    return [
+        Entity(text=m.text(body), label=m.label, start=m.start, end=m.end, canonical=name)
+        for m, name in zip(cleaned, names, strict=True)
+    ]
 
 
 def split_at_line_breaks(mention: Mention, body: str) -> list[Mention]:

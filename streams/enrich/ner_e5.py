@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Unpack
 
-from schemas import Entity, EntityLabel
+from schemas import EntityLabel
 from streams.enrich.base import Document, Enricher, EnricherError, Span
 from streams.enrich.e5.model import ModelOptions
 from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger
@@ -22,9 +22,8 @@ from streams.enrich.entity_rules import (
     RULES_VERSION,
     Mention,
     Token,
-    canonical_names,
-    clean_mentions,
     mentions_from_bio,
+    mentions_to_entities,
 )
 
 ENTITY_LABELS: Final[dict[str, EntityLabel]] = {t: EntityLabel(t) for t in TYPES}
@@ -114,13 +113,7 @@ class E5EntityRecognizer(Enricher):
             if self._skip(doc):
                 out.append(doc.with_(entities=()))
                 continue
-            cleaned = clean_mentions(mentions[d], doc.body)
-            names = canonical_names([(m.text(doc.body), m.label) for m in cleaned])
-            entities = tuple(
-                Entity(text=m.text(doc.body), label=m.label, start=m.start, end=m.end, canonical=n)
-                for m, n in zip(cleaned, names, strict=True)
-            )
-            out.append(doc.with_(entities=entities))
+            out.append(doc.with_(entities=tuple(mentions_to_entities(mentions[d], doc.body))))
         return out
 
     def _skip(self, doc: Document) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -133,12 +133,4 @@ def evaluate_ner(tagger: WordTagger, conll_path: Path) -> NerReport:
     predicted = tagger.tag_words([s.words for s in sentences])
     seconds = time.perf_counter() - started
     report = score([s.tags for s in sentences], predicted)
-    return NerReport(
-        report.overall,
-        report.by_type,
-        report.token_accuracy,
-        report.sentences,
-        report.words,
-        seconds,
-        {"file": str(conll_path)},
-    )
+    return replace(report, seconds=seconds, extra={"file": str(conll_path)})

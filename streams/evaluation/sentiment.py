@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class SentimentReport:
     seconds: float = 0.0
 
     @classmethod
-    def of(cls, gold: Sequence[int], predicted: Sequence[int], seconds: float = 0.0) -> Any:
+    def of(cls, gold: Sequence[int], predicted: Sequence[int], seconds: float = 0.0) -> Self:
         confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
         for g, p in zip(gold, predicted, strict=True):
             confusion[g, p] += 1
@@ -65,8 +65,12 @@ class SentimentReport:
             "accuracy": round(self.accuracy, 4),
             "macro_f1": round(self.macro_f1, 4),
             "per_class": {
-                label: {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
-                | {"support": s}
+                label: {
+                    "precision": round(p, 4),
+                    "recall": round(r, 4),
+                    "f1": round(f, 4),
+                    "support": s,
+                }
                 for label, (p, r, f, s) in zip(LABELS, self.per_class(), strict=True)
             },
             "confusion": self.confusion.tolist(),
@@ -99,5 +103,4 @@ def evaluate(model: Any, texts: Sequence[str], labels: Sequence[int]) -> Sentime
     probs = model.probabilities(list(texts))
     seconds = time.perf_counter() - started
     predicted = np.asarray(probs).argmax(axis=1).tolist()
-    report: SentimentReport = SentimentReport.of(list(labels), predicted, seconds)
-    return report
+    return SentimentReport.of(list(labels), predicted, seconds)

@@ -1,10 +1,15 @@
-"""Checks shared by the NER tests."""
+"""The seed articles and the checks the NER tests share."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from schemas import Entity
+
+_ARTICLES = Path(__file__).resolve().parents[2] / "streams" / "samples" / "articles"
+SEED_000 = _ARTICLES / "000_7b201681f24eebfa.txt"
+SEED_002 = _ARTICLES / "002_5e518ff5de4b58f3.txt"
 
 
 def assert_aligned(body: str, entities: Sequence[Entity]) -> None:

@@ -108,7 +108,6 @@ class E5Model:
             raise
         self.batch_tokens = batch_tokens
         self._lock = threading.Lock()
-        self.content_hash = self.variant.weights_sha256
 
     @classmethod
     def for_enricher(
@@ -124,7 +123,7 @@ class E5Model:
     @property
     def version(self) -> str:
         """Variant and weights hash, the model's part of an enricher's version."""
-        return f"{self.variant.name}-{self.content_hash[:12]}"
+        return f"{self.variant.name}-{self.variant.weights_sha256[:12]}"
 
     def run(self, sequences: Sequence[Sequence[int]]) -> list[tuple[list[int], F32]]:
         """The graph's ``logits`` for token-id sequences (``<s>`` ... ``</s>`` each).

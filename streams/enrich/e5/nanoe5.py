@@ -54,7 +54,6 @@ _HEAD_BYTES: Final = 16 << 20
 """Bytes read to parse the header (the 0.3.0 file's header and tokenizer take 4.6 MB)."""
 
 F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 
 class E5FormatError(ValueError):

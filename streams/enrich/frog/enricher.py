@@ -14,9 +14,8 @@ from streams.enrich.entity_rules import (
     Mention,
     Pos,
     Token,
-    canonical_names,
-    clean_mentions,
     mentions_from_bio,
+    mentions_to_entities,
 )
 from streams.enrich.frog.alignment import align_tokens
 from streams.enrich.frog.chunks import DEFAULT_MAX_CHUNK_CHARS, paragraph_chunks
@@ -123,12 +122,7 @@ class FrogEntityRecognizer(Enricher):
             for start, end in paragraph_chunks(body, self._max_chunk_chars):
                 chunk = body[start:end]
                 mentions.extend(_frog_mentions(chunk, start, server.analyse(chunk)))
-        cleaned = clean_mentions(mentions, body)
-        names = canonical_names([(m.text(body), m.label) for m in cleaned])
-        return [
-            Entity(text=m.text(body), label=m.label, start=m.start, end=m.end, canonical=name)
-            for m, name in zip(cleaned, names, strict=True)
-        ]
+        return mentions_to_entities(mentions, body)
 
     def close(self) -> None:
         """Stop the servers if this recognizer started or was handed them; else leave them up."""

@@ -13,22 +13,14 @@ from schemas import EntityLabel, Language
 from streams.enrich.base import Document, EnricherError, Span
 from streams.enrich.ner_e5 import E5EntityRecognizer, word_tokens
 from streams.enrich.sentences import SentenceSplitter
-from tests.support.entities import assert_aligned
+from tests.support.entities import SEED_000, SEED_002, assert_aligned
 
-ROOT = Path(__file__).resolve().parents[3]
-SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
-SEED_002 = ROOT / "streams" / "samples" / "articles" / "002_5e518ff5de4b58f3.txt"
 PER, LOC, ORG, MISC = EntityLabel.PER, EntityLabel.LOC, EntityLabel.ORG, EntityLabel.MISC
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def recognizer(cache_dir: Path) -> Iterator[E5EntityRecognizer]:
-    enricher = E5EntityRecognizer(cache_dir=cache_dir)
+def recognizer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E5EntityRecognizer]:
+    enricher = E5EntityRecognizer(cache_dir=tmp_path_factory.mktemp("models"))
     yield enricher
     enricher.close()
 

@@ -9,21 +9,14 @@ import pytest
 
 from schemas import SentimentLabel
 from streams.enrich.base import Document, EnricherError, Span
-from streams.enrich.e5.classifier import (
-    DEFAULT_MODEL_DIR,
-)
+from streams.enrich.e5.classifier import DEFAULT_MODEL_DIR
 from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
 from tests.support.e5_artefacts import damaged_copy
 from tests.support.e5_sentences import NEGATIVE, NEUTRAL, POSITIVE
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sentiment-cache")
-
-
-def test_enricher_fills_sentences_and_document(cache_dir: Path) -> None:
-    analyzer = E5SentimentAnalyzer(cache_dir=cache_dir)
+def test_enricher_fills_sentences_and_document(tmp_path: Path) -> None:
+    analyzer = E5SentimentAnalyzer(cache_dir=tmp_path)
     try:
         body = f"{NEGATIVE[0]} {NEGATIVE[1]} {NEUTRAL[0]}"
         first = len(NEGATIVE[0])

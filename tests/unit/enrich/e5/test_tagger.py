@@ -21,9 +21,7 @@ from streams.enrich.e5.tagger import (
 )
 from streams.evaluation.ner import chunks, evaluate_ner
 from tests.support.e5_sentences import SENTENCES
-
-ROOT = Path(__file__).resolve().parents[4]
-CORPORA = ROOT.parent / "shared" / "corpora"
+from training.conll import DEFAULT_CORPORA, corpus_path
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +100,10 @@ def test_int8_agrees_with_fp32(tagger: E5Tagger, cache_dir: Path) -> None:
         fp32.close()
 
 
-@pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is absent")
-@pytest.mark.parametrize(
-    ("path", "minimum"),
-    [("conll2002-nl/ned.testa", 0.875), ("conll2003-en/eng.testa", 0.925)],
-)
-def test_dev_set_f1(tagger: E5Tagger, path: str, minimum: float) -> None:
-    report = evaluate_ner(tagger, CORPORA / path)
+@pytest.mark.skipif(not DEFAULT_CORPORA.is_dir(), reason="../shared/corpora is absent")
+@pytest.mark.parametrize(("lang", "minimum"), [("nl", 0.875), ("en", 0.925)])
+def test_dev_set_f1(tagger: E5Tagger, lang: str, minimum: float) -> None:
+    report = evaluate_ner(tagger, corpus_path(lang, "dev"))
     assert report.overall.f1 >= minimum, report.format()
     assert set(report.by_type) == {"PER", "LOC", "ORG", "MISC"}
     assert report.words_per_second > 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,11 +20,8 @@ from streams.enrich.frog import (
     FrogServerPool,
     cgn_pos,
 )
-from tests.support.entities import assert_aligned
+from tests.support.entities import SEED_000, SEED_002, assert_aligned
 
-ROOT = Path(__file__).resolve().parents[4]
-SEED_000 = ROOT / "streams" / "samples" / "articles" / "000_7b201681f24eebfa.txt"
-SEED_002 = ROOT / "streams" / "samples" / "articles" / "002_5e518ff5de4b58f3.txt"
 PER, LOC, ORG, MISC = EntityLabel.PER, EntityLabel.LOC, EntityLabel.ORG, EntityLabel.MISC
 
 
