@@ -18,19 +18,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from importlib.metadata import version as _dist_version
+from itertools import pairwise
 
 from syntok.segmenter import segment
 from syntok.tokenizer import Token, Tokenizer
 
 from streams.enrich.base import Document, Enricher, Span
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 """Version of our own rules on top of syntok; bump when the output for some input changes."""
 
 # A paragraph break is a blank line (possibly holding only whitespace): the same rule syntok's
-# own ``analyze`` uses. A single newline is treated as ordinary whitespace, because plain-text
-# articles are often hard-wrapped in the middle of sentences.
+# own ``analyze`` uses. A single newline ends a sentence too, unless the paragraph is
+# hard-wrapped (``_units``).
 _PARAGRAPH_BREAK = re.compile(r"\r?\n(?:\s*\r?\n)+")
+
+# A line of hard-wrapped text is long and, where a sentence runs on, does not end like one.
+_WRAPPED_LINE_LENGTH = 40
+_HEADING_WORDS = 6
+_SENTENCE_END = (".", "!", "?", ":", ";", "\u2026", '"', "\u201d", "\u2019", "'", "\u00bb", ")")
 
 # Dutch abbreviations that are never the last word of a sentence (titles before a name, and
 # words that always introduce what follows): a sentence syntok ends on one is joined to the next.
@@ -134,19 +140,67 @@ def _paragraphs(text: str) -> Iterator[tuple[int, str]]:
     yield offset, text[offset:]
 
 
+def _runs_on(line: str, following: str) -> bool:
+    """Whether a sentence visibly runs on over the break between two lines: the line does not
+    end like a sentence and the next one starts in lower case (or the line ends in a comma).
+
+    A short line of capitalised words (a heading or a byline: "Peter Goris") runs on into
+    nothing, even before a dateline in lower case ("dinsdag 1 augustus 2000").
+    """
+    line = line.rstrip()
+    if line.endswith(","):
+        return True
+    if line.endswith(_SENTENCE_END) or not following.lstrip()[:1].islower():
+        return False
+    words = line.split()
+    return len(words) > _HEADING_WORDS or not all(w[:1].isupper() or w[:1].isdigit() for w in words)
+
+
+def _units(text: str) -> Iterator[tuple[int, str]]:
+    """The pieces of ``text`` that syntok segments one at a time: paragraphs, or runs of lines.
+
+    A hard-wrapped paragraph (at least a third of its line breaks are long lines running on,
+    see ``_runs_on``) is one piece: its single newlines are mere spaces, wherever they fall.
+    In any other paragraph a line break ends a sentence unless the sentence visibly runs on
+    over it: headings, bylines, section names and datelines ("Buitenland", "Peter Goris",
+    "dinsdag 1 augustus 2000") have no final punctuation and would otherwise run into the
+    sentence after them, which the tagger then reads as one.
+    """
+    for base, paragraph in _paragraphs(text):
+        lines = paragraph.split("\n")
+        breaks = len(lines) - 1
+        wrapped = sum(
+            1
+            for a, b in pairwise(lines)
+            if len(a.strip()) >= _WRAPPED_LINE_LENGTH and _runs_on(a, b)
+        )
+        if breaks == 0 or (wrapped and wrapped * 3 >= breaks):
+            yield base, paragraph
+            continue
+        start = 0
+        offset = len(lines[0]) + 1
+        for previous, line in pairwise(lines):
+            if not _runs_on(previous, line):
+                yield base + start, paragraph[start : offset - 1]
+                start = offset
+            offset += len(line) + 1
+        yield base + start, paragraph[start:]
+
+
 def split_sentences(text: str, tokenizer: Tokenizer | None = None) -> tuple[Span, ...]:
     """The sentences of ``text`` as spans, in order, non-overlapping.
 
     Every span starts and ends on a non-whitespace character, and together the spans cover
     every non-whitespace character of ``text``. Paragraph breaks (blank lines) always end a
-    sentence. Text without any non-whitespace character has no sentences.
+    sentence, and so does a line break except in hard-wrapped paragraphs (see ``_units``).
+    Text without any non-whitespace character has no sentences.
     """
     tok = tokenizer if tokenizer is not None else Tokenizer(replace_not_contraction=False)
     spans: list[Span] = []
     # Paragraphs are tokenised one at a time with their own offsets (and then shifted):
     # syntok's ``analyze`` pads each paragraph with ``offset`` spaces instead, which is
     # quadratic in the length of a long body.
-    for base, paragraph in _paragraphs(text):
+    for base, paragraph in _units(text):
         sentences: list[list[Token]] = []
         widths: dict[int, int] = {}
         for raw in segment(iter(_merge_quote_pairs(list(tok.tokenize(paragraph)), widths))):

@@ -110,11 +110,43 @@ EDGE_CASES: dict[str, list[str]] = {
     "quote-then-attribution": ["„Ik ga”, zei hij.", "„Jij ook?” vroeg zij."],
     "comma-apostrophe-quotes": [",,Ja'', zei hij.", ",,Nee.''", "Klaar."],
     "no-final-period": ["Eerste zin.", "Tweede zin zonder punt"],
-    "single-newline-is-whitespace": ["Een zin die over\neen regelovergang loopt.", "Klaar."],
+    "sentence-running-on-over-a-newline": ["Een zin die over\neen regelovergang loopt.", "Klaar."],
     "terminals": ["Is het waar?!", "Ja...", "Misschien wel."],
     "english": ["The U.S. economy grew by 3.5 percent.", "Mr. Smith was pleased."],
 }
 WITH_BODY: dict[str, tuple[str, list[str]]] = {
+    # Headings, bylines and datelines have no final punctuation; a line break ends them.
+    "line-break-ends-heading-byline-dateline": (
+        "Buitenland\nPeter Goris\ndinsdag 1 augustus 2000\nDe Concorde is neergestort. Er "
+        "vielen 113 doden.\nBrussel\nDe NMBS sluit de loketten.",
+        [
+            "Buitenland",
+            "Peter Goris",
+            "dinsdag 1 augustus 2000",
+            "De Concorde is neergestort.",
+            "Er vielen 113 doden.",
+            "Brussel",
+            "De NMBS sluit de loketten.",
+        ],
+    ),
+    "line-break-after-a-period-before-lower-case": (
+        "Dat heeft de politie gemeld.\npublicatiedatum\nDe resten werden gevonden.",
+        ["Dat heeft de politie gemeld.", "publicatiedatum", "De resten werden gevonden."],
+    ),
+    # Hard-wrapped text: line breaks fall anywhere, even before a name.
+    "hard-wrapped-paragraph": (
+        "De minister van Buitenlandse Zaken zei dinsdag in een toelichting dat\n"
+        "Mark Rutte het voorstel van de Europese Commissie over de nieuwe regels\n"
+        "voor asielzoekers niet zal steunen, omdat het kabinet daar geen meerderheid\n"
+        "voor verwacht. Daarna vertrok hij.",
+        [
+            "De minister van Buitenlandse Zaken zei dinsdag in een toelichting dat\n"
+            "Mark Rutte het voorstel van de Europese Commissie over de nieuwe regels\n"
+            "voor asielzoekers niet zal steunen, omdat het kabinet daar geen meerderheid\n"
+            "voor verwacht.",
+            "Daarna vertrok hij.",
+        ],
+    ),
     "paragraph-break-ends-sentence": (
         "Kop zonder punt\n\nEerste zin. Tweede zin",
         ["Kop zonder punt", "Eerste zin.", "Tweede zin"],
