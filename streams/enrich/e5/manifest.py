@@ -105,6 +105,12 @@ class Manifest:
         return int(self.data["layers"])
 
     @property
+    def context_pieces(self) -> int:
+        """Pieces of neighbouring sentences the tagger was trained to read together (0: every
+        sentence on its own, as models before document context were trained)."""
+        return int(self.data.get("context_pieces", 0))
+
+    @property
     def default_variant(self) -> str:
         return str(self.data["default_variant"])
 

