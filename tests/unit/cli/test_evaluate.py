@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from streams.cli.main import cli
 
 # Written for this test (not corpus text): two Dutch and one English sentence, CoNLL columns.
+TYPES = {"PER ", "LOC ", "ORG "}
 CONLL = """\
 -DOCSTART- -DOCSTART- O
 
@@ -36,21 +37,34 @@ London NNP B-LOC
 """
 
 
-def test_eval_ner_prints_per_type_scores_and_speed(tmp_path: Path) -> None:
+def test_eval_ner_prints_the_tagger_alone_and_through_the_pipeline(tmp_path: Path) -> None:
     conll = tmp_path / "mini.conll"
     conll.write_text(CONLL, encoding="utf-8")
     result = CliRunner().invoke(
         cli, ["eval", "ner", "--conll", str(conll), "--lang", "nl", "--data-dir", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert lines[0] == f"== {conll} (ner-e5 int8, language nl)"
-    assert "sentences 3, words 19; entities: gold 7" in result.output
-    rows = {line.split()[0]: line.split() for line in lines if line[:4] in {"PER ", "LOC ", "ORG "}}
-    assert set(rows) == {"PER", "LOC", "ORG"}
-    # Well-known names in plain sentences: the shipped model gets all persons and places.
-    assert [rows[kind][3] for kind in ("PER", "LOC", "ORG")] == ["1.0000"] * 3
-    assert "words/s" in result.output
+    alone, through = result.output.split(f"== {conll} (through the enrichment pipeline")
+    assert alone.splitlines()[0] == f"== {conll} (ner-e5 int8 alone, language nl)"
+    for part in (alone, through):
+        assert "sentences 3, words 19; entities: gold 7" in part
+        rows = {line.split()[0]: line.split() for line in part.splitlines() if line[:4] in TYPES}
+        assert set(rows) == {"PER", "LOC", "ORG"}
+        # Well-known names in plain sentences: all persons, places and companies found.
+        assert [rows[kind][3] for kind in ("PER", "LOC", "ORG")] == ["1.0000"] * 3
+        assert "words/s" in part
+    assert through.splitlines()[-1] == "gap (tagger alone minus pipeline): +0.00 F1 points"
+
+
+def test_eval_ner_tagger_only_skips_the_pipeline(tmp_path: Path) -> None:
+    conll = tmp_path / "mini.conll"
+    conll.write_text(CONLL, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["eval", "ner", "--conll", str(conll), "--tagger-only", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"== {conll} (ner-e5 int8 alone)")
+    assert "pipeline" not in result.output
 
 
 def test_eval_ner_on_a_missing_file_says_where_corpora_live(tmp_path: Path) -> None:
