@@ -183,7 +183,7 @@ def eval_quotes(
     settings = load_settings(**flags)
     pipeline = runtime.build_pipeline(settings)
 
-    def extract(bodies: Sequence[str]) -> tuple[list[Sequence[Quote]], float]:
+    def extract(bodies: Sequence[str]) -> tuple[Sequence[Sequence[Quote]], float]:
         # The worker's enrichers in the worker's order, up to and including the quotes; the
         # ones after it (sentiment) cannot change a quote, so they are not run.
         docs = [Document(body=body) for body in bodies]

@@ -346,7 +346,7 @@ def score_item(item: DevItem, predicted: Sequence[Quote]) -> tuple[Counts, list[
 
 def evaluate_quotes(
     items: Sequence[DevItem],
-    extract: Callable[[Sequence[str]], tuple[list[Sequence[Quote]], float]],
+    extract: Callable[[Sequence[str]], tuple[Sequence[Sequence[Quote]], float]],
 ) -> QuoteReport:
     """Score ``extract`` on ``items``.
 
