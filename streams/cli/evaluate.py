@@ -4,11 +4,13 @@ the figures in docs/quality.md. Corpora are not shipped; point the commands at y
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from streams.cli.options import MODEL_CACHE_HELP, load_settings, settings_options
+from streams.cli.options import ENRICH, MODEL_CACHE_HELP, load_settings, settings_options
 
 
 @click.group(name="eval")
@@ -178,3 +180,75 @@ def eval_sentiment(
     part = " (held-out part)" if held_out else ""
     click.echo(f"== {csv_path}{part} (sentiment-e5 {model.variant.name})")
     click.echo(report.format())
+
+
+@eval_group.command(name="quotes")
+@click.option(
+    "--dev-set",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The hand-checked dev set (JSON lines); default: the one shipped with newsstream.",
+)
+@click.option(
+    "--dpgmedia",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="dpgmedia2019's articles.jsonl: the dev set refers to its articles by id and offsets.",
+)
+@click.option(
+    "--written-only", is_flag=True, help="Score only the dev set's written items (no corpus)."
+)
+@click.option(
+    "--show-errors", is_flag=True, help="List every missed, spurious or misattributed quote."
+)
+@settings_options(*ENRICH, "data_dir", helps=MODEL_CACHE_HELP)
+def eval_quotes(
+    dev_set: Path | None,
+    dpgmedia: Path | None,
+    written_only: bool,
+    show_errors: bool,
+    **flags: object,
+) -> None:
+    """Quote precision/recall, speaker accuracy and scare quotes emitted, through the enrichers
+    the worker runs (sentences, language, NER, entity ids, quotes)."""
+    from schemas import Quote
+    from streams.cli import runtime
+    from streams.enrich.base import Document
+    from streams.enrich.quotes import QuoteExtractor
+    from streams.evaluation.quotes import (
+        DEFAULT_DEV_SET,
+        DevSetError,
+        evaluate_quotes,
+        load_dev_set,
+    )
+
+    path = dev_set or DEFAULT_DEV_SET
+    try:
+        items = load_dev_set(path, dpgmedia, written_only=written_only)
+    except DevSetError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = load_settings(**flags)
+    pipeline = runtime.build_pipeline(settings)
+
+    def extract(bodies: Sequence[str]) -> tuple[Sequence[Sequence[Quote]], float]:
+        # The worker's enrichers in the worker's order, up to and including the quotes; the
+        # ones after it (sentiment) cannot change a quote, so they are not run.
+        docs = [Document(body=body) for body in bodies]
+        seconds = 0.0
+        for enricher in pipeline.enrichers:
+            began = time.perf_counter()
+            docs = enricher.enrich_batch(docs)
+            if isinstance(enricher, QuoteExtractor):
+                seconds = time.perf_counter() - began
+                break
+        return [doc.quotes for doc in docs], seconds
+
+    try:
+        report = evaluate_quotes(items, extract)
+    finally:
+        pipeline.close()
+    click.echo(f"== {path} ({QuoteExtractor.name} {QuoteExtractor.version})")
+    click.echo(report.format())
+    if show_errors:
+        for m in report.mistakes:
+            click.echo(f"{m.kind:<9}{m.item:<24}{m.text[:60]!r} expected {m.expected}, got {m.got}")

@@ -2,18 +2,27 @@
 
 Runs after the sentence splitter and the entity recogniser. Three steps:
 
-1. Quoted spans: „…”, “…”, "…", ‘…’, ’…’, '…' and «…», paired within a paragraph. A single
-   quote counts only at a word edge, so the apostrophes of "zo'n", "Trump's" or "’s avonds"
-   never open or close a quote.
-2. Speaker in the quote's own sentence: an attribution cue ("zei", "aldus", "volgens",
-   "noemde", "said", "according to", ...) outside the quoted text, and the person or
-   organisation mention nearest to it. "… ”, aldus Kim tegen verslaggevers" takes the name
-   right after the cue. A pronoun ("hij", "she") is the most recent speaker; a title ("de
-   president") is the person the article introduced with it ("president Donald Trump").
-3. A quote that is its own sentence, with no cue around it, continues the previous sentence of
-   the same paragraph: that sentence's quote speaker, or its first person when it has a cue
-   ("Dat heeft Trump laten weten. “…”"). Otherwise, and whenever nothing can be attributed,
-   the speaker stays None: a missing speaker is better than a wrong one.
+1. Quoted spans: „…”, “…”, "…", ‘…’, ’…’, '…', ,,…'' (the old Dutch newspaper style) and «…»,
+   paired within a paragraph, across sentences. A single quote counts only at a word edge, so
+   the apostrophes of "zo'n", "Trump's" or "’s avonds" never open or close a quote, and a
+   closing '' is consumed whole, so the text between two closing '' is never a quote.
+2. The reporting frame of the quote's own sentence, tried in this order:
+   - after the quote, when nothing but marks comes before it: ", zegt X", ", aldus X",
+     "”, lacht ze", ", said X", "” X said": the first speaker named in that clause;
+   - before it, with a speech cue ("zei", "noemde", "liet weten", "said", "called") or a
+     colon: "volgens X" / "according to X" names X; otherwise the subject, the first person
+     or organisation of the clause, where text in parentheses ("Y (GroenLinks) zei") and
+     relative clauses (", die de familie bijstaat,") are skipped. So the speaker is the one
+     the verb belongs to, not the nearest name, and partial quotes inside reported speech
+     ("X zei dat ze het plan 'onuitvoerbaar' vindt") are X's.
+   A pronoun is the most recent speaker (or else the most recent person named); a title
+   ("de minister", "zijn woordvoerder") is the person the article introduced with it.
+3. A quote that is its own sentence continues: the previous sentence's quote speaker, else
+   that sentence's first person, else the most recent speaker of the paragraph.
+
+A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
+scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
+whose frame names no speaker ("Critics call it a 'poll tax'").
 
 Speakers are canonical names from the entity recogniser ("Trump" -> "Donald Trump"), with
 their entity id when the ``entity-links`` enricher ran before.
@@ -29,49 +38,71 @@ from typing import Final
 from schemas import Entity, EntityLabel, Quote
 from streams.enrich.base import Document, Enricher, Span
 
-RULES_VERSION: Final = "1"
+RULES_VERSION: Final = "2"
 
-# Opening mark -> the closing marks that end it. Dutch newspapers use „…”, ‘…’ and, in
-# headlines, ’…’; English ones “…” and ‘…’; plain ASCII quotes come from wire copy.
-_PAIRS: Final[dict[str, str]] = {
-    "„": '”“"',
-    "“": '”"',
-    '"': '"”',
-    "‘": "’'",
-    "’": "’",
-    "'": "'’",
-    "«": "»",
+# Opening mark -> the closing marks that end it. Dutch newspapers use „…”, ‘…’, ,,…'' (AD,
+# Telegraaf, regional titles; often closed by " too) and, in headlines, ’…’; English ones
+# “…” and ‘…’; plain ASCII quotes come from wire copy and from corpora that flattened them.
+_PAIRS: Final[dict[str, tuple[str, ...]]] = {
+    ",,": ("''", '"', "”", "“"),
+    "„": ("”", "“", '"'),
+    "“": ("”", '"'),
+    '"': ('"', "”"),
+    "‘": ("’", "'"),
+    "’": ("’",),
+    "'": ("'", "’"),
+    "«": ("»",),
 }
 _SINGLE: Final = frozenset("‘’'")
 MAX_QUOTE_CHARS: Final = 2000
 """A longer span between two marks is a missing closing mark, not a quote."""
 
-# Cues of attributed speech. Lower-case words; matched on whole words.
+# Cues of reported speech before a quote. Lower-case words; matched on whole words.
 _CUES: Final = frozenset(
     {
         # Dutch
-        "zei", "zegt", "zeggen", "zeiden", "aldus", "volgens", "noemde", "noemt", "vond",
-        "vindt", "benadrukte", "benadrukt", "verklaarde", "verklaart", "vertelde", "vertelt",
-        "stelde", "stelt", "schreef", "schrijft", "meldde", "meldt", "antwoordde", "reageerde",
-        "voegde", "liet", "waarschuwde", "beloofde", "riep", "twitterde", "tweette",
-        "herhaalde", "erkende", "ontkende", "sprak", "antwoord", "laten",
+        "zei", "zegt", "zeggen", "zeiden", "zeggend", "aldus", "volgens", "noemde", "noemt",
+        "noemen", "vond", "vindt", "vinden", "benadrukte", "benadrukt", "verklaarde",
+        "verklaart", "vertelde", "vertelt", "stelde", "stelt", "stellen", "schreef", "schrijft",
+        "schrijven", "meldde", "meldt", "melden", "antwoordde", "antwoordt", "reageerde",
+        "reageert", "voegde", "weten", "waarschuwde", "waarschuwt", "beloofde",
+        "belooft", "riep", "roept", "twitterde", "twittert", "tweette", "herhaalde", "erkende",
+        "erkent", "ontkende", "bezwoer", "bezweert", "kondigde", "kondigt", "aangekondigd",
+        "concludeert", "concludeerde", "oordeelde", "oordeelt", "pleiten", "pleit", "pleitte",
+        "klaagt", "klaagde", "constateert", "constateerde", "sprak", "spreekt",
+        "gezegd", "verklaard", "gemeld",
         # English
         "said", "says", "say", "told", "tells", "added", "adds", "according", "called",
-        "calls", "stated", "states", "wrote", "writes", "replied", "answered", "warned",
-        "insisted", "argued", "explained", "tweeted", "asked", "declared", "noted",
+        "calls", "call", "stated", "states", "wrote", "writes", "replied", "answered", "warned",
+        "insisted", "argued", "explained", "tweeted", "asked", "declared", "noted", "spoke",
+        "described", "announced",
     }
 )  # fmt: skip
-_PRONOUNS: Final = frozenset({"hij", "zij", "ze", "he", "she"})
+# Cues that introduce speech only with a preposition: "sprak van «…»", not "sprak over X".
+_NEEDS_VAN: Final = frozenset({"sprak", "spreekt", "spoke"})
+_ACCORDING: Final = frozenset({"volgens", "according"})
+_PRONOUNS: Final = frozenset({"hij", "zij", "ze", "he", "she", "they"})
 _TITLES: Final = frozenset(
     {
         "president", "premier", "minister", "leider", "dictator", "kanselier", "koning",
         "koningin", "woordvoerder", "woordvoerster", "burgemeester", "ceo", "topman",
-        "voorzitter", "secretaris-generaal", "paus", "prime", "chancellor", "leader",
-        "spokesman", "spokeswoman", "spokesperson", "mayor", "chairman", "secretary",
+        "voorzitter", "secretaris-generaal", "paus", "wethouder", "advocaat", "directeur",
+        "trainer", "coach", "bondscoach", "staatssecretaris", "kamerlid", "officier",
+        "prime", "chancellor", "leader", "spokesman", "spokeswoman", "spokesperson", "mayor",
+        "chairman", "secretary", "senator", "governor",
     }
 )  # fmt: skip
 _WORD: Final = re.compile(r"[^\W\d_][\w'’-]*")
 _SPEAKER_LABELS: Final = frozenset({EntityLabel.PER, EntityLabel.ORG})
+# Text the subject of a clause never stands in: parentheses ("Y (GroenLinks)") and relative
+# or appositive clauses between commas (", die de familie bijstaat,", ", who met X,").
+_ASIDE: Final = re.compile(
+    r"\([^()]*\)|,\s*(?:die|dat|wiens|wier|waar\w*|who|whose|which|where)\b[^,:;]*(?:,|$)"
+)
+_DEFINITE: Final = frozenset({"de", "het", "the"})
+_INDEFINITE: Final = frozenset({"een", "a", "an"})
+_TITLE_REACH: Final = 40
+_SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +119,23 @@ def find_quotes(body: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     at = 0
     while at < len(body):
-        char = body[at]
-        closers = _PAIRS.get(char)
-        if closers is None or not _opens(body, at):
+        mark = ",," if body.startswith(",,", at) else body[at]
+        closers = _PAIRS.get(mark)
+        if body.startswith("''", at):
+            at += 2  # a closing '' whose opening we missed never opens a quote
+            continue
+        if closers is None or not _opens(body, at, mark):
             at += 1
             continue
-        end = _closing(body, at + 1, closers)
-        if end is None:
-            at += 1
+        found = _closing(body, at + len(mark), closers)
+        if found is None:
+            at += len(mark)
             continue
-        inner_start, inner_end = _trim(body, at + 1, end)
+        end, width = found
+        inner_start, inner_end = _trim(body, at + len(mark), end)
         if inner_end > inner_start:
             spans.append((inner_start, inner_end))
-        at = end + 1
+        at = end + width
     return spans
 
 
@@ -108,27 +143,39 @@ _ELISION: Final = re.compile(r"[‘’'][stn](?![^\W\d_])")
 """Dutch elisions that start with an apostrophe: ’s avonds, ’s-Hertogenbosch, ’t, ’n."""
 
 
-def _opens(body: str, at: int) -> bool:
+def _opens(body: str, at: int, mark: str) -> bool:
     before = body[at - 1] if at else " "
-    after = body[at + 1] if at + 1 < len(body) else " "
-    if body[at] in _SINGLE and (after.isspace() or _ELISION.match(body, at)):
+    after = body[at + len(mark)] if at + len(mark) < len(body) else " "
+    if after.isspace() and mark != "„":
+        return False  # an opening mark hugs its first word („ is sometimes set apart)
+    if mark in _SINGLE and _ELISION.match(body, at):
         return False
     # An opening mark follows a space, a bracket, a dash or another opening mark: never a letter.
-    return not (before.isalnum() or (body[at] in _SINGLE and before in "’'"))
+    return not (before.isalnum() or (mark in _SINGLE and before in "’'"))
 
 
-def _closing(body: str, start: int, closers: str) -> int | None:
+def _closing(body: str, start: int, closers: tuple[str, ...]) -> tuple[int, int] | None:
+    """Offset and width of the closing mark for a quote whose text starts at ``start``."""
     limit = min(len(body), start + MAX_QUOTE_CHARS)
     for at in range(start, limit):
         char = body[at]
         if char == "\n" and body.startswith("\n\n", at):
             return None  # quotes do not run across paragraphs here
-        if char not in closers or at == start:
+        if at == start:
+            continue
+        if body.startswith("''", at):
+            # ,,…'' closes with both marks; a '…' quote ends at a '' too (never opens there).
+            if "''" in closers or "'" in closers:
+                return at, 2
+            continue
+        if char not in closers:
             continue
         after = body[at + 1] if at + 1 < len(body) else " "
         if char in _SINGLE and after.isalnum():
             continue  # an apostrophe inside a word ("zo’n", "Trump's")
-        return at
+        if char in _SINGLE and body[at - 1].isspace():
+            continue  # a single mark after a space opens (a nested quote), it does not close
+        return at, 1
     return None
 
 
@@ -144,17 +191,36 @@ def _trim(body: str, start: int, end: int) -> tuple[int, int]:
 def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
     """Title word -> canonical person it introduced, e.g. "president" -> "Donald Trump".
 
-    A title is the word right before a person's full name ("de Amerikaanse president Donald
-    Trump"); the latest introduction wins, as a later "de president" refers to it.
+    A title is a word right before a person's name ("de Amerikaanse president Donald Trump",
+    "PvdA-Kamerlid X": the last part of a compound); the latest introduction wins, as a later
+    "de president" refers to it.
     """
     titles: dict[str, str] = {}
     for entity in entities:
         if entity.label is not EntityLabel.PER:
             continue
         words = _WORD.findall(body[max(0, entity.start - 40) : entity.start])
-        if words and words[-1].lower() in _TITLES:
-            titles[words[-1].lower()] = entity.canonical
+        if words:
+            title = words[-1].lower().rsplit("-", 1)[-1]
+            if title in _TITLES:
+                titles[title] = entity.canonical
     return titles
+
+
+def _masked(text: str) -> str:
+    """``text`` with asides blanked out (same length, so offsets still hold)."""
+    return _ASIDE.sub(lambda m: " " * len(m.group()), text)
+
+
+def _has_cue(text: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(text)]
+    for i, word in enumerate(words):
+        if word in _NEEDS_VAN:
+            if i + 1 < len(words) and words[i + 1] in {"van", "of"}:
+                return True
+        elif word in _CUES:
+            return True
+    return False
 
 
 class QuoteExtractor(Enricher):
@@ -162,145 +228,228 @@ class QuoteExtractor(Enricher):
 
     Needs ``Document.sentences`` and ``Document.entities`` (run after the splitter and the
     entity recogniser); without entities every speaker is None. Offsets index the body and
-    exclude the quote marks; ``text == body[start:end]`` always holds.
+    exclude the quote marks; ``text == body[start:end]`` always holds. Scare quotes (quoted
+    terms with no reporting frame) are left out. Cheap: a few passes over each paragraph.
     """
 
     name = "quotes-rules"
     version = RULES_VERSION
 
     def enrich(self, doc: Document) -> Document:
-        body = doc.body
-        sentences = doc.sentences or (Span(0, len(body)),)
-        titles = _titles(body, doc.entities)
-        speakers = [e for e in doc.entities if e.label in _SPEAKER_LABELS]
-        ids = {e.canonical: e.entity_id for e in speakers if e.entity_id is not None}
+        return _Article(doc).quotes()
+
+
+class _Article:
+    """One document's attribution state: its entities, titles and the last speaker so far."""
+
+    def __init__(self, doc: Document) -> None:
+        self.body = doc.body
+        self.doc = doc
+        self.sentences = doc.sentences or (Span(0, len(doc.body)),)
+        self.titles = _titles(doc.body, doc.entities)
+        self.spans = find_quotes(doc.body)
+        # Names inside quoted text are what a speaker talks about, never a speaker.
+        self.speakers = [
+            e
+            for e in doc.entities
+            if e.label in _SPEAKER_LABELS and not any(s <= e.start < t for s, t in self.spans)
+        ]
+        self.ids = {e.canonical: e.entity_id for e in self.speakers if e.entity_id is not None}
+        self.last_speaker: str | None = None
+
+    def quotes(self) -> Document:
+        body = self.body
         quotes: list[Quote] = []
-        last_speaker: str | None = None
-        # Speaker attributed in each sentence (index) and that sentence's first cued person.
         by_sentence: dict[int, str | None] = {}
-        for start, end in find_quotes(body):
-            index = _sentence_of(sentences, start)
-            last = sentences[max(index, _sentence_of(sentences, end))]
-            lo, hi = min(sentences[index].start, start), max(last.end, end)
-            speaker = self._in_sentence(body, lo, hi, start, end, speakers, titles, last_speaker)
-            if speaker is None and self._stands_alone(body, lo, hi, start, end):
-                speaker = self._continued(
-                    body, sentences, index, by_sentence, speakers, titles, last_speaker
-                )
+        for start, end in self.spans:
+            first = _sentence_of(self.sentences, start)
+            last = max(first, _sentence_of(self.sentences, end))
+            lo = min(self.sentences[first].start, start)
+            hi = max(self.sentences[last].end, end)
+            open_at = _mark_start(body, start)
+            close_at = _mark_end(body, end)
+            head, tail = body[lo:open_at], body[close_at:hi]
+            alone = not any(ch.isalnum() for ch in head + tail)
+            short = _words(body, start, end) <= 2
+            speaker: str | None = None
+            framed = False
+            if not any(ch.isalnum() for ch in head) and _is_attribution_tail(body, end, tail):
+                framed = True
+                speaker = self._first(close_at, hi, first)
+            elif _has_cue(head) or (not short and _has_cue(tail)):
+                framed = True
+                speaker = self._head_frame(lo, open_at, first)
+                if speaker is None and _has_cue(tail):
+                    speaker = self._first(close_at, hi, first)
+            elif head.rstrip().endswith(":"):
+                # A colon alone also introduces lists of terms ("het thema: 'de moeder de
+                # vrouw'"): speech when it names a speaker or quotes more than a phrase.
+                speaker = self._head_frame(lo, open_at, first)
+                framed = speaker is not None or _words(body, start, end) > 4
+            elif alone:
+                speaker = self._continued(first, by_sentence)
+            if not (alone or framed) or (short and not alone and speaker is None):
+                continue  # a scare quote or a title: quoted words, nobody's speech
+            if _SCARE_LEAD.search(head):
+                continue
             if speaker is not None:
-                last_speaker = speaker
-                by_sentence[index] = speaker
-            else:
-                by_sentence.setdefault(index, None)
+                self.last_speaker = speaker
+            by_sentence[last] = speaker
             quotes.append(
                 Quote(
                     text=body[start:end],
                     start=start,
                     end=end,
                     speaker=speaker,
-                    speaker_id=ids.get(speaker) if speaker is not None else None,
+                    speaker_id=self.ids.get(speaker) if speaker is not None else None,
                 )
             )
-        return doc.with_(quotes=tuple(quotes))
+        return self.doc.with_(quotes=tuple(quotes))
 
-    def _candidates(
-        self,
-        body: str,
-        lo: int,
-        hi: int,
-        speakers: Sequence[Entity],
-        titles: dict[str, str],
-        last_speaker: str | None,
-    ) -> list[_Candidate]:
+    def _candidates(self, lo: int, hi: int, sentence: int) -> list[_Candidate]:
+        """Speakers named in ``body[lo:hi]`` outside asides, in text order; pronouns and
+        titles resolved against the text before sentence number ``sentence``."""
+        masked = _masked(self.body[lo:hi])
         found = [
             _Candidate(e.start, e.end, e.canonical, e.label is EntityLabel.PER)
-            for e in speakers
-            if lo <= e.start and e.end <= hi
+            for e in self.speakers
+            if lo <= e.start and e.end <= hi and not masked[e.start - lo].isspace()
         ]
         taken = [(c.start, c.end) for c in found]
-        for match in _WORD.finditer(body, lo, hi):
+        previous = ""
+        for match in _WORD.finditer(masked):
+            at = lo + match.start()
             word = match.group().lower()
-            if any(s <= match.start() < e for s, e in taken):
+            head_noun = word.rsplit("-", 1)[-1]
+            if any(s <= at < e for s, e in taken) or any(s <= at < e for s, e in self.spans):
+                previous = word
                 continue
             if word in _PRONOUNS:
-                found.append(_Candidate(match.start(), match.end(), last_speaker, True))
-            elif word in _TITLES and word in titles:
-                found.append(_Candidate(match.start(), match.end(), titles[word], True))
+                resolved = self._subject_before(sentence) or self.last_speaker
+                found.append(_Candidate(at, at + len(word), resolved, True))
+            elif head_noun in self.titles:
+                found.append(_Candidate(at, at + len(word), self.titles[head_noun], True))
+            elif (
+                head_noun in _TITLES
+                and previous not in _INDEFINITE
+                and not any(0 <= c.start - at <= _TITLE_REACH and c.is_person for c in found)
+            ):
+                # "zijn woordvoerder", "aldus de minister": whom the text was just about. Not
+                # "een woordvoerster van X" (someone unnamed: X is the speaker) nor a title
+                # that a name follows ("minister van Buitenlandse Zaken Mike Pompeo").
+                resolved = self._subject_before(sentence) or self.last_speaker
+                found.append(_Candidate(at, at + len(word), resolved, True))
+            elif previous in _DEFINITE and len(word) >= 5:
+                # "de inspectie" after "de Onderwijsinspectie": a short form of a name.
+                named = self._named_as(word, at)
+                if named is not None:
+                    found.append(_Candidate(at, at + len(word), named, False))
+            previous = word
         return sorted(found, key=lambda c: c.start)
 
-    def _in_sentence(
-        self,
-        body: str,
-        lo: int,
-        hi: int,
-        q_start: int,
-        q_end: int,
-        speakers: Sequence[Entity],
-        titles: dict[str, str],
-        last_speaker: str | None,
-    ) -> str | None:
-        outside = [
-            c
-            for c in self._candidates(body, lo, hi, speakers, titles, last_speaker)
-            if c.end <= q_start - 1 or c.start >= q_end + 1
-        ]
-        cues = [
-            m
-            for m in _WORD.finditer(body, lo, hi)
-            if m.group().lower() in _CUES and not q_start - 1 <= m.start() < q_end + 1
-        ]
-        if not cues or not outside:
-            return None
-        # "”, aldus Kim": a cue right after the closing mark names the speaker right after it.
-        tail = body[q_end + 1 : hi]
-        inverted = re.match(r"\s*[,.:;]?\s*([^\W\d_]+)", tail)
-        if inverted and inverted.group(1).lower() in _CUES:
-            cue_end = q_end + 1 + inverted.end()
-            after = [c for c in outside if c.start >= cue_end]
-            if after and _only_small_words(body[cue_end : after[0].start]):
-                return after[0].speaker
-        best = min(
-            ((abs(_gap(c, cue.start(), cue.end())), c) for cue in cues for c in outside),
-            key=lambda pair: (pair[0], not pair[1].is_person),
-        )
-        return best[1].speaker
+    def _first(self, lo: int, hi: int, sentence: int) -> str | None:
+        """The first speaker named in ``body[lo:hi]``."""
+        found = [c for c in self._candidates(lo, hi, sentence) if c.speaker is not None]
+        return found[0].speaker if found else None
 
-    def _stands_alone(self, body: str, lo: int, hi: int, q_start: int, q_end: int) -> bool:
-        """The quote is its sentence: only marks and punctuation around it."""
-        rest = body[lo : max(lo, q_start - 1)] + body[min(hi, q_end + 1) : hi]
-        return not any(ch.isalnum() for ch in rest)
+    def _head_frame(self, lo: int, hi: int, sentence: int) -> str | None:
+        """The speaker of a frame before the quote: X after "volgens X", else the subject."""
+        text = self.body[lo:hi]
+        for match in _WORD.finditer(text):
+            if match.group().lower() in _ACCORDING:
+                after = self._first(lo + match.end(), hi, sentence)
+                if after is not None:
+                    return after
+        # The clause that holds the quote: after the last colon or semicolon before it,
+        # unless that colon is the frame itself ("X bezwoer: '…'").
+        stripped = text.rstrip()
+        cut = max(stripped.rfind(";"), stripped.rfind(":", 0, max(0, len(stripped) - 1)))
+        clause = lo + cut + 1 if cut >= 0 else lo
+        found = [c for c in self._candidates(clause, hi, sentence) if c.speaker is not None]
+        # The subject before the verb is a person where one is named: "de minister van
+        # Buitenlandse Zaken Mike Pompeo noemde" is Pompeo's, not the ministry's.
+        cue = next(
+            (m.start() for m in _WORD.finditer(self.body, clause, hi)
+             if m.group().lower() in _CUES),
+            hi,
+        )  # fmt: skip
+        persons = [c for c in found if c.is_person and c.start < cue]
+        if persons:
+            return persons[0].speaker
+        return found[0].speaker if found else None
 
-    def _continued(
-        self,
-        body: str,
-        sentences: Sequence[Span],
-        index: int,
-        by_sentence: dict[int, str | None],
-        speakers: Sequence[Entity],
-        titles: dict[str, str],
-        last_speaker: str | None,
-    ) -> str | None:
+    def _subject_before(self, sentence: int) -> str | None:
+        """The first person named (outside asides and quotes) in the nearest sentence before
+        number ``sentence`` that names one: whom "hij", "ze" or "de minister" refers to."""
+        for index in range(sentence - 1, max(-1, sentence - 4), -1):
+            span = self.sentences[index]
+            masked = _masked(self.body[span.start : span.end])
+            for e in self.speakers:
+                if (
+                    span.start <= e.start < span.end
+                    and e.label is EntityLabel.PER
+                    and not masked[e.start - span.start].isspace()
+                ):
+                    return e.canonical
+        return None
+
+    def _named_as(self, word: str, before: int) -> str | None:
+        named = [e for e in self.speakers if e.end <= before and e.text.lower().endswith(word)]
+        return named[-1].canonical if named else None
+
+    def _continued(self, index: int, by_sentence: dict[int, str | None]) -> str | None:
+        """The speaker of a quote that is its own sentence, from the sentences before it."""
         if index == 0:
             return None
-        previous = sentences[index - 1]
-        between = body[previous.end : sentences[index].start]
-        if "\n\n" in between or "\n" in between.strip(" \t"):
+        previous = self.sentences[index - 1]
+        between = self.body[previous.end : self.sentences[index].start]
+        if "\n" in between:
             return None  # a new paragraph: a heading or a new voice
         if by_sentence.get(index - 1) is not None:
             return by_sentence[index - 1]
-        cued = any(
-            m.group().lower() in _CUES for m in _WORD.finditer(body, previous.start, previous.end)
-        )
-        if not cued:
-            return None
         people = [
             c
-            for c in self._candidates(
-                body, previous.start, previous.end, speakers, titles, last_speaker
-            )
-            if c.is_person and c.speaker is not None
+            for c in self._candidates(previous.start, previous.end, index - 1)
+            if c.speaker is not None
         ]
-        return people[0].speaker if people else None
+        persons = [c for c in people if c.is_person]
+        if persons:
+            return persons[0].speaker
+        if people and _has_cue(self.body[previous.start : previous.end]):
+            return people[0].speaker
+        return self.last_speaker or self._subject_before(index)
+
+
+def _is_attribution_tail(body: str, end: int, tail: str) -> bool:
+    """``tail`` (after the closing mark) attributes the quote: ", zegt X", "”, lacht ze",
+    or, after a comma, '?' or '!' inside the marks, '" zegt X' and '” X said'."""
+    text = tail.lstrip()
+    first = _WORD.match(text.lstrip(", "))
+    if first is None:
+        return False
+    if text.startswith(",") or body[end : end + 1] == "," or body[end - 1 : end] in {"?", "!"}:
+        return True
+    return first.group().lower() in _CUES
+
+
+def _words(body: str, start: int, end: int) -> int:
+    return len(_WORD.findall(body[start:end]))
+
+
+def _mark_start(body: str, start: int) -> int:
+    """Offset of the opening mark before the quoted text that starts at ``start``."""
+    at = start
+    while at > 0 and body[at - 1].isspace():
+        at -= 1
+    return max(0, at - (2 if body[max(0, at - 2) : at] == ",," else 1))
+
+
+def _mark_end(body: str, end: int) -> int:
+    """Offset just after the closing mark of the quoted text that ends at ``end``."""
+    at = end
+    while at < len(body) and (body[at].isspace() or body[at] in ",;"):
+        at += 1
+    return at + (2 if body.startswith("''", at) else 1)
 
 
 def _sentence_of(sentences: Sequence[Span], offset: int) -> int:
@@ -312,16 +461,3 @@ def _sentence_of(sentences: Sequence[Span], offset: int) -> int:
         if offset < span.start:
             return index
     return len(sentences) - 1
-
-
-def _gap(candidate: _Candidate, cue_start: int, cue_end: int) -> int:
-    if candidate.end <= cue_start:
-        return cue_start - candidate.end
-    if candidate.start >= cue_end:
-        return candidate.start - cue_end
-    return 0
-
-
-def _only_small_words(text: str) -> bool:
-    """Between "aldus" and the name: at most a title and an article ("aldus de president")."""
-    return len(_WORD.findall(text)) <= 3

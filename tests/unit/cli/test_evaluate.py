@@ -121,3 +121,23 @@ def test_eval_sentiment_on_a_missing_file_names_it(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert f"labelled file not found: {missing}" in result.output
+
+
+def test_eval_quotes_scores_the_written_items(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "quotes", "--written-only", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "quotes-rules" in result.output
+    [total] = [line.split() for line in result.output.splitlines() if line.startswith("all ")]
+    # gold, predicted, precision, recall, speaker accuracy, scare emitted/terms
+    assert float(total[4]) >= 0.9
+    assert float(total[5]) >= 0.9
+    assert total[6] == "0/10"
+
+
+def test_eval_quotes_without_the_corpus_says_what_to_pass(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["eval", "quotes", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "dpgmedia2019" in result.output
+    assert "articles.jsonl" in result.output

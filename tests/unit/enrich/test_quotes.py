@@ -156,3 +156,71 @@ def test_speaker_is_the_canonical_name_of_the_nearest_mention() -> None:
     )
     [quote] = QuoteExtractor().enrich(Document(body=body, entities=entities)).quotes
     assert quote.speaker == "Mike Pompeo"
+
+
+# Issue 16's failures, each in a news-style snippet written for this test, through the real
+# recogniser: (body, [(quoted text, speaker)]).
+ISSUE_16 = {
+    "relative clause": (
+        "Advocaat Peter Plasman, die de familie bijstaat, noemde het vonnis tegen Michael P. "
+        "'een lichtpunt in een zware week'.",
+        [("een lichtpunt in een zware week", "Peter Plasman")],
+    ),
+    "party in parentheses": (
+        "Kamerlid Lisa Westerveld (GroenLinks) zei dat ze het plan 'volstrekt onuitvoerbaar' "
+        "vindt.",
+        [("volstrekt onuitvoerbaar", "Lisa Westerveld")],
+    ),
+    "old newspaper marks": (
+        ",,We hebben alles gedaan wat we konden'', zegt brandweercommandant Kees Bakker. "
+        ",,Het vuur was gewoon te groot.'' De schade loopt in de miljoenen.",
+        [
+            ("We hebben alles gedaan wat we konden", "Kees Bakker"),
+            ("Het vuur was gewoon te groot.", "Kees Bakker"),
+        ],
+    ),
+    "colon frame": (
+        "Premier Mark Rutte liet na afloop weten: ‘Dit is een goede dag voor Nederland.’",
+        [("Dit is een goede dag voor Nederland.", "Mark Rutte")],
+    ),
+    "pronoun after the quote": (
+        "Marianne Vos won zondag de Ronde van Drenthe. „Het was een achtbaan”, lacht ze.",
+        [("Het was een achtbaan", "Marianne Vos")],
+    ),
+    "aldus and guillemets": (
+        "«Wij laten ons niet wegjagen», aldus de Belgische premier Charles Michel.",
+        [("Wij laten ons niet wegjagen", "Charles Michel")],
+    ),
+    "english said": (
+        "“The economy is strong,” Jerome Powell said on Wednesday. “But risks remain.”",
+        [("The economy is strong", "Jerome Powell"), ("But risks remain.", "Jerome Powell")],
+    ),
+    "english told reporters": (
+        "Boris Johnson told reporters: “We are leaving on October 31, come what may.”",
+        [("We are leaving on October 31, come what may.", "Boris Johnson")],
+    ),
+    "scare quotes": (
+        "Thierry Baudet sprak over de verkiezingen als een 'noodlotsverkiezing'. Forum voert "
+        "campagne tegen de 'Brusselse elite'. Critics call the measure a \"poll tax\".",
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ISSUE_16))
+def test_issue_16_failures(enrichers: list[object], case: str) -> None:
+    body, expected = ISSUE_16[case]
+    quotes = [(q.text, q.speaker) for q in _run(enrichers, body).quotes]
+    assert quotes == expected
+
+
+def test_text_between_two_closing_marks_is_no_quote() -> None:
+    body = ",,Eerst dit'', zei hij, en later ,,dat''. Daarna niets."
+    assert [body[s:e] for s, e in find_quotes(body)] == ["Eerst dit", "dat"]
+
+
+def test_a_quote_spanning_sentences_is_one_quote() -> None:
+    body = "Ze zei: „We zijn er nog niet. Er moet meer geld komen. En snel ook.” Toen ging ze."
+    assert [body[s:e] for s, e in find_quotes(body)] == [
+        "We zijn er nog niet. Er moet meer geld komen. En snel ook."
+    ]
