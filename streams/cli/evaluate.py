@@ -131,3 +131,45 @@ def eval_sentiment(
     part = " (held-out part)" if held_out else ""
     click.echo(f"== {csv_path}{part} (sentiment-e5 {model.variant.name})")
     click.echo(report.format())
+
+
+@eval_group.command(name="links")
+@click.option(
+    "--pairs",
+    "pairs_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="English/Dutch name pairs, 'category<TAB>label<TAB>English<TAB>Dutch' "
+    "(default: the shipped dev pairs).",
+)
+@click.option(
+    "--articles",
+    "articles_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Within-article join cases, JSON lines (default: the shipped dev cases).",
+)
+@settings_options("alias_file")
+def eval_links(pairs_path: Path | None, articles_path: Path | None, **flags: object) -> None:
+    """Cross-language id agreement, false joins and within-article joins of entity-links."""
+    from streams.enrich.base import EnricherError
+    from streams.enrich.entity_links import EntityLinker
+    from streams.evaluation.links import (
+        DEFAULT_ARTICLES,
+        DEFAULT_PAIRS,
+        LinksDataError,
+        evaluate_links,
+        read_cases,
+        read_pairs,
+    )
+
+    settings = load_settings(**flags)
+    pairs_path = pairs_path or DEFAULT_PAIRS
+    articles_path = articles_path or DEFAULT_ARTICLES
+    try:
+        linker = EntityLinker(alias_files=[settings.alias_file] if settings.alias_file else [])
+        report = evaluate_links(linker, read_pairs(pairs_path), read_cases(articles_path))
+    except (OSError, LinksDataError, EnricherError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"== {pairs_path}, {articles_path} (entity-links {linker.version})")
+    click.echo(report.format())

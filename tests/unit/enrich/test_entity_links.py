@@ -70,11 +70,18 @@ def test_curated_names_fix_the_label(linker: EntityLinker) -> None:
     assert (white_house.label, white_house.entity_id) == (ORG, "org/white-house")
 
 
-def test_demonyms_stay_misc_and_apart_from_the_place(linker: EntityLinker) -> None:
-    [american] = _link(linker, _entity("Amerikaanse", MISC))
-    assert (american.label, american.entity_id) == (MISC, "misc/amerikaanse")
+def test_demonyms_stay_misc_and_relate_to_their_place(linker: EntityLinker) -> None:
+    # "Het Amerikaanse ministerie ... Amerikaans onderzoek ... an American envoy": one
+    # adjective referent, related to the country rather than standing alone.
+    linked = _link(
+        linker, _entity("Amerikaanse", MISC), _entity("Amerikaans", MISC), _entity("American", MISC)
+    )
+    assert {(e.label, e.entity_id, e.related_id) for e in linked} == {
+        (MISC, "misc/united-states", "loc/united-states")
+    }
     [america] = _link(linker, _entity("Amerika", MISC))
     assert america.label is MISC  # a MISC entity never takes a place's id
+    assert america.entity_id != "loc/united-states"
 
 
 def test_unknown_names_get_an_id_from_label_and_name(linker: EntityLinker) -> None:
