@@ -149,8 +149,21 @@ def eval_sentiment(
     default=None,
     help="Within-article join cases, JSON lines (default: the shipped dev cases).",
 )
+@click.option(
+    "--surnames",
+    "surnames_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Surnames of people who are none of the known persons, one a line (e.g. frogdata's "
+    "familienamen.ner): counts those the person keys alone join to a known person.",
+)
 @settings_options("alias_file")
-def eval_links(pairs_path: Path | None, articles_path: Path | None, **flags: object) -> None:
+def eval_links(
+    pairs_path: Path | None,
+    articles_path: Path | None,
+    surnames_path: Path | None,
+    **flags: object,
+) -> None:
     """Cross-language id agreement, false joins and within-article joins of entity-links."""
     from streams.enrich.base import EnricherError
     from streams.enrich.entity_links import EntityLinker
@@ -159,6 +172,7 @@ def eval_links(pairs_path: Path | None, articles_path: Path | None, **flags: obj
         DEFAULT_PAIRS,
         LinksDataError,
         evaluate_links,
+        key_only_joins,
         read_cases,
         read_pairs,
     )
@@ -173,3 +187,13 @@ def eval_links(pairs_path: Path | None, articles_path: Path | None, **flags: obj
         raise click.ClickException(str(exc)) from None
     click.echo(f"== {pairs_path}, {articles_path} (entity-links {linker.version})")
     click.echo(report.format())
+    if surnames_path is not None:
+        try:
+            lines = surnames_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+        tried, joined = key_only_joins(linker.table, (n.strip() for n in lines if n.strip()))
+        click.echo(
+            f"== {surnames_path}: joined to a known person by key only: {len(joined)}/{tried}"
+        )
+        click.echo("\n".join(f"  {name} -> {ident}" for name, ident in joined))

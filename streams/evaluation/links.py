@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document, Enricher
+from streams.enrich.links.keys import name_key
+from streams.enrich.links.table import AliasTable
 
 DATA_DIR: Final = Path(__file__).parent / "data"
 DEFAULT_PAIRS: Final = DATA_DIR / "links-pairs.tsv"
@@ -204,3 +206,21 @@ def _check(
     else:
         names = ", ".join(f"{case.entities[i].text}={ids[i]}" for i in at)
         report.failed_checks.append(f"{case.name} ({kind}): {names}")
+
+
+def key_only_joins(table: AliasTable, names: Iterable[str]) -> tuple[int, list[tuple[str, str]]]:
+    """False joins of the person keys: of ``names`` (surnames of people who are not the
+    known persons, e.g. frogdata's Dutch family names), those that alone map to a known
+    person only by transliteration key, not by being that person's surname. Returns
+    (names tried, [(name, id)])."""
+    tried, joined = 0, []
+    for name in names:
+        tried += 1
+        found = table.lookup_person(name)
+        if (
+            found is not None
+            and table.lookup(name) is None
+            and name_key(name).replace(" ", "-") != found.id.rpartition("-")[2]
+        ):
+            joined.append((name, found.id))
+    return tried, joined

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from schemas import Entity, EntityLabel
-from streams.enrich.links.keys import consonants, name_key, translit_key
+from streams.enrich.links.keys import consonants, fine_key, name_key, translit_key
 
 _ACRONYM_AFTER: Final = re.compile(r"\s*\((?P<acronym>[A-Z][A-Za-z0-9&]{1,9})\)")
 # Words that never make a short form on their own ("de Kamer" is "Kamer").
@@ -116,7 +116,10 @@ def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
 
 def _join_short_forms(entities: Sequence[Entity], links: list[Link]) -> None:
     words = [name_key(e.canonical).split() for e in entities]
-    sounds = [translit_key(" ".join(w)).split() for w in words]
+    # Persons' words compared by the coarse key when two or more words must match, by the
+    # finer one for a single word (a lone "Boden" is not "Joe Biden"'s "Biden").
+    sounds = [(translit_key if len(w) > 1 else fine_key)(" ".join(w)).split() for w in words]
+    fine = [fine_key(" ".join(w)).split() for w in words]
     # Longest names first, so a name joined to a longer one passes that on to shorter ones.
     for i in sorted(range(len(entities)), key=lambda n: -len(words[n])):
         if links[i].known or not [w for w in words[i] if w not in _FUNCTION_WORDS]:
@@ -133,7 +136,7 @@ def _join_short_forms(entities: Sequence[Entity], links: list[Link]) -> None:
             if (longer and _is_subsequence(words[i], words[j])) or (
                 can_sound
                 and (longer or (len(words[j]) == len(words[i]) and j < i))
-                and _is_subsequence(sounds[i], sounds[j])
+                and _is_subsequence(sounds[i], sounds[j] if len(words[i]) > 1 else fine[j])
             ):
                 targets.add(j)
         ids = {links[j].id for j in targets}

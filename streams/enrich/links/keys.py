@@ -96,6 +96,50 @@ def translit_key(key: str) -> str:
     return " ".join(tokens)
 
 
+# A finer key for a surname alone, where the coarse key joins too much (Boden/Biden,
+# Jansen/Johnson): only the Dutch-English spelling swaps are undone (oe/u, sj/sh, tsj/ch,
+# j/y, doubled and aspirated consonants, g/k, w/v, z/s) and vowels stay; sh stays apart.
+_FINE: Final = (
+    ("tsj", "ch"),
+    ("dzj", "j"),
+    ("zj", "zh"),
+    ("sj", "sh"),
+    ("oe", "u"),
+    ("ou", "u"),
+    ("ij", "i"),
+    ("kh", "k"),
+    ("gh", "g"),
+    ("dh", "d"),
+    ("th", "t"),
+    ("ph", "f"),
+    ("ck", "k"),
+    ("ch", "k"),
+    ("x", "ks"),
+)
+_FINE_CLASSES: Final = str.maketrans(
+    {"g": "k", "q": "k", "c": "k", "w": "v", "z": "s", "y": "i", "j": "i", "h": None}
+)
+
+
+def fine_key(key: str) -> str:
+    """A surname's key across Dutch and English spelling that keeps vowels: "poetin" and
+    "putin" -> "putin"; "sjojgoe" and "shoigu" -> "Soiku"; "boden" and "biden" differ, and so
+    do "sharif" and "zarif"."""
+    tokens = []
+    for token in key.split():
+        for digraph, replacement in _FINE:
+            token = token.replace(digraph, replacement)
+        token = token.replace("sh", "S").translate(_FINE_CLASSES)
+        tokens.append(re.sub(r"(.)\1+", r"\1", token))
+    return " ".join(tokens)
+
+
+def skeleton(tkey: str) -> str:
+    """A ``translit_key`` without its vowels: first names compared loosely (Aleksandr and
+    Alexander -> "lksndr")."""
+    return tkey.replace("a", "")
+
+
 def consonants(tkey: str) -> int:
     """How many consonant symbols a ``translit_key`` has: short keys join too much."""
     return sum(1 for ch in tkey if ch not in "a ")

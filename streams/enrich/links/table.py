@@ -26,8 +26,10 @@ from streams.enrich.links.keys import (
     MIN_STEM,
     consonants,
     demonym_stems,
+    fine_key,
     name_key,
     place_stems,
+    skeleton,
     translit_key,
 )
 from streams.enrich.links.sources import (
@@ -82,6 +84,7 @@ class AliasTable:
         self._aliases: dict[str, Alias] = {}
         self._languages: dict[str, Alias] = {}
         self._persons: dict[str, Alias] = {}
+        self._surnames: dict[str, tuple[Alias, str]] = {}
         self._adjectives: dict[str, Alias] = {}
         self._display: dict[str, dict[str, str]] = {}
         self._places: set[str] = set()
@@ -128,13 +131,24 @@ class AliasTable:
         return self._aliases.get(name_key(name))
 
     def lookup_person(self, name: str) -> Alias | None:
-        """The known person ``name`` is a transliteration of ("Vladimir Poetin", "Poetin" ->
-        Vladimir Putin), by full name or by a surname no other known person has."""
+        """The known person ``name`` is a transliteration of: by the coarse transliteration
+        key of the full name ("Vladimir Poetin") or of its first and last word ("Khalifa
+        Belqasim Haftar" -> Khalifa Haftar); by the finer key of a surname no other known
+        person has, alone ("Poetin") or after a first name with the known one's consonants
+        ("Aleksandr Loekasjenko" -> Alexander Lukashenko; not "Maria Poetin")."""
         self._build()
-        tkey = translit_key(name_key(name))
-        if " " not in tkey and consonants(tkey) < MIN_PERSON_CONSONANTS:
+        key = name_key(name)
+        words = translit_key(key).split()
+        if not words:
             return None
-        return self._persons.get(tkey)
+        found = self._persons.get(" ".join(words))
+        if found is None and len(words) > 2:
+            found = self._persons.get(f"{words[0]} {words[-1]}")
+        if found is None and consonants(words[-1]) >= MIN_PERSON_CONSONANTS:
+            surname = self._surnames.get(fine_key(key.rpartition(" ")[2]))
+            if surname is not None and (len(words) == 1 or surname[1] in ("", skeleton(words[0]))):
+                found = surname[0]
+        return found
 
     def lookup_adjective(self, name: str) -> Alias | None:
         """A language or an adjective/demonym of a place ("Duitse", "Amerikaans", "Libyan"):
@@ -176,13 +190,27 @@ class AliasTable:
         if self._packaged:
             packaged = geonames_groups() + cldr_groups()
         curated: dict[str, Group] = {}
+        curated_ids = {group.id for group in self._files}
         for group in self._files:
             for name in group.names:
                 curated.setdefault(name_key(name), group)
-        for group in packaged:
-            _adopt_curated_id(group, curated)
         places = [g for g in packaged if g.kind != "language"]
         languages = [g for g in packaged if g.kind == "language"]
+        renamed = {}
+        for group in places:
+            old = group.id
+            _adopt_curated_id(group, curated)
+            if group.kind == "territory":
+                renamed[old] = group.id
+        territories = {g.id for g in places if g.kind == "territory"}
+        for group in places:
+            if group.kind == "city" and group.id in territories and group.id not in curated_ids:
+                # The city of Luxembourg is not the country: GeoNames and CLDR share the slug.
+                group.id = f"{group.id}-city"
+        for group in languages:
+            if group.related is not None:
+                group.related = renamed.get(group.related, group.related)
+                group.id = f"misc/{group.related.partition('/')[2]}"
         for group in [*places, *self._files]:
             alias = Alias(group.id, group.label)
             for name in group.names:
@@ -194,7 +222,9 @@ class AliasTable:
             alias = Alias(group.id, EntityLabel.MISC, group.related)
             for name in group.names:
                 self._languages.setdefault(name_key(name), alias)
-        self._persons = _person_keys(g for g in self._files if g.label is EntityLabel.PER)
+        self._persons, self._surnames = _person_keys(
+            g for g in self._files if g.label is EntityLabel.PER
+        )
         self._adjectives = _adjective_stems(
             [g for g in [*places, *self._files] if g.label is EntityLabel.LOC and g.kind != "city"],
             [g for g in languages if g.related is not None],
@@ -202,33 +232,50 @@ class AliasTable:
 
 
 def _adopt_curated_id(group: Group, curated: dict[str, Group]) -> None:
-    """Give a packaged group the id and label of the curated line one of its main names is
-    on (its display names: never an obscure alternate, so no city takes a country's id)."""
+    """Give a packaged group the id and label of the curated line its English or Dutch
+    display name is on (never an alternate, nor CLDR's French "Mexico" for Mexico City, so
+    no city takes a country's id)."""
     if group.kind == "language":
         return
-    for name in group.display.values():
-        line = curated.get(name_key(name))
+    for language in ("en", "nl"):
+        line = curated.get(name_key(group.display.get(language, "")))
         if line is not None and line.label is not EntityLabel.MISC:
             group.id, group.label = line.id, line.label
             return
 
 
-def _person_keys(groups: Iterable[Group]) -> dict[str, Alias]:
-    """Transliteration key -> person, for full names and for surnames; a key two persons
-    share is dropped (it would join them)."""
-    found: dict[str, set[str]] = {}
+def _person_keys(
+    groups: Iterable[Group],
+) -> tuple[dict[str, Alias], dict[str, tuple[Alias, str]]]:
+    """Coarse key of full names -> person, and fine key of surnames -> (person, skeleton of
+    the first name). A key two persons share is dropped (it would join them)."""
+    full: dict[str, set[str]] = {}
+    surnames: dict[str, dict[str, str]] = {}
     for group in groups:
         for name in group.names:
-            tkey = translit_key(name_key(name))
-            found.setdefault(tkey, set()).add(group.id)
-            surname = tkey.rpartition(" ")[2]
-            if surname != tkey and consonants(surname) >= MIN_PERSON_CONSONANTS:
-                found.setdefault(surname, set()).add(group.id)
-    return {
-        tkey: Alias(next(iter(ids)), EntityLabel.PER)
-        for tkey, ids in found.items()
-        if len(ids) == 1
-    }
+            words = translit_key(name_key(name)).split()
+            if not words:
+                continue
+            if len(words) > 1:
+                full.setdefault(" ".join(words), set()).add(group.id)
+            if consonants(words[-1]) >= MIN_PERSON_CONSONANTS:
+                # A one-word name ("Poetin" on a curated line) is a surname: the fine key.
+                last = fine_key(name_key(name).rpartition(" ")[2])
+                first = skeleton(words[0]) if len(words) > 1 else ""
+                surnames.setdefault(last, {}).setdefault(group.id, first)
+    return (
+        {
+            key: Alias(next(iter(ids)), EntityLabel.PER)
+            for key, ids in full.items()
+            if len(ids) == 1
+        },
+        {
+            key: (Alias(ident, EntityLabel.PER), first)
+            for key, people in surnames.items()
+            if len(people) == 1
+            for ident, first in people.items()
+        },
+    )
 
 
 def _adjective_stems(places: Sequence[Group], languages: Sequence[Group]) -> dict[str, Alias]:
