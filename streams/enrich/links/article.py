@@ -114,31 +114,69 @@ def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
     return all(word in rest for word in short)
 
 
+@dataclass(slots=True)
+class _Name:
+    """One distinct (name, label) of the article and the entities that carry it."""
+
+    words: tuple[str, ...]
+    sounds: tuple[str, ...]
+    """Persons: the coarse key's words for a name of two or more words, the fine key's for
+    one word (a lone "Boden" is not "Joe Biden"'s "Biden")."""
+    fine: tuple[str, ...]
+    members: list[int]
+
+
 def _join_short_forms(entities: Sequence[Entity], links: list[Link]) -> None:
-    words = [name_key(e.canonical).split() for e in entities]
-    # Persons' words compared by the coarse key when two or more words must match, by the
-    # finer one for a single word (a lone "Boden" is not "Joe Biden"'s "Biden").
-    sounds = [(translit_key if len(w) > 1 else fine_key)(" ".join(w)).split() for w in words]
-    fine = [fine_key(" ".join(w)).split() for w in words]
+    # Distinct names only, found through an index of their words: an article names the same
+    # referent many times, and comparing every mention with every other was most of the
+    # linker's time on long articles.
+    names: dict[tuple[str, EntityLabel], _Name] = {}
+    for i, entity in enumerate(entities):
+        key = name_key(entity.canonical)
+        found = names.get((key, links[i].label))
+        if found is None:
+            words = tuple(key.split())
+            fine = tuple(fine_key(key).split())
+            sounds = tuple(translit_key(key).split()) if len(words) > 1 else fine
+            found = names[(key, links[i].label)] = _Name(words, sounds, fine, [])
+        found.members.append(i)
+    by_word: dict[tuple[EntityLabel, str], list[_Name]] = {}
+    by_sound: dict[tuple[EntityLabel, str], list[_Name]] = {}
+    for (_, label), name in names.items():
+        for word in name.words:
+            by_word.setdefault((label, word), []).append(name)
+        if label is EntityLabel.PER:
+            for sound in {*name.sounds, *name.fine}:
+                by_sound.setdefault((label, sound), []).append(name)
     # Longest names first, so a name joined to a longer one passes that on to shorter ones.
-    for i in sorted(range(len(entities)), key=lambda n: -len(words[n])):
-        if links[i].known or not [w for w in words[i] if w not in _FUNCTION_WORDS]:
+    for (_, label), name in sorted(names.items(), key=lambda item: -len(item[1].words)):
+        link = links[name.members[0]]
+        if link.known or not [w for w in name.words if w not in _FUNCTION_WORDS]:
             continue
-        person = links[i].label is EntityLabel.PER
-        can_sound = person and (
-            len(sounds[i]) > 1 or consonants(" ".join(sounds[i])) >= MIN_TRANSLIT_CONSONANTS
-        )
-        targets = set()
-        for j in range(len(entities)):
-            if j == i or links[j].label is not links[i].label or links[j].id == links[i].id:
-                continue
-            longer = len(words[j]) > len(words[i])
-            if (longer and _is_subsequence(words[i], words[j])) or (
-                can_sound
-                and (longer or (len(words[j]) == len(words[i]) and j < i))
-                and _is_subsequence(sounds[i], sounds[j] if len(words[i]) > 1 else fine[j])
-            ):
-                targets.add(j)
-        ids = {links[j].id for j in targets}
+        targets = [
+            other
+            for other in by_word.get((label, name.words[0]), ())
+            if len(other.words) > len(name.words) and _is_subsequence(name.words, other.words)
+        ]
+        if label is EntityLabel.PER and (
+            len(name.sounds) > 1 or consonants(" ".join(name.sounds)) >= MIN_TRANSLIT_CONSONANTS
+        ):
+            targets += [
+                other
+                for other in by_sound.get((label, name.sounds[0]), ())
+                if other is not name
+                and (
+                    len(other.words) > len(name.words)
+                    or (len(other.words) == len(name.words) and other.members[0] < name.members[0])
+                )
+                and _is_subsequence(
+                    name.sounds, other.sounds if len(name.words) > 1 else other.fine
+                )
+            ]
+        ids = {links[other.members[0]].id for other in targets} - {link.id}
         if len(ids) == 1:
-            links[i] = replace(links[next(iter(targets))], known=False)
+            target = next(o for o in targets if links[o.members[0]].id in ids)
+            joined = replace(links[target.members[0]], known=False)
+            for i in name.members:
+                if not links[i].known:
+                    links[i] = joined

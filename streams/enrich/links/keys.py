@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Final
 
+# The keys are pure and an article repeats its names, so each is cached (bounded: a worker
+# sees an open-ended stream of names).
+_CACHE: Final = 1 << 16
 
+
+@lru_cache(maxsize=_CACHE)
 def name_key(text: str) -> str:
     """The form names are compared in: no accents, case or punctuation; hyphens are spaces.
 
@@ -80,6 +86,7 @@ _CLASSES: Final = str.maketrans(
 )
 
 
+@lru_cache(maxsize=_CACHE)
 def translit_key(key: str) -> str:
     """A key that Dutch, English, German and French spellings of one foreign name share.
 
@@ -121,6 +128,7 @@ _FINE_CLASSES: Final = str.maketrans(
 )
 
 
+@lru_cache(maxsize=_CACHE)
 def fine_key(key: str) -> str:
     """A surname's key across Dutch and English spelling that keeps vowels: "poetin" and
     "putin" -> "putin"; "sjojgoe" and "shoigu" -> "Soiku"; "boden" and "biden" differ, and so
