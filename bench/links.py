@@ -1,6 +1,7 @@
 """The ``entity-links`` enricher alone: start-up, first article and per-article time.
 
-    python -m bench.links ../shared/corpora/conll2002-nl/ned.testa ../shared/corpora/conll2003-en/eng.testa
+    python -m bench.links ../shared/corpora/conll2002-nl/ned.testa \
+        ../shared/corpora/conll2003-en/eng.testa
 
 Each CoNLL document becomes one article whose entities are the gold ones (canonical = text),
 so the figure is the linker's own cost on a realistic mix of names, whatever the NER. What
