@@ -17,15 +17,19 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSION: Literal[3] = 3
 """Bumped on any incompatible change of an event type; consumers check it before reading.
 
 Version 2 adds ``supersedes`` and ``warnings`` to ``ArticleIngested`` and ``ArticleEnriched``.
 A version-1 event is still read (the raw topic is the log of record and holds old events): it
 is exactly a version-2 event without those two fields.
+
+Version 3 adds ``display_name`` and ``related_id`` to ``Entity`` (inside ``ArticleEnriched``).
+Both are optional, so a version-1 or -2 event reads as one without them; a version-2 reader
+refuses version-3 events by their version rather than by the unknown fields.
 """
 
-READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
+READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2, 3)
 """The versions this code decodes; it writes ``SCHEMA_VERSION``."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
@@ -57,7 +61,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
 
 
 class _Part(BaseModel):
@@ -134,6 +138,17 @@ class Entity(_Part):
         default=None,
         description="Id of the referent across articles, outlets and languages "
         "('VS', 'United States' -> 'loc/united-states'); from the entity-links enricher.",
+    )
+    display_name: NonEmptyStr | None = Field(
+        default=None,
+        description="The name shown for entity_id in the article's language ('VS' -> "
+        "'Verenigde Staten' in Dutch, 'United States' in English); from the entity-links "
+        "enricher, None in events written before schema version 3.",
+    )
+    related_id: NonEmptyStr | None = Field(
+        default=None,
+        description="For an adjective, demonym or language (MISC), the id of the place it "
+        "belongs to ('Amerikaanse' -> 'loc/united-states'); None for other entities.",
     )
 
     @model_validator(mode="after")

@@ -151,13 +151,15 @@ class Mention:
 
 def mentions_of(article: ArticleEnriched) -> list[Mention]:
     """One :class:`Mention` per entity (id) of ``article``, in first-mention order; the name
-    shown is the canonical name of its first mention."""
+    shown is the entity's display name (the id's name in the article's language, so
+    "Verenigde Staten" rather than a first-seen "VS"), or, in events linked before display
+    names, the canonical name of its first mention."""
     counts: dict[str, int] = {}
     firsts: dict[str, tuple[str, str]] = {}
     for entity in article.entities:
         key = entity.entity_id or entity.canonical
         counts[key] = counts.get(key, 0) + 1
-        firsts.setdefault(key, (entity.canonical, entity.label.value))
+        firsts.setdefault(key, (entity.display_name or entity.canonical, entity.label.value))
     at = article.ingested_at.timestamp()
     return [
         Mention(

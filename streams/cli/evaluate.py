@@ -252,3 +252,69 @@ def eval_quotes(
     if show_errors:
         for m in report.mistakes:
             click.echo(f"{m.kind:<9}{m.item:<24}{m.text[:60]!r} expected {m.expected}, got {m.got}")
+
+
+@eval_group.command(name="links")
+@click.option(
+    "--pairs",
+    "pairs_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="English/Dutch name pairs, 'category<TAB>label<TAB>English<TAB>Dutch' "
+    "(default: the shipped dev pairs).",
+)
+@click.option(
+    "--articles",
+    "articles_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Within-article join cases, JSON lines (default: the shipped dev cases).",
+)
+@click.option(
+    "--surnames",
+    "surnames_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Surnames of people who are none of the known persons, one a line (e.g. frogdata's "
+    "familienamen.ner): counts those the person keys alone join to a known person.",
+)
+@settings_options("alias_file")
+def eval_links(
+    pairs_path: Path | None,
+    articles_path: Path | None,
+    surnames_path: Path | None,
+    **flags: object,
+) -> None:
+    """Cross-language id agreement, false joins and within-article joins of entity-links."""
+    from streams.enrich.base import EnricherError
+    from streams.enrich.entity_links import EntityLinker
+    from streams.evaluation.links import (
+        DEFAULT_ARTICLES,
+        DEFAULT_PAIRS,
+        LinksDataError,
+        evaluate_links,
+        key_only_joins,
+        read_cases,
+        read_pairs,
+    )
+
+    settings = load_settings(**flags)
+    pairs_path = pairs_path or DEFAULT_PAIRS
+    articles_path = articles_path or DEFAULT_ARTICLES
+    try:
+        linker = EntityLinker(alias_files=[settings.alias_file] if settings.alias_file else [])
+        report = evaluate_links(linker, read_pairs(pairs_path), read_cases(articles_path))
+    except (OSError, LinksDataError, EnricherError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"== {pairs_path}, {articles_path} (entity-links {linker.version})")
+    click.echo(report.format())
+    if surnames_path is not None:
+        try:
+            lines = surnames_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise click.ClickException(str(exc)) from None
+        tried, joined = key_only_joins(linker.table, (n.strip() for n in lines if n.strip()))
+        click.echo(
+            f"== {surnames_path}: joined to a known person by key only: {len(joined)}/{tried}"
+        )
+        click.echo("\n".join(f"  {name} -> {ident}" for name, ident in joined))

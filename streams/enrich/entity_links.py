@@ -1,184 +1,78 @@
 """The ``entity-links`` enricher: one id per referent, across articles, outlets and languages.
 
-Runs after the entity recogniser. Each entity's canonical name (then its surface text) is
-looked up in an alias table: "VS", "Verenigde Staten", "Amerika", "United States" and "USA"
-all give ``loc/united-states``. An entity the table does not know gets an id from its
-normalised name and label (``per/donald-trump``), so the same name gets the same id
-everywhere, and two referents with one name (a person and a place) stay apart.
+Runs after the entity recogniser (and the language detector). Every entity gets:
 
-The table is built from:
-
-* ``data/aliases.tsv`` in this package: the curated list (countries, capitals, organisations
-  and people in the news, in Dutch and English);
-* Debian's frogdata name lists (``/usr/share/frog/nld``: Dutch places, provinces, European
-  countries) when installed: they make place names the tagger took for persons places again
-  unless the name holds a Dutch first name;
-* the user's own file in the curated format (``--alias-file``), whose lines win.
+* ``entity_id``: the referent. A name is looked up in the tables of ``streams.enrich.links``
+  (CLDR countries, territories and languages in Dutch, English, German and French; GeoNames
+  cities with their exonyms; the curated file; the user's ``--alias-file``): "VS", "Verenigde
+  Staten", "United States" and "Vereinigte Staaten" all give ``loc/united-states``, "Keulen"
+  and "Cologne" ``loc/koln``. A person is also found by a transliteration key ("Poetin",
+  "Vladimir Poetin" -> ``per/vladimir-putin``). A name no source knows gets an id from its
+  normalised name and label (``per/jan-de-vries``), unless the article itself joins it to
+  another: an acronym it defines ("Onderzoeksraad voor Veiligheid (OVV)"), a longer name it is
+  a short form of ("Kamer" of "Tweede Kamer"), a person's name transliterated otherwise.
+* ``related_id``: for an adjective, demonym or language (MISC), the place it belongs to
+  ("Amerikaanse", "Amerikaans", "American" are ``misc/united-states`` related to
+  ``loc/united-states``).
+* ``display_name``: the name to show for the id in the article's language: the sources'
+  preferred name ("Verenigde Staten" in Dutch, "United States" in English, never "VS"), else
+  the article's own fullest name for it.
 
 A curated name also fixes the label of an entity that is exactly that name (Pyongyang as
-PER becomes LOC, Witte Huis as LOC becomes ORG); adjectives and demonyms are MISC and never
-match a place ("Amerikaanse" is not ``loc/united-states``).
+PER becomes LOC, Witte Huis as LOC becomes ORG); frogdata's Dutch place names make a place
+tagged as a person a place again unless the name holds a Dutch first name.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 from schemas import Entity, EntityLabel
 from streams.enrich.base import Document, Enricher, EnricherError
+from streams.enrich.links.article import Link, join_in_article
+from streams.enrich.links.keys import name_key, slug
+from streams.enrich.links.sources import LANGUAGES, AliasFileError
+from streams.enrich.links.table import CURATED_ALIASES, FROGDATA_DIR, Alias, AliasTable
 
-log = logging.getLogger(__name__)
+LINKS_VERSION: Final = "2"
+"""Version of the linking rules (keys, joins, display names); bumped with any change that
+changes an id, so ``newsstream replay`` re-derives old articles."""
 
-LINKS_VERSION: Final = "1"
-CURATED_ALIASES: Final = Path(__file__).parent / "data" / "aliases.tsv"
-FROGDATA_DIR: Final = Path("/usr/share/frog/nld")
-# Dutch place lists of frogdata and the prefix each line carries.
-_FROG_PLACES: Final = {
-    "plaatsen-nld.ner": "",
-    "landen-europa.ner": "",
-    "provincies-nld.ner": "Provincie ",
-    "gemeenten-nld.ner": "Gemeente ",
-}
-_FROG_FIRST_NAMES: Final = "voornamen.ner"
-# Not the family-name list: most Dutch place names are also somebody's surname (Utrecht,
-# Zwolle), and a lone surname tagged as a person is rarer in news than a town mistaken for one.
-
-
-class AliasFileError(ValueError):
-    """An alias file could not be read; the message names the file and line."""
-
-
-def name_key(text: str) -> str:
-    """The form names are compared in: no accents, case or punctuation; hyphens are spaces.
-
-    "V.S." and "VS" -> "vs"; "Noord-Korea" -> "noord korea"; "België" -> "belgie".
-    """
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    plain = re.sub(r"[.'’`]", "", plain.casefold())
-    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
+__all__ = [
+    "CURATED_ALIASES",
+    "FROGDATA_DIR",
+    "LINKS_VERSION",
+    "Alias",
+    "AliasFileError",
+    "AliasTable",
+    "EntityLinker",
+    "entity_id",
+    "name_key",
+]
 
 
 def entity_id(label: EntityLabel, name: str) -> str:
-    """The id of a name the table does not know: its label and slug (``per/donald-trump``)."""
-    return f"{label.value.lower()}/{name_key(name).replace(' ', '-') or 'unnamed'}"
-
-
-@dataclass(frozen=True, slots=True)
-class Alias:
-    id: str
-    label: EntityLabel
-
-
-class AliasTable:
-    """Normalised name -> referent. Later sources override earlier ones, name by name."""
-
-    def __init__(self) -> None:
-        self._aliases: dict[str, Alias] = {}
-        self._places: set[str] = set()
-        self._first_names: set[str] = set()
-        self._digest = hashlib.sha256()
-
-    @classmethod
-    def load(
-        cls,
-        files: Sequence[Path] = (CURATED_ALIASES,),
-        frogdata: Path | None = FROGDATA_DIR,
-    ) -> AliasTable:
-        """The curated file, then frogdata (if the directory exists), then ``files[1:]``."""
-        table = cls()
-        if files:
-            table.add_file(files[0])
-        if frogdata is not None and frogdata.is_dir():
-            table.add_frogdata(frogdata)
-        else:
-            log.info("frogdata name lists not found at %s: Dutch places not added", frogdata)
-        for path in files[1:]:
-            table.add_file(path)
-        return table
-
-    @property
-    def version(self) -> str:
-        """Changes whenever any source changes: part of the enricher version."""
-        return self._digest.hexdigest()[:12]
-
-    def __len__(self) -> int:
-        return len(self._aliases)
-
-    def add_file(self, path: Path) -> None:
-        """Lines ``id<TAB>label<TAB>name|name...``; ``#`` comments and blank lines skipped."""
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise AliasFileError(f"cannot read alias file {path}: {exc.strerror}") from None
-        self._digest.update(data)
-        for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            fields = line.split("\t")
-            if len(fields) != 3:
-                raise AliasFileError(
-                    f"{path}:{number}: expected 'id<TAB>label<TAB>names', got {line!r}"
-                )
-            ident, label_text, names = (f.strip() for f in fields)
-            try:
-                label = EntityLabel(label_text)
-            except ValueError:
-                raise AliasFileError(
-                    f"{path}:{number}: label {label_text!r} is not one of PER, LOC, ORG, MISC"
-                ) from None
-            if not ident or "/" not in ident:
-                raise AliasFileError(f"{path}:{number}: id {ident!r} must look like 'loc/name'")
-            for name in names.split("|"):
-                key = name_key(name)
-                if key:
-                    self._aliases[key] = Alias(ident, label)
-
-    def add_frogdata(self, directory: Path) -> None:
-        for file_name, prefix in _FROG_PLACES.items():
-            for name in _lines(directory / file_name, self._digest):
-                self._places.add(name_key(name.removeprefix(prefix)))
-        self._first_names.update(name_key(n) for n in _lines(directory / _FROG_FIRST_NAMES, None))
-        self._places.discard("")
-
-    def lookup(self, name: str) -> Alias | None:
-        return self._aliases.get(name_key(name))
-
-    def is_only_a_place(self, name: str) -> bool:
-        """A frogdata place name that is no Dutch first or family name."""
-        key = name_key(name)
-        return key in self._places and not any(part in self._first_names for part in key.split())
-
-
-def _lines(path: Path, digest: hashlib._Hash | None) -> Iterable[str]:
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    if digest is not None:
-        digest.update(data)
-    return [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+    """The id of a name the tables do not know: its label and slug (``per/donald-trump``)."""
+    return f"{label.value.lower()}/{slug(name)}"
 
 
 class EntityLinker(Enricher):
-    """Gives every entity of ``Document.entities`` its ``entity_id`` (and fixes known labels).
+    """Gives every entity of ``Document.entities`` its ``entity_id``, ``display_name`` and,
+    for adjectives, ``related_id`` (and fixes known labels).
 
-    Deterministic for a given table: the version includes the table's content hash, so
-    events linked with another table are told apart by their provenance.
+    Deterministic for a given table: the version includes the table's content hash and the
+    versions of the packaged name data, so events linked with other names are told apart by
+    their provenance.
     """
 
     name = "entity-links"
 
     def __init__(self, table: AliasTable | None = None, alias_files: Sequence[Path] = ()) -> None:
-        """``table``: the alias table (default: curated file + frogdata + ``alias_files``,
-        the user's own, which win). Raises EnricherError when an alias file is unreadable
-        or malformed."""
+        """``table``: the alias table (default: curated file + frogdata + CLDR + GeoNames +
+        ``alias_files``, the user's own, which win). Raises EnricherError when an alias file
+        is unreadable or malformed. The packaged name data is read at the first article."""
         try:
             self.table = (
                 table if table is not None else AliasTable.load((CURATED_ALIASES, *alias_files))
@@ -188,15 +82,60 @@ class EntityLinker(Enricher):
         self.version = f"{LINKS_VERSION}+aliases-{self.table.version}"
 
     def enrich(self, doc: Document) -> Document:
-        return doc.with_(entities=tuple(self._link(e) for e in doc.entities))
+        entities = doc.entities
+        links = join_in_article(doc.body, entities, [self._link(e) for e in entities])
+        language = doc.language.code if doc.language is not None else "und"
+        shown = self._display_names(entities, links, language)
+        return doc.with_(
+            entities=tuple(
+                entity.model_copy(
+                    update={
+                        "entity_id": link.id,
+                        "label": link.label,
+                        "related_id": link.related,
+                        "display_name": shown[link.id],
+                    }
+                )
+                for entity, link in zip(entities, links, strict=True)
+            )
+        )
 
-    def _link(self, entity: Entity) -> Entity:
+    def _link(self, entity: Entity) -> Link:
         label = entity.label
+        if label is EntityLabel.MISC:
+            # Adjectives and languages never take a place's own id, only relate to it.
+            adjective = self.table.lookup_adjective(entity.canonical)
+            if adjective is not None:
+                return Link(adjective.id, label, adjective.related, known=True)
+            return Link(entity_id(label, entity.canonical), label)
         alias = self.table.lookup(entity.canonical) or self.table.lookup(entity.text)
-        if alias is not None and label is not EntityLabel.MISC:
-            return entity.model_copy(update={"entity_id": alias.id, "label": alias.label})
+        if alias is None and label is EntityLabel.PER:
+            alias = self.table.lookup_person(entity.canonical)
+        if alias is not None:
+            return Link(alias.id, alias.label, alias.related, known=True)
         if label is EntityLabel.PER and self.table.is_only_a_place(entity.canonical):
             label = EntityLabel.LOC
-        return entity.model_copy(
-            update={"entity_id": entity_id(label, entity.canonical), "label": label}
-        )
+        return Link(entity_id(label, entity.canonical), label)
+
+    def _display_names(
+        self, entities: Sequence[Entity], links: Sequence[Link], language: str
+    ) -> dict[str, str]:
+        """Id -> the name shown: the sources' name in the article's language (English for a
+        language we hold no names in), else the article's fullest name for the id."""
+        wanted = language if language in LANGUAGES else "en"
+        own: dict[str, str] = {}
+        for entity, link in zip(entities, links, strict=True):
+            best = own.get(link.id)
+            if best is None or _fuller(entity.canonical, best):
+                own[link.id] = entity.canonical
+        return {ident: self.table.display(ident, wanted) or name for ident, name in own.items()}
+
+
+def _fuller(name: str, than: str) -> bool:
+    """Whether ``name`` is the better one to show: not an acronym where the other is, then
+    more words, then longer ("Verenigde Staten" over "VS", "Tweede Kamer" over "Kamer")."""
+
+    def rank(text: str) -> tuple[bool, int, int]:
+        return (not text.isupper(), len(name_key(text).split()), len(text))
+
+    return rank(name) > rank(than)

@@ -36,6 +36,8 @@ from streams.app.trending import (
     window_specs,
 )
 from streams.config import Settings
+from streams.enrich.base import Document
+from streams.enrich.entity_links import AliasTable, EntityLinker
 
 NOW = 1_700_000_123.5
 
@@ -149,6 +151,30 @@ def test_mentions_group_by_entity_id_across_names() -> None:
     assert by_name is not None
     assert by_name == by_id
     assert by_name["entity_id"] == "loc/united-states"
+
+
+def test_an_entity_is_shown_by_its_display_name_in_the_article_language() -> None:
+    """/entities/loc/united-states and the trending rows show "Verenigde Staten" for a Dutch
+    article that says "VS" first, and "United States" for an English one."""
+    linker = EntityLinker(AliasTable.load(frogdata=None))
+
+    def linked(language: str, names: list[str], article_id: str) -> Any:
+        raw = article([(n, "LOC", n) for n in names], 0.0, article_id)
+        doc = Document(
+            body=raw.body, language=Language(code=language, confidence=1.0), entities=raw.entities
+        )
+        entities = linker.enrich(doc).entities
+        return raw.model_copy(update={"entities": entities, "language": doc.language})
+
+    trends = TrendTables(window_specs(3600), FakeTable())
+    for mention in mentions_of(linked("nl", ["VS", "Verenigde Staten", "VS"], "a1")):
+        trends.add(mention)
+    found = trends.entity("loc/united-states", NOW)
+    assert found is not None
+    assert (found["name"], found["entity_id"]) == ("Verenigde Staten", "loc/united-states")
+    assert trends.top("1h", 10, NOW)[0]["name"] == "Verenigde Staten"
+    [english] = mentions_of(linked("en", ["U.S."], "a2"))
+    assert (english.canonical, english.key) == ("United States", "loc/united-states")
 
 
 def test_tables_count_mentions_articles_and_mean_sentiment() -> None:

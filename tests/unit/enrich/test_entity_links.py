@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from schemas import Entity, EntityLabel
+from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document, EnricherError
 from streams.enrich.entity_links import (
     CURATED_ALIASES,
     FROGDATA_DIR,
+    LINKS_VERSION,
     AliasTable,
     EntityLinker,
     entity_id,
@@ -70,11 +71,18 @@ def test_curated_names_fix_the_label(linker: EntityLinker) -> None:
     assert (white_house.label, white_house.entity_id) == (ORG, "org/white-house")
 
 
-def test_demonyms_stay_misc_and_apart_from_the_place(linker: EntityLinker) -> None:
-    [american] = _link(linker, _entity("Amerikaanse", MISC))
-    assert (american.label, american.entity_id) == (MISC, "misc/amerikaanse")
+def test_demonyms_stay_misc_and_relate_to_their_place(linker: EntityLinker) -> None:
+    # "Het Amerikaanse ministerie ... Amerikaans onderzoek ... an American envoy": one
+    # adjective referent, related to the country rather than standing alone.
+    linked = _link(
+        linker, _entity("Amerikaanse", MISC), _entity("Amerikaans", MISC), _entity("American", MISC)
+    )
+    assert {(e.label, e.entity_id, e.related_id) for e in linked} == {
+        (MISC, "misc/united-states", "loc/united-states")
+    }
     [america] = _link(linker, _entity("Amerika", MISC))
     assert america.label is MISC  # a MISC entity never takes a place's id
+    assert america.entity_id != "loc/united-states"
 
 
 def test_unknown_names_get_an_id_from_label_and_name(linker: EntityLinker) -> None:
@@ -114,3 +122,158 @@ def test_malformed_alias_files_fail_clearly(tmp_path: Path) -> None:
         EntityLinker(alias_files=[bad])
     with pytest.raises(EnricherError, match="cannot read alias file"):
         EntityLinker(alias_files=[tmp_path / "missing.tsv"])
+
+
+def _article(
+    linker: EntityLinker, language: str, body: str, *found: tuple[str, EntityLabel]
+) -> list[Entity]:
+    """Link the entities ``found`` (text, label), located in ``body`` in order, as the NER
+    would give them (canonical = text), in an article in ``language``."""
+    entities, at = [], 0
+    for text, label in found:
+        start = body.index(text, at)
+        at = start + len(text)
+        entities.append(Entity(text=text, label=label, start=start, end=at, canonical=text))
+    doc = Document(
+        body=body, language=Language(code=language, confidence=1.0), entities=tuple(entities)
+    )
+    return list(linker.enrich(doc).entities)
+
+
+@pytest.mark.parametrize(
+    ("english", "dutch", "label", "expected"),
+    [
+        ("Libya", "Libië", LOC, "loc/libya"),
+        ("Egypt", "Egypte", LOC, "loc/egypt"),
+        ("Hungary", "Hongarije", LOC, "loc/hungary"),
+        ("Cologne", "Keulen", LOC, "loc/koln"),
+        ("Muammar Gaddafi", "Moammar Kadhafi", PER, "per/muammar-gaddafi"),
+        ("Vladimir Putin", "Vladimir Poetin", PER, "per/vladimir-putin"),
+        ("Putin", "Poetin", PER, "per/vladimir-putin"),
+        ("Mikhail Gorbachev", "Michail Gorbatsjov", PER, "per/mikhail-gorbachev"),
+    ],
+)  # fmt: skip
+def test_english_and_dutch_articles_give_one_id(
+    linker: EntityLinker, english: str, dutch: str, label: EntityLabel, expected: str
+) -> None:
+    [en] = _article(linker, "en", f"Talks on {english} resumed on Monday.", (english, label))
+    [nl] = _article(linker, "nl", f"De gesprekken over {dutch} zijn hervat.", (dutch, label))
+    assert en.entity_id == nl.entity_id == expected
+
+
+def test_an_acronym_defined_in_the_article_joins_its_long_name(linker: EntityLinker) -> None:
+    long, first, second = _article(
+        linker,
+        "nl",
+        "De Onderzoeksraad voor Veiligheid (OVV) publiceert dinsdag zijn rapport over de "
+        "brand. Volgens de OVV schoot het toezicht ernstig tekort.",
+        ("Onderzoeksraad voor Veiligheid", ORG),
+        ("OVV", ORG),
+        ("OVV", ORG),
+    )
+    assert long.entity_id == first.entity_id == second.entity_id
+    # Shown by its full name, in every mention.
+    assert {e.display_name for e in (long, first, second)} == {"Onderzoeksraad voor Veiligheid"}
+
+
+@pytest.mark.parametrize(
+    ("body", "long", "short", "label"),
+    [
+        ("De Tweede Kamer stemde dinsdag in met het voorstel. Een meerderheid in de Kamer wil "
+         "dat de minister snel met een plan komt.", "Tweede Kamer", "Kamer", ORG),
+        ("De Fidesz-partij van premier Orbán won de verkiezingen opnieuw. Fidesz haalde ruim "
+         "de helft van de stemmen.", "Fidesz-partij", "Fidesz", ORG),
+        ("Generaal Khalifa Belqasim Haftar rukt op naar Tripoli. Khalifa Haftar zegt dat hij de "
+         "stad binnen dagen inneemt.", "Khalifa Belqasim Haftar", "Khalifa Haftar", PER),
+        ("Sinds de val van Moammar Kadhafi in 2011 is het land verdeeld. Britse media schrijven "
+         "zijn naam als Gaddafi.", "Moammar Kadhafi", "Gaddafi", PER),
+    ],
+)  # fmt: skip
+def test_a_short_form_joins_the_longer_name_of_the_same_article(
+    linker: EntityLinker, body: str, long: str, short: str, label: EntityLabel
+) -> None:
+    full, brief = _article(linker, "nl", body, (long, label), (short, label))
+    assert full.entity_id == brief.entity_id
+
+
+def test_a_short_form_two_longer_names_could_mean_keeps_its_own_id(linker: EntityLinker) -> None:
+    tweede, eerste, kamer = _article(
+        linker,
+        "nl",
+        "Na de Tweede Kamer moet ook de Eerste Kamer nog stemmen. De Kamer beslist volgende week.",
+        ("Tweede Kamer", ORG),
+        ("Eerste Kamer", ORG),
+        ("Kamer", ORG),
+    )
+    assert len({tweede.entity_id, eerste.entity_id, kamer.entity_id}) == 3
+
+
+def test_person_keys_do_not_join_other_people(linker: EntityLinker) -> None:
+    maria, boden, sharif = _article(
+        linker,
+        "nl",
+        "Maria Poetin opende de zaak. Boden verklaarde later dat Sharif er niet was.",
+        ("Maria Poetin", PER),
+        ("Boden", PER),
+        ("Sharif", PER),
+    )
+    assert maria.entity_id == "per/maria-poetin"
+    assert boden.entity_id == "per/boden"  # not Joe Biden
+    assert sharif.entity_id == "per/sharif"  # not Mohammad Javad Zarif
+
+
+@pytest.mark.parametrize(
+    ("language", "adjectives", "place"),
+    [
+        ("nl", ["Amerikaanse", "Amerikaans"], "loc/united-states"),
+        ("en", ["American"], "loc/united-states"),
+        ("nl", ["Libische", "Egyptische"], None),
+        ("nl", ["Duitse", "Duits"], "loc/germany"),
+        ("en", ["German"], "loc/germany"),
+    ],
+)
+def test_adjectives_link_to_their_place_as_related_id(
+    linker: EntityLinker, language: str, adjectives: list[str], place: str | None
+) -> None:
+    body = " en ".join(f"het {a} plan" for a in adjectives)
+    linked = _article(linker, language, body, *((a, MISC) for a in adjectives))
+    if place is None:
+        assert [e.related_id for e in linked] == ["loc/libya", "loc/egypt"]
+    else:
+        assert {(e.label, e.entity_id, e.related_id) for e in linked} == {
+            (MISC, f"misc/{place.removeprefix('loc/')}", place)
+        }
+
+
+def test_a_name_is_no_adjective_of_a_place_inside_it(linker: EntityLinker) -> None:
+    [tour] = _article(linker, "nl", "De Tour de France start in Lille.", ("Tour de France", MISC))
+    assert (tour.entity_id, tour.related_id) == ("misc/tour-de-france", None)
+
+
+def test_the_display_name_is_the_preferred_name_in_the_article_language(
+    linker: EntityLinker,
+) -> None:
+    vs, full = _article(
+        linker,
+        "nl",
+        "De VS en de Verenigde Staten van Amerika.",
+        ("VS", LOC),
+        ("Verenigde Staten van Amerika", LOC),
+    )
+    assert vs.display_name == full.display_name == "Verenigde Staten"
+    [us] = _article(linker, "en", "The U.S. said no.", ("U.S.", LOC))
+    assert (us.entity_id, us.display_name) == ("loc/united-states", "United States")
+    [moscow] = _article(linker, "de", "In Moskou.", ("Moskou", LOC))
+    assert moscow.display_name == "Moskau"
+    # No source names Cologne in Dutch: the article's own name is shown.
+    [keulen] = _article(linker, "nl", "Het Keulen van nu.", ("Keulen", LOC))
+    assert (keulen.entity_id, keulen.display_name) == ("loc/koln", "Keulen")
+
+
+def test_the_packaged_name_data_changes_the_version() -> None:
+    with_data = EntityLinker(AliasTable.load(frogdata=None))
+    without = EntityLinker(AliasTable.load(frogdata=None, packaged=False))
+    assert with_data.version != without.version
+    assert with_data.version.startswith(f"{LINKS_VERSION}+aliases-")
+    [libya] = _link(without, _entity("Libië", LOC))
+    assert libya.entity_id == "loc/libie"  # no CLDR: only the curated names

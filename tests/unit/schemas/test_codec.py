@@ -90,6 +90,16 @@ def _samples() -> list[Event]:
                     end=5,
                     canonical="Mark Rutte",
                     entity_id="per/mark-rutte",
+                    display_name="Mark Rutte",
+                ),
+                Entity(
+                    text="Nederlandse",
+                    label=EntityLabel.MISC,
+                    start=20,
+                    end=31,
+                    canonical="Nederlandse",
+                    entity_id="misc/netherlands",
+                    related_id="loc/netherlands",
                 ),
                 Entity(
                     text="Brussel", label=EntityLabel.LOC, start=51, end=58, canonical="Brussel"
@@ -248,6 +258,24 @@ def test_a_version_1_article_is_still_read(event: Event) -> None:
     assert isinstance(decoded, ArticleIngested | ArticleEnriched)
     assert decoded.supersedes is None
     assert decoded.warnings == ()
+
+
+def test_a_version_2_enriched_article_is_still_read() -> None:
+    """Version 3 added Entity.display_name and related_id; events written before read as
+    entities without them."""
+    enriched = SAMPLES[1]
+    assert isinstance(enriched, ArticleEnriched)
+    assert enriched.entities
+    raw = orjson.loads(encode(enriched))
+    for entity in raw["entities"]:
+        del entity["display_name"], entity["related_id"]
+    raw["schema_version"] = 2
+
+    decoded = decode(orjson.dumps(raw), ArticleEnriched)
+
+    assert decoded.schema_version == 2
+    assert [e.entity_id for e in decoded.entities] == [e.entity_id for e in enriched.entities]
+    assert all(e.display_name is None and e.related_id is None for e in decoded.entities)
 
 
 def test_a_version_this_code_does_not_know_is_refused() -> None:

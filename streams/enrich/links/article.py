@@ -1,0 +1,182 @@
+"""Joins inside one article: names the tables do not know that an article shows to be one.
+
+Called by the enricher after each entity got its id from the tables. Only entities no source
+knew (``Link.known`` false) are ever rejoined, and only to one referent: a short form that
+two longer names of the article could stand for keeps its own id.
+
+* An acronym defined in the text, "Onderzoeksraad voor Veiligheid (OVV)", joins every "OVV"
+  of the article to the long name.
+* A short form of a longer name of the same label, its words in the same order: "Kamer" of
+  "Tweede Kamer", "Fidesz" of "Fidesz-partij", "Khalifa Haftar" of "Khalifa Belqasim Haftar".
+* For persons, the same with transliteration keys: "Kadhafi" of "Moammar Gaddafi".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from schemas import Entity, EntityLabel
+from streams.enrich.links.keys import consonants, fine_key, name_key, translit_key
+
+_ACRONYM_AFTER: Final = re.compile(r"\s*\((?P<acronym>[A-Z][A-Za-z0-9&]{1,9})\)")
+# Words that never make a short form on their own ("de Kamer" is "Kamer").
+_FUNCTION_WORDS: Final = frozenset(
+    [
+        "de",
+        "het",
+        "een",
+        "van",
+        "der",
+        "den",
+        "voor",
+        "en",
+        "of",
+        "op",
+        "in",
+        "aan",
+        "the",
+        "a",
+        "an",
+        "of",
+        "for",
+        "and",
+        "on",
+        "at",
+        "to",
+        "le",
+        "la",
+        "les",
+        "du",
+        "des",
+        "die",
+        "das",
+        "dem",
+        "am",
+        "partij",
+        "party",
+    ]
+)
+MIN_TRANSLIT_CONSONANTS: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An entity's identity: id, label, the place an adjective belongs to, and whether a
+    source knew it (known ids are never rejoined)."""
+
+    id: str
+    label: EntityLabel
+    related: str | None = None
+    known: bool = False
+
+
+def is_acronym_of(acronym: str, name: str) -> bool:
+    """Whether ``acronym``'s letters are, in order, initials of ``name``'s words starting
+    with the first ("OVV" of "Onderzoeksraad voor Veiligheid", "PvdA" of "Partij van de
+    Arbeid", "OECD" of "Organisation for Economic Co-operation and Development")."""
+    initials = "".join(word[0] for word in name_key(name).split())
+    letters = acronym.casefold()
+    if not initials or letters[0] != initials[0] or len(letters) < 2:
+        return False
+    rest = iter(initials[1:])
+    return all(letter in rest for letter in letters[1:])
+
+
+def join_in_article(body: str, entities: Sequence[Entity], links: Sequence[Link]) -> list[Link]:
+    """``links`` (one per entity, in order) with the article's own joins applied."""
+    joined = list(links)
+    _join_acronyms(body, entities, joined)
+    _join_short_forms(entities, joined)
+    return joined
+
+
+def _join_acronyms(body: str, entities: Sequence[Entity], links: list[Link]) -> None:
+    defined: dict[str, Link] = {}
+    for entity, link in zip(entities, links, strict=True):
+        found = _ACRONYM_AFTER.match(body, entity.end)
+        if found and is_acronym_of(found["acronym"], entity.canonical):
+            defined.setdefault(name_key(found["acronym"]), link)
+    if not defined:
+        return
+    for i, entity in enumerate(entities):
+        if links[i].known:
+            continue
+        found_link = defined.get(name_key(entity.canonical)) or defined.get(name_key(entity.text))
+        if found_link is not None:
+            links[i] = replace(found_link, known=False)
+
+
+def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
+    rest = iter(long)
+    return all(word in rest for word in short)
+
+
+@dataclass(slots=True)
+class _Name:
+    """One distinct (name, label) of the article and the entities that carry it."""
+
+    words: tuple[str, ...]
+    sounds: tuple[str, ...]
+    """Persons: the coarse key's words for a name of two or more words, the fine key's for
+    one word (a lone "Boden" is not "Joe Biden"'s "Biden")."""
+    fine: tuple[str, ...]
+    members: list[int]
+
+
+def _join_short_forms(entities: Sequence[Entity], links: list[Link]) -> None:
+    # Distinct names only, found through an index of their words: an article names the same
+    # referent many times, and comparing every mention with every other was most of the
+    # linker's time on long articles.
+    names: dict[tuple[str, EntityLabel], _Name] = {}
+    for i, entity in enumerate(entities):
+        key = name_key(entity.canonical)
+        found = names.get((key, links[i].label))
+        if found is None:
+            words = tuple(key.split())
+            fine = tuple(fine_key(key).split())
+            sounds = tuple(translit_key(key).split()) if len(words) > 1 else fine
+            found = names[(key, links[i].label)] = _Name(words, sounds, fine, [])
+        found.members.append(i)
+    by_word: dict[tuple[EntityLabel, str], list[_Name]] = {}
+    by_sound: dict[tuple[EntityLabel, str], list[_Name]] = {}
+    for (_, label), name in names.items():
+        for word in name.words:
+            by_word.setdefault((label, word), []).append(name)
+        if label is EntityLabel.PER:
+            for sound in {*name.sounds, *name.fine}:
+                by_sound.setdefault((label, sound), []).append(name)
+    # Longest names first, so a name joined to a longer one passes that on to shorter ones.
+    for (_, label), name in sorted(names.items(), key=lambda item: -len(item[1].words)):
+        link = links[name.members[0]]
+        if link.known or not [w for w in name.words if w not in _FUNCTION_WORDS]:
+            continue
+        targets = [
+            other
+            for other in by_word.get((label, name.words[0]), ())
+            if len(other.words) > len(name.words) and _is_subsequence(name.words, other.words)
+        ]
+        if label is EntityLabel.PER and (
+            len(name.sounds) > 1 or consonants(" ".join(name.sounds)) >= MIN_TRANSLIT_CONSONANTS
+        ):
+            targets += [
+                other
+                for other in by_sound.get((label, name.sounds[0]), ())
+                if other is not name
+                and (
+                    len(other.words) > len(name.words)
+                    or (len(other.words) == len(name.words) and other.members[0] < name.members[0])
+                )
+                and _is_subsequence(
+                    name.sounds, other.sounds if len(name.words) > 1 else other.fine
+                )
+            ]
+        ids = {links[other.members[0]].id for other in targets} - {link.id}
+        if len(ids) == 1:
+            target = next(o for o in targets if links[o.members[0]].id in ids)
+            joined = replace(links[target.members[0]], known=False)
+            for i in name.members:
+                if not links[i].known:
+                    links[i] = joined
