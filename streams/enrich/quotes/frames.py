@@ -1,31 +1,7 @@
-"""The ``quotes-rules`` enricher: direct quotes and who said them, in Dutch and English news.
+"""Reporting frames: who said a quote, from the sentence around it and the ones before.
 
-Runs after the sentence splitter and the entity recogniser. Three steps:
-
-1. Quoted spans: „…”, “…”, "…", ‘…’, ’…’, '…', ,,…'' (the old Dutch newspaper style) and «…»,
-   paired within a paragraph, across sentences. A single quote counts only at a word edge, so
-   the apostrophes of "zo'n", "Trump's" or "’s avonds" never open or close a quote, and a
-   closing '' is consumed whole, so the text between two closing '' is never a quote.
-2. The reporting frame of the quote's own sentence, tried in this order:
-   - after the quote, when nothing but marks comes before it: ", zegt X", ", aldus X",
-     "”, lacht ze", ", said X", "” X said": the first speaker named in that clause;
-   - before it, with a speech cue ("zei", "noemde", "liet weten", "said", "called") or a
-     colon: "volgens X" / "according to X" names X; otherwise the subject, the first person
-     or organisation of the clause, where text in parentheses ("Y (GroenLinks) zei") and
-     relative clauses (", die de familie bijstaat,") are skipped. So the speaker is the one
-     the verb belongs to, not the nearest name, and partial quotes inside reported speech
-     ("X zei dat ze het plan 'onuitvoerbaar' vindt") are X's.
-   A pronoun is the most recent speaker (or else the most recent person named); a title
-   ("de minister", "zijn woordvoerder") is the person the article introduced with it.
-3. A quote that is its own sentence continues: the previous sentence's quote speaker, else
-   that sentence's first person, else the most recent speaker of the paragraph.
-
-A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
-scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
-whose frame names no speaker ("Critics call it a 'poll tax'").
-
-Speakers are canonical names from the entity recogniser ("Trump" -> "Donald Trump"), with
-their entity id when the ``entity-links`` enricher ran before.
+Used by the enricher (``streams.enrich.quotes.QuoteExtractor``) once per document, after the
+marks are found; see the package docstring for the rules in words.
 """
 
 from __future__ import annotations
@@ -36,26 +12,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from schemas import Entity, EntityLabel, Quote
-from streams.enrich.base import Document, Enricher, Span
-
-RULES_VERSION: Final = "2"
-
-# Opening mark -> the closing marks that end it. Dutch newspapers use „…”, ‘…’, ,,…'' (AD,
-# Telegraaf, regional titles; often closed by " too) and, in headlines, ’…’; English ones
-# “…” and ‘…’; plain ASCII quotes come from wire copy and from corpora that flattened them.
-_PAIRS: Final[dict[str, tuple[str, ...]]] = {
-    ",,": ("''", '"', "”", "“"),
-    "„": ("”", "“", '"'),
-    "“": ("”", '"'),
-    '"': ('"', "”"),
-    "‘": ("’", "'"),
-    "’": ("’",),
-    "'": ("'", "’"),
-    "«": ("»",),
-}
-_SINGLE: Final = frozenset("‘’'")
-MAX_QUOTE_CHARS: Final = 2000
-"""A longer span between two marks is a missing closing mark, not a quote."""
+from streams.enrich.base import Document, Span
+from streams.enrich.quotes.marks import WORD, find_quotes, mark_end, mark_start, word_count
 
 # Cues of reported speech before a quote. Lower-case words; matched on whole words.
 _CUES: Final = frozenset(
@@ -92,7 +50,6 @@ _TITLES: Final = frozenset(
         "chairman", "secretary", "senator", "governor",
     }
 )  # fmt: skip
-_WORD: Final = re.compile(r"[^\W\d_][\w'’-]*")
 _SPEAKER_LABELS: Final = frozenset({EntityLabel.PER, EntityLabel.ORG})
 # Text the subject of a clause never stands in: parentheses ("Y (GroenLinks)") and relative
 # or appositive clauses between commas (", die de familie bijstaat,", ", who met X,").
@@ -114,80 +71,6 @@ class _Candidate:
     is_person: bool
 
 
-def find_quotes(body: str) -> list[tuple[int, int]]:
-    """Spans of quoted text (inside the marks), in order, never nested or crossing a paragraph."""
-    spans: list[tuple[int, int]] = []
-    at = 0
-    while at < len(body):
-        mark = ",," if body.startswith(",,", at) else body[at]
-        closers = _PAIRS.get(mark)
-        if body.startswith("''", at):
-            at += 2  # a closing '' whose opening we missed never opens a quote
-            continue
-        if closers is None or not _opens(body, at, mark):
-            at += 1
-            continue
-        found = _closing(body, at + len(mark), closers)
-        if found is None:
-            at += len(mark)
-            continue
-        end, width = found
-        inner_start, inner_end = _trim(body, at + len(mark), end)
-        if inner_end > inner_start:
-            spans.append((inner_start, inner_end))
-        at = end + width
-    return spans
-
-
-_ELISION: Final = re.compile(r"[‘’'][stn](?![^\W\d_])")
-"""Dutch elisions that start with an apostrophe: ’s avonds, ’s-Hertogenbosch, ’t, ’n."""
-
-
-def _opens(body: str, at: int, mark: str) -> bool:
-    before = body[at - 1] if at else " "
-    after = body[at + len(mark)] if at + len(mark) < len(body) else " "
-    if after.isspace() and mark != "„":
-        return False  # an opening mark hugs its first word („ is sometimes set apart)
-    if mark in _SINGLE and _ELISION.match(body, at):
-        return False
-    # An opening mark follows a space, a bracket, a dash or another opening mark: never a letter.
-    return not (before.isalnum() or (mark in _SINGLE and before in "’'"))
-
-
-def _closing(body: str, start: int, closers: tuple[str, ...]) -> tuple[int, int] | None:
-    """Offset and width of the closing mark for a quote whose text starts at ``start``."""
-    limit = min(len(body), start + MAX_QUOTE_CHARS)
-    for at in range(start, limit):
-        char = body[at]
-        if char == "\n" and body.startswith("\n\n", at):
-            return None  # quotes do not run across paragraphs here
-        if at == start:
-            continue
-        if body.startswith("''", at):
-            # ,,…'' closes with both marks; a '…' quote ends at a '' too (never opens there).
-            if "''" in closers or "'" in closers:
-                return at, 2
-            continue
-        if char not in closers:
-            continue
-        after = body[at + 1] if at + 1 < len(body) else " "
-        if char in _SINGLE and after.isalnum():
-            continue  # an apostrophe inside a word ("zo’n", "Trump's")
-        if char in _SINGLE and body[at - 1].isspace():
-            continue  # a single mark after a space opens (a nested quote), it does not close
-        return at, 1
-    return None
-
-
-def _trim(body: str, start: int, end: int) -> tuple[int, int]:
-    """Without surrounding space, and without the comma English puts inside the marks."""
-    while start < end and body[start].isspace():
-        start += 1
-    while end > start and (body[end - 1].isspace() or body[end - 1] in ",;"):
-        end -= 1
-    return start, end
-
-
 def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
     """Title word -> canonical person it introduced, e.g. "president" -> "Donald Trump".
 
@@ -199,7 +82,7 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
     for entity in entities:
         if entity.label is not EntityLabel.PER:
             continue
-        words = _WORD.findall(body[max(0, entity.start - 40) : entity.start])
+        words = WORD.findall(body[max(0, entity.start - 40) : entity.start])
         if words:
             title = words[-1].lower().rsplit("-", 1)[-1]
             if title in _TITLES:
@@ -213,7 +96,7 @@ def _masked(text: str) -> str:
 
 
 def _has_cue(text: str) -> bool:
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     for i, word in enumerate(words):
         if word in _NEEDS_VAN:
             if i + 1 < len(words) and words[i + 1] in {"van", "of"}:
@@ -223,23 +106,7 @@ def _has_cue(text: str) -> bool:
     return False
 
 
-class QuoteExtractor(Enricher):
-    """Fills ``Document.quotes``: every direct quote, with its speaker when the text names one.
-
-    Needs ``Document.sentences`` and ``Document.entities`` (run after the splitter and the
-    entity recogniser); without entities every speaker is None. Offsets index the body and
-    exclude the quote marks; ``text == body[start:end]`` always holds. Scare quotes (quoted
-    terms with no reporting frame) are left out. Cheap: a few passes over each paragraph.
-    """
-
-    name = "quotes-rules"
-    version = RULES_VERSION
-
-    def enrich(self, doc: Document) -> Document:
-        return _Article(doc).quotes()
-
-
-class _Article:
+class Article:
     """One document's attribution state: its entities, titles and the last speaker so far."""
 
     def __init__(self, doc: Document) -> None:
@@ -266,11 +133,11 @@ class _Article:
             last = max(first, _sentence_of(self.sentences, end))
             lo = min(self.sentences[first].start, start)
             hi = max(self.sentences[last].end, end)
-            open_at = _mark_start(body, start)
-            close_at = _mark_end(body, end)
+            open_at = mark_start(body, start)
+            close_at = mark_end(body, end)
             head, tail = body[lo:open_at], body[close_at:hi]
             alone = not any(ch.isalnum() for ch in head + tail)
-            short = _words(body, start, end) <= 2
+            short = word_count(body, start, end) <= 2
             speaker: str | None = None
             framed = False
             if not any(ch.isalnum() for ch in head) and _is_attribution_tail(body, end, tail):
@@ -285,7 +152,7 @@ class _Article:
                 # A colon alone also introduces lists of terms ("het thema: 'de moeder de
                 # vrouw'"): speech when it names a speaker or quotes more than a phrase.
                 speaker = self._head_frame(lo, open_at, first)
-                framed = speaker is not None or _words(body, start, end) > 4
+                framed = speaker is not None or word_count(body, start, end) > 4
             elif alone:
                 speaker = self._continued(first, by_sentence)
             if not (alone or framed) or (short and not alone and speaker is None):
@@ -317,7 +184,7 @@ class _Article:
         ]
         taken = [(c.start, c.end) for c in found]
         previous = ""
-        for match in _WORD.finditer(masked):
+        for match in WORD.finditer(masked):
             at = lo + match.start()
             word = match.group().lower()
             head_noun = word.rsplit("-", 1)[-1]
@@ -355,7 +222,7 @@ class _Article:
     def _head_frame(self, lo: int, hi: int, sentence: int) -> str | None:
         """The speaker of a frame before the quote: X after "volgens X", else the subject."""
         text = self.body[lo:hi]
-        for match in _WORD.finditer(text):
+        for match in WORD.finditer(text):
             if match.group().lower() in _ACCORDING:
                 after = self._first(lo + match.end(), hi, sentence)
                 if after is not None:
@@ -369,7 +236,7 @@ class _Article:
         # The subject before the verb is a person where one is named: "de minister van
         # Buitenlandse Zaken Mike Pompeo noemde" is Pompeo's, not the ministry's.
         cue = next(
-            (m.start() for m in _WORD.finditer(self.body, clause, hi)
+            (m.start() for m in WORD.finditer(self.body, clause, hi)
              if m.group().lower() in _CUES),
             hi,
         )  # fmt: skip
@@ -424,32 +291,12 @@ def _is_attribution_tail(body: str, end: int, tail: str) -> bool:
     """``tail`` (after the closing mark) attributes the quote: ", zegt X", "”, lacht ze",
     or, after a comma, '?' or '!' inside the marks, '" zegt X' and '” X said'."""
     text = tail.lstrip()
-    first = _WORD.match(text.lstrip(", "))
+    first = WORD.match(text.lstrip(", "))
     if first is None:
         return False
     if text.startswith(",") or body[end : end + 1] == "," or body[end - 1 : end] in {"?", "!"}:
         return True
     return first.group().lower() in _CUES
-
-
-def _words(body: str, start: int, end: int) -> int:
-    return len(_WORD.findall(body[start:end]))
-
-
-def _mark_start(body: str, start: int) -> int:
-    """Offset of the opening mark before the quoted text that starts at ``start``."""
-    at = start
-    while at > 0 and body[at - 1].isspace():
-        at -= 1
-    return max(0, at - (2 if body[max(0, at - 2) : at] == ",," else 1))
-
-
-def _mark_end(body: str, end: int) -> int:
-    """Offset just after the closing mark of the quoted text that ends at ``end``."""
-    at = end
-    while at < len(body) and (body[at].isspace() or body[at] in ",;"):
-        at += 1
-    return at + (2 if body.startswith("''", at) else 1)
 
 
 def _sentence_of(sentences: Sequence[Span], offset: int) -> int:
