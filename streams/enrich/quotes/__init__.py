@@ -22,6 +22,15 @@ Runs after the sentence splitter and the entity recogniser. Three steps:
 3. A quote that is its own sentence continues: the previous sentence's quote speaker, else
    that sentence's first person, else the most recent speaker of the paragraph.
 
+Round three (rules 3) adds: a lone quote whose next sentence points back at it ("Met die
+woorden opende X…", "Zo reageerde X") is X's, and a lone quote that opens the article with no
+such sentence is a motto, not emitted; a partial quote with no speech verb ("X is 'een beetje
+flabbergasted'") is the subject's when it starts lower-case, has three words or more and does
+not follow an article; a pronoun is the subject of the sentence before, nobody when that
+subject is unnamed ("De moeder van Sarah", "een bewoner"); a quote after an unnamed speaker
+("zegt een vrijwilliger", "A resident was less sure.") gets no speaker; a first name alone
+becomes the article's full name for that person.
+
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
 whose frame names no speaker ("Critics call it a 'poll tax'").
