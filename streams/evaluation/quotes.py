@@ -4,14 +4,18 @@ quotes`` prints).
 The dev set is a JSON-lines file, one item a line:
 
 - a corpus article, by reference only (the corpus text is never copied into this project):
-  ``{"id", "source": "dpgmedia2019", "article": <id>, "lang", "quotes": [{"start", "end",
+  ``{"id", "source": "dpgmedia2019", "batch", "article": <id>, "lang", "quotes": [{"start", "end",
   "sha1", "speaker"}], "not_quotes": [{"start", "end", "sha1"}], "ignore": [...]}``; offsets
   index the article's ``text``, ``sha1`` is the first 10 hex digits of the SHA-1 of
   ``text[start:end]`` (UTF-8) and is checked at load time, so a different copy of the corpus
   fails loudly instead of scoring the wrong spans;
-- a text written for the dev set: ``{"id", "source": "written", "lang", "text", "quotes":
+- a text written for the dev set: ``{"id", "source": "written", "batch", "lang", "text", "quotes":
   [{"text", "speaker"}], "not_quotes": [{"text"}]}``; each quoted ``text`` occurs once in
   ``text``.
+
+``batch`` is the labelling round that added the item (1 when absent): a batch's figures
+measured before the rules were tuned on it are the nearest thing to a held-out score, so the
+report keeps each batch apart.
 
 ``speaker`` is a name, a list of names (any of them is right: "A and B said") or null (the text
 names nobody). ``not_quotes`` are quoted terms that are no speech (scare quotes, titles,
@@ -71,6 +75,8 @@ class DevItem:
     quotes: tuple[GoldQuote, ...]
     not_quotes: tuple[tuple[int, int], ...] = ()
     ignore: tuple[tuple[int, int], ...] = ()
+    batch: int = 1
+    """The labelling round that added the item (see the module docstring)."""
 
 
 def span_digest(text: str) -> str:
@@ -181,6 +187,7 @@ def _corpus_item(entry: Mapping[str, Any], texts: Mapping[int, str], where: str)
         quotes=tuple(GoldQuote(*span(q), _speakers(q["speaker"])) for q in entry["quotes"]),
         not_quotes=tuple(span(ref) for ref in entry.get("not_quotes", ())),
         ignore=tuple(span(ref) for ref in entry.get("ignore", ())),
+        batch=int(entry.get("batch", 1)),
     )
 
 
@@ -202,6 +209,7 @@ def _written_item(entry: Mapping[str, Any], where: str) -> DevItem:
         quotes=tuple(GoldQuote(*span(q), _speakers(q["speaker"])) for q in entry["quotes"]),
         not_quotes=tuple(span(ref) for ref in entry.get("not_quotes", ())),
         ignore=tuple(span(ref) for ref in entry.get("ignore", ())),
+        batch=int(entry.get("batch", 1)),
     )
 
 
@@ -274,10 +282,12 @@ class Mistake:
 
 @dataclass
 class QuoteReport:
-    """The scores of one run over a dev set; ``groups`` keys are "source/lang"."""
+    """The scores of one run over a dev set; ``groups`` keys are "source/lang"; ``batches``
+    cuts the same items by labelling round: "batch N" and "batch N source"."""
 
     total: Counts = field(default_factory=Counts)
     groups: dict[str, Counts] = field(default_factory=dict)
+    batches: dict[str, Counts] = field(default_factory=dict)
     mistakes: list[Mistake] = field(default_factory=list)
     articles: int = 0
     seconds: float = 0.0
@@ -291,7 +301,7 @@ class QuoteReport:
             f"{'group':<22}{'gold':>6}{'pred':>6}{'prec':>8}{'recall':>8}{'speaker':>9}"
             f"{'scare':>8}",
         ]
-        rows = [*sorted(self.groups.items()), ("all", self.total)]
+        rows = [*sorted(self.groups.items()), *sorted(self.batches.items()), ("all", self.total)]
         for name, c in rows:
             lines.append(
                 f"{name:<22}{c.gold:>6}{c.predicted:>6}{c.precision:>8.3f}{c.recall:>8.3f}"
@@ -359,5 +369,7 @@ def evaluate_quotes(
         counts, mistakes = score_item(item, predicted)
         report.total.add(counts)
         report.groups.setdefault(f"{item.source}/{item.lang}", Counts()).add(counts)
+        report.batches.setdefault(f"batch {item.batch}", Counts()).add(counts)
+        report.batches.setdefault(f"batch {item.batch} {item.source}", Counts()).add(counts)
         report.mistakes.extend(mistakes)
     return report

@@ -1,31 +1,7 @@
-"""The ``quotes-rules`` enricher: direct quotes and who said them, in Dutch and English news.
+"""Reporting frames: who said a quote, from the sentence around it and the ones before.
 
-Runs after the sentence splitter and the entity recogniser. Three steps:
-
-1. Quoted spans: „…”, “…”, "…", ‘…’, ’…’, '…', ,,…'' (the old Dutch newspaper style) and «…»,
-   paired within a paragraph, across sentences. A single quote counts only at a word edge, so
-   the apostrophes of "zo'n", "Trump's" or "’s avonds" never open or close a quote, and a
-   closing '' is consumed whole, so the text between two closing '' is never a quote.
-2. The reporting frame of the quote's own sentence, tried in this order:
-   - after the quote, when nothing but marks comes before it: ", zegt X", ", aldus X",
-     "”, lacht ze", ", said X", "” X said": the first speaker named in that clause;
-   - before it, with a speech cue ("zei", "noemde", "liet weten", "said", "called") or a
-     colon: "volgens X" / "according to X" names X; otherwise the subject, the first person
-     or organisation of the clause, where text in parentheses ("Y (GroenLinks) zei") and
-     relative clauses (", die de familie bijstaat,") are skipped. So the speaker is the one
-     the verb belongs to, not the nearest name, and partial quotes inside reported speech
-     ("X zei dat ze het plan 'onuitvoerbaar' vindt") are X's.
-   A pronoun is the most recent speaker (or else the most recent person named); a title
-   ("de minister", "zijn woordvoerder") is the person the article introduced with it.
-3. A quote that is its own sentence continues: the previous sentence's quote speaker, else
-   that sentence's first person, else the most recent speaker of the paragraph.
-
-A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
-scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
-whose frame names no speaker ("Critics call it a 'poll tax'").
-
-Speakers are canonical names from the entity recogniser ("Trump" -> "Donald Trump"), with
-their entity id when the ``entity-links`` enricher ran before.
+Used by the enricher (``streams.enrich.quotes.QuoteExtractor``) once per document, after the
+marks are found; see the package docstring for the rules in words.
 """
 
 from __future__ import annotations
@@ -36,26 +12,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from schemas import Entity, EntityLabel, Quote
-from streams.enrich.base import Document, Enricher, Span
-
-RULES_VERSION: Final = "2"
-
-# Opening mark -> the closing marks that end it. Dutch newspapers use „…”, ‘…’, ,,…'' (AD,
-# Telegraaf, regional titles; often closed by " too) and, in headlines, ’…’; English ones
-# “…” and ‘…’; plain ASCII quotes come from wire copy and from corpora that flattened them.
-_PAIRS: Final[dict[str, tuple[str, ...]]] = {
-    ",,": ("''", '"', "”", "“"),
-    "„": ("”", "“", '"'),
-    "“": ("”", '"'),
-    '"': ('"', "”"),
-    "‘": ("’", "'"),
-    "’": ("’",),
-    "'": ("'", "’"),
-    "«": ("»",),
-}
-_SINGLE: Final = frozenset("‘’'")
-MAX_QUOTE_CHARS: Final = 2000
-"""A longer span between two marks is a missing closing mark, not a quote."""
+from streams.enrich.base import Document, Span
+from streams.enrich.quotes.marks import WORD, find_quotes, mark_end, mark_start, word_count
 
 # Cues of reported speech before a quote. Lower-case words; matched on whole words.
 _CUES: Final = frozenset(
@@ -92,7 +50,6 @@ _TITLES: Final = frozenset(
         "chairman", "secretary", "senator", "governor",
     }
 )  # fmt: skip
-_WORD: Final = re.compile(r"[^\W\d_][\w'’-]*")
 _SPEAKER_LABELS: Final = frozenset({EntityLabel.PER, EntityLabel.ORG})
 # Text the subject of a clause never stands in: parentheses ("Y (GroenLinks)") and relative
 # or appositive clauses between commas (", die de familie bijstaat,", ", who met X,").
@@ -101,7 +58,32 @@ _ASIDE: Final = re.compile(
 )
 _DEFINITE: Final = frozenset({"de", "het", "the"})
 _INDEFINITE: Final = frozenset({"een", "a", "an"})
+_PLURAL_OR_FEMININE: Final = frozenset({"ze", "zij", "they"})
+_BY: Final = re.compile(r"\W*(?:by|door)\s", re.I)
+_CLAUSE_BREAK: Final = re.compile(r";|,\s*(?:maar|but|terwijl|while|whereas)\b", re.I)
+_DETERMINERS: Final = (
+    _DEFINITE
+    | _INDEFINITE
+    | frozenset(
+        {"zijn", "haar", "hun", "ons", "onze", "his", "her", "their", "its", "our", "deze", "die"}
+    )
+)
 _TITLE_REACH: Final = 40
+# Words before a name that make it no subject: "praat met X", "de moeder van X", "about X".
+_PREPOSITIONS: Final = frozenset(
+    {
+        "van", "met", "over", "tegen", "aan", "voor", "door", "bij", "naar", "om", "op", "in",
+        "of", "with", "about", "to", "for", "by", "at", "from", "on",
+    }
+)  # fmt: skip
+# A sentence after a lone quote that points back at it names its speaker: "Met die woorden
+# opende X…", "Zo reageerde X", "Dat zei X", "With those words, X…", "Words of X".
+_BACK_REFERENCE: Final = re.compile(
+    r"\s*(?:(?:met|with)\s+(?:die|deze|those|these)\s+(?:woorden|words)"
+    r"|(?:\w+\s+)?woorden\s+van"
+    r"|(?:zo|dat|aldus|that|this)\b(?=.{0,40}?\b(?:" + "|".join(sorted(_CUES)) + r")\b))",
+    re.I,
+)
 _SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
 
 
@@ -112,80 +94,6 @@ class _Candidate:
     speaker: str | None
     """Canonical name; None for a pronoun or title that resolved to nobody."""
     is_person: bool
-
-
-def find_quotes(body: str) -> list[tuple[int, int]]:
-    """Spans of quoted text (inside the marks), in order, never nested or crossing a paragraph."""
-    spans: list[tuple[int, int]] = []
-    at = 0
-    while at < len(body):
-        mark = ",," if body.startswith(",,", at) else body[at]
-        closers = _PAIRS.get(mark)
-        if body.startswith("''", at):
-            at += 2  # a closing '' whose opening we missed never opens a quote
-            continue
-        if closers is None or not _opens(body, at, mark):
-            at += 1
-            continue
-        found = _closing(body, at + len(mark), closers)
-        if found is None:
-            at += len(mark)
-            continue
-        end, width = found
-        inner_start, inner_end = _trim(body, at + len(mark), end)
-        if inner_end > inner_start:
-            spans.append((inner_start, inner_end))
-        at = end + width
-    return spans
-
-
-_ELISION: Final = re.compile(r"[‘’'][stn](?![^\W\d_])")
-"""Dutch elisions that start with an apostrophe: ’s avonds, ’s-Hertogenbosch, ’t, ’n."""
-
-
-def _opens(body: str, at: int, mark: str) -> bool:
-    before = body[at - 1] if at else " "
-    after = body[at + len(mark)] if at + len(mark) < len(body) else " "
-    if after.isspace() and mark != "„":
-        return False  # an opening mark hugs its first word („ is sometimes set apart)
-    if mark in _SINGLE and _ELISION.match(body, at):
-        return False
-    # An opening mark follows a space, a bracket, a dash or another opening mark: never a letter.
-    return not (before.isalnum() or (mark in _SINGLE and before in "’'"))
-
-
-def _closing(body: str, start: int, closers: tuple[str, ...]) -> tuple[int, int] | None:
-    """Offset and width of the closing mark for a quote whose text starts at ``start``."""
-    limit = min(len(body), start + MAX_QUOTE_CHARS)
-    for at in range(start, limit):
-        char = body[at]
-        if char == "\n" and body.startswith("\n\n", at):
-            return None  # quotes do not run across paragraphs here
-        if at == start:
-            continue
-        if body.startswith("''", at):
-            # ,,…'' closes with both marks; a '…' quote ends at a '' too (never opens there).
-            if "''" in closers or "'" in closers:
-                return at, 2
-            continue
-        if char not in closers:
-            continue
-        after = body[at + 1] if at + 1 < len(body) else " "
-        if char in _SINGLE and after.isalnum():
-            continue  # an apostrophe inside a word ("zo’n", "Trump's")
-        if char in _SINGLE and body[at - 1].isspace():
-            continue  # a single mark after a space opens (a nested quote), it does not close
-        return at, 1
-    return None
-
-
-def _trim(body: str, start: int, end: int) -> tuple[int, int]:
-    """Without surrounding space, and without the comma English puts inside the marks."""
-    while start < end and body[start].isspace():
-        start += 1
-    while end > start and (body[end - 1].isspace() or body[end - 1] in ",;"):
-        end -= 1
-    return start, end
 
 
 def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
@@ -199,7 +107,7 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
     for entity in entities:
         if entity.label is not EntityLabel.PER:
             continue
-        words = _WORD.findall(body[max(0, entity.start - 40) : entity.start])
+        words = WORD.findall(body[max(0, entity.start - 40) : entity.start])
         if words:
             title = words[-1].lower().rsplit("-", 1)[-1]
             if title in _TITLES:
@@ -213,7 +121,7 @@ def _masked(text: str) -> str:
 
 
 def _has_cue(text: str) -> bool:
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     for i, word in enumerate(words):
         if word in _NEEDS_VAN:
             if i + 1 < len(words) and words[i + 1] in {"van", "of"}:
@@ -223,23 +131,7 @@ def _has_cue(text: str) -> bool:
     return False
 
 
-class QuoteExtractor(Enricher):
-    """Fills ``Document.quotes``: every direct quote, with its speaker when the text names one.
-
-    Needs ``Document.sentences`` and ``Document.entities`` (run after the splitter and the
-    entity recogniser); without entities every speaker is None. Offsets index the body and
-    exclude the quote marks; ``text == body[start:end]`` always holds. Scare quotes (quoted
-    terms with no reporting frame) are left out. Cheap: a few passes over each paragraph.
-    """
-
-    name = "quotes-rules"
-    version = RULES_VERSION
-
-    def enrich(self, doc: Document) -> Document:
-        return _Article(doc).quotes()
-
-
-class _Article:
+class Article:
     """One document's attribution state: its entities, titles and the last speaker so far."""
 
     def __init__(self, doc: Document) -> None:
@@ -255,7 +147,10 @@ class _Article:
             if e.label in _SPEAKER_LABELS and not any(s <= e.start < t for s, t in self.spans)
         ]
         self.ids = {e.canonical: e.entity_id for e in self.speakers if e.entity_id is not None}
+        self.people = {e.canonical for e in self.speakers if e.label is EntityLabel.PER}
         self.last_speaker: str | None = None
+        self.last_person: str | None = None
+        """The last speaker who is a person: whom a pronoun can be (never an organisation)."""
 
     def quotes(self) -> Document:
         body = self.body
@@ -266,34 +161,52 @@ class _Article:
             last = max(first, _sentence_of(self.sentences, end))
             lo = min(self.sentences[first].start, start)
             hi = max(self.sentences[last].end, end)
-            open_at = _mark_start(body, start)
-            close_at = _mark_end(body, end)
+            open_at = mark_start(body, start)
+            close_at = mark_end(body, end)
             head, tail = body[lo:open_at], body[close_at:hi]
             alone = not any(ch.isalnum() for ch in head + tail)
-            short = _words(body, start, end) <= 2
+            short = word_count(body, start, end) <= 2
             speaker: str | None = None
             framed = False
             if not any(ch.isalnum() for ch in head) and _is_attribution_tail(body, end, tail):
                 framed = True
-                speaker = self._first(close_at, hi, first)
-            elif _has_cue(head) or (not short and _has_cue(tail)):
+                # ", zegt een vrijwilliger …" names nobody: no speaker rather than a guess.
+                speaker = None if _unnamed_after_cue(tail) else self._first(close_at, hi, first)
+            elif _has_cue(_clause(head)) or (not short and _has_cue(tail)):
                 framed = True
                 speaker = self._head_frame(lo, open_at, first)
-                if speaker is None and _has_cue(tail):
+                if speaker is None and (_has_cue(tail) or _BY.match(tail)):
+                    # "'…', said X" or, passive, "called '…' by X".
                     speaker = self._first(close_at, hi, first)
             elif head.rstrip().endswith(":"):
                 # A colon alone also introduces lists of terms ("het thema: 'de moeder de
                 # vrouw'"): speech when it names a speaker or quotes more than a phrase.
                 speaker = self._head_frame(lo, open_at, first)
-                framed = speaker is not None or _words(body, start, end) > 4
+                framed = speaker is not None or word_count(body, start, end) > 4
             elif alone:
-                speaker = self._continued(first, by_sentence)
+                named = self._named_after(last)
+                if named is not None:
+                    speaker, framed = named, True
+                elif first == 0:
+                    continue  # a lone quote that opens the article: a motto or catch-phrase
+                else:
+                    speaker = self._continued(first, by_sentence)
+            elif _is_partial(body, start, end):
+                # "X is 'een beetje flabbergasted'": no speech verb, but a clause of three or
+                # more words the writer's sentence runs into (it starts lower-case), in a
+                # sentence whose subject is named, is that subject's words. A title or a name
+                # of a thing starts with a capital; a one- or two-word term stays a scare quote.
+                speaker = self._head_frame(lo, open_at, first)
+                framed = speaker is not None
             if not (alone or framed) or (short and not alone and speaker is None):
                 continue  # a scare quote or a title: quoted words, nobody's speech
             if _SCARE_LEAD.search(head):
                 continue
+            speaker = self._full_name(speaker)
             if speaker is not None:
                 self.last_speaker = speaker
+                if speaker in self.people:
+                    self.last_person = speaker
             by_sentence[last] = speaker
             quotes.append(
                 Quote(
@@ -317,7 +230,7 @@ class _Article:
         ]
         taken = [(c.start, c.end) for c in found]
         previous = ""
-        for match in _WORD.finditer(masked):
+        for match in WORD.finditer(masked):
             at = lo + match.start()
             word = match.group().lower()
             head_noun = word.rsplit("-", 1)[-1]
@@ -325,8 +238,7 @@ class _Article:
                 previous = word
                 continue
             if word in _PRONOUNS:
-                resolved = self._subject_before(sentence) or self.last_speaker
-                found.append(_Candidate(at, at + len(word), resolved, True))
+                found.append(_Candidate(at, at + len(word), self._pronoun(word, sentence), True))
             elif head_noun in self.titles:
                 found.append(_Candidate(at, at + len(word), self.titles[head_noun], True))
             elif (
@@ -355,7 +267,7 @@ class _Article:
     def _head_frame(self, lo: int, hi: int, sentence: int) -> str | None:
         """The speaker of a frame before the quote: X after "volgens X", else the subject."""
         text = self.body[lo:hi]
-        for match in _WORD.finditer(text):
+        for match in WORD.finditer(text):
             if match.group().lower() in _ACCORDING:
                 after = self._first(lo + match.end(), hi, sentence)
                 if after is not None:
@@ -369,7 +281,7 @@ class _Article:
         # The subject before the verb is a person where one is named: "de minister van
         # Buitenlandse Zaken Mike Pompeo noemde" is Pompeo's, not the ministry's.
         cue = next(
-            (m.start() for m in _WORD.finditer(self.body, clause, hi)
+            (m.start() for m in WORD.finditer(self.body, clause, hi)
              if m.group().lower() in _CUES),
             hi,
         )  # fmt: skip
@@ -389,9 +301,85 @@ class _Article:
                     span.start <= e.start < span.end
                     and e.label is EntityLabel.PER
                     and not masked[e.start - span.start].isspace()
+                    and not _after_preposition(masked[: e.start - span.start])
                 ):
                     return e.canonical
         return None
+
+    def _pronoun(self, word: str, sentence: int) -> str | None:
+        """Whom "hij", "ze" or "he" in sentence number ``sentence`` refers to: the subject of
+        the sentence before when that is a named person; nobody when that subject is a person
+        the text does not name ("De moeder van Sarah hoopt …, zegt ze": the mother, not
+        Sarah); else the nearest person named before outside a prepositional phrase; else the
+        last speaker who is a person (or, for "ze" / "they", any last speaker)."""
+        if sentence > 0:
+            known, subject = self._subject_of(sentence - 1)
+            if known:
+                return subject
+        found = self._subject_before(sentence) or self.last_person
+        if found is None and word in _PLURAL_OR_FEMININE:
+            return self.last_speaker  # Dutch "ze", English "they" can be an organisation
+        return found
+
+    def _subject_of(self, index: int) -> tuple[bool, str | None]:
+        """The subject of sentence number ``index`` as (known, name): (True, canonical name)
+        for a named person, (True, None) for a person named only by a noun ("de moeder van X",
+        "een bewoner", "a spokesman for the union"), (False, None) when the subject is no
+        person these rules can tell."""
+        span = self.sentences[index]
+        masked = _masked(self.body[span.start : span.end])
+        words = [(m.start(), m.group().lower()) for m in WORD.finditer(masked)]
+        if not words:
+            return False, None
+        people = [
+            e
+            for e in self.speakers
+            if span.start <= e.start < span.end
+            and e.label is EntityLabel.PER
+            and not masked[e.start - span.start].isspace()
+        ]
+        first = people[0] if people else None
+        before = [w for at, w in words if span.start + at < first.start] if first else []
+        if first is not None and (not before or before[-1] not in _PREPOSITIONS):
+            return (True, first.canonical) if len(before) <= 4 else (False, None)
+        if words[0][1] in _DEFINITE | _INDEFINITE and len(words) > 2:
+            nxt = words[2][1]
+            if first is not None and nxt in _PREPOSITIONS and before[-1] in _PREPOSITIONS:
+                return True, None  # "de moeder van Sarah": the mother, whom the text does not name
+            if words[0][1] in _INDEFINITE and not self._names_in(span.start, span.end):
+                return True, None  # "een bewoner", "a resident": somebody unnamed
+        return False, None
+
+    def _names_in(self, lo: int, hi: int) -> bool:
+        return any(lo <= e.start < hi for e in self.speakers)
+
+    def _named_after(self, index: int) -> str | None:
+        """The speaker of a lone quote named by the next sentence when it points back at the
+        quote ("Met die woorden opende X…", "Zo reageerde X", "With those words, X…")."""
+        if index + 1 >= len(self.sentences):
+            return None
+        span = self.sentences[index + 1]
+        if "\n" in self.body[self.sentences[index].end : span.start]:
+            return None
+        if not _BACK_REFERENCE.match(self.body, span.start, span.end):
+            return None
+        persons = [
+            c for c in self._candidates(span.start, span.end, index + 1) if c.speaker is not None
+        ]
+        return persons[0].speaker if persons else None
+
+    def _full_name(self, speaker: str | None) -> str | None:
+        """The article's full name for a speaker the recogniser kept as a first name only:
+        "Ingrid" -> "Ingrid van Engelshoven" when the article names her so."""
+        if speaker is None or " " in speaker or speaker not in self.people:
+            return speaker
+        # People first; the recogniser tags some full names ORG ("Jutta Leerdam").
+        ranked = sorted(self.speakers, key=lambda e: e.label is not EntityLabel.PER)
+        for entity in ranked:
+            name = entity.canonical
+            if " " in name and name.split(" ", 1)[0] == speaker:
+                return name
+        return speaker
 
     def _named_as(self, word: str, before: int) -> str | None:
         named = [e for e in self.speakers if e.end <= before and e.text.lower().endswith(word)]
@@ -405,8 +393,12 @@ class _Article:
         between = self.body[previous.end : self.sentences[index].start]
         if "\n" in between:
             return None  # a new paragraph: a heading or a new voice
-        if by_sentence.get(index - 1) is not None:
+        if index - 1 in by_sentence:
+            # The quote before continues, named or not: a missing speaker beats a guess.
             return by_sentence[index - 1]
+        known, subject = self._subject_of(index - 1)
+        if known and subject is None:
+            return None  # "Een bewoner is minder optimistisch. '…'": somebody unnamed
         people = [
             c
             for c in self._candidates(previous.start, previous.end, index - 1)
@@ -420,36 +412,53 @@ class _Article:
         return self.last_speaker or self._subject_before(index)
 
 
+def _is_partial(body: str, start: int, end: int) -> bool:
+    """The quoted text reads as part of the writer's sentence: it starts lower-case, holds a
+    clause-sized phrase (three words or more) and is no noun phrase's head: after "de", "een",
+    "zijn" or "the" a quote is an epithet or a name ("de 'koning van de weide'")."""
+    before = WORD.findall(body[max(0, start - 20) : mark_start(body, start)])
+    if before and before[-1].lower() in _DETERMINERS:
+        return False
+    return body[start].islower() and word_count(body, start, end) >= 3
+
+
+def _clause(head: str) -> str:
+    """The clause of ``head`` that holds the quote: after the last ", maar" / ", but" or
+    semicolon, so "X was called '…', but farmers see 'red tape'" gives 'red tape' no cue."""
+    cut = max((m.end() for m in _CLAUSE_BREAK.finditer(head)), default=0)
+    return head[cut:]
+
+
+def _after_preposition(text: str) -> bool:
+    """``text`` (what precedes a name) ends in a preposition: the name is no subject."""
+    words = WORD.findall(text)
+    return bool(words) and words[-1].lower() in _PREPOSITIONS
+
+
+def _unnamed_after_cue(tail: str) -> bool:
+    """The frame after a quote names an unnamed person: ", zegt een vrijwilliger …", ", said a
+    resident" (not "een woordvoerder van X", whose X speaks)."""
+    words = [w.lower() for w in WORD.findall(tail)]
+    for i, word in enumerate(words[:-1]):
+        if word in _CUES:
+            return (
+                words[i + 1] in _INDEFINITE
+                and i + 2 < len(words)
+                and words[i + 2].rsplit("-", 1)[-1] not in _TITLES
+            )
+    return False
+
+
 def _is_attribution_tail(body: str, end: int, tail: str) -> bool:
     """``tail`` (after the closing mark) attributes the quote: ", zegt X", "”, lacht ze",
     or, after a comma, '?' or '!' inside the marks, '" zegt X' and '” X said'."""
     text = tail.lstrip()
-    first = _WORD.match(text.lstrip(", "))
+    first = WORD.match(text.lstrip(", "))
     if first is None:
         return False
     if text.startswith(",") or body[end : end + 1] == "," or body[end - 1 : end] in {"?", "!"}:
         return True
     return first.group().lower() in _CUES
-
-
-def _words(body: str, start: int, end: int) -> int:
-    return len(_WORD.findall(body[start:end]))
-
-
-def _mark_start(body: str, start: int) -> int:
-    """Offset of the opening mark before the quoted text that starts at ``start``."""
-    at = start
-    while at > 0 and body[at - 1].isspace():
-        at -= 1
-    return max(0, at - (2 if body[max(0, at - 2) : at] == ",," else 1))
-
-
-def _mark_end(body: str, end: int) -> int:
-    """Offset just after the closing mark of the quoted text that ends at ``end``."""
-    at = end
-    while at < len(body) and (body[at].isspace() or body[at] in ",;"):
-        at += 1
-    return at + (2 if body.startswith("''", at) else 1)
 
 
 def _sentence_of(sentences: Sequence[Span], offset: int) -> int:

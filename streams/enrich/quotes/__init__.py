@@ -1,0 +1,47 @@
+"""Quote attribution (the ``quotes-rules`` enricher): direct quotes and who said them, in Dutch
+and English news. ``marks`` finds the quoted spans, ``frames`` attributes them, ``enricher``
+is the pipeline step.
+
+Runs after the sentence splitter and the entity recogniser. Three steps:
+
+1. Quoted spans: „…”, “…”, "…", ‘…’, ’…’, '…', ,,…'' (the old Dutch newspaper style) and «…»,
+   paired within a paragraph, across sentences. A single quote counts only at a word edge, so
+   the apostrophes of "zo'n", "Trump's" or "’s avonds" never open or close a quote, and a
+   closing '' is consumed whole, so the text between two closing '' is never a quote.
+2. The reporting frame of the quote's own sentence, tried in this order:
+   - after the quote, when nothing but marks comes before it: ", zegt X", ", aldus X",
+     "”, lacht ze", ", said X", "” X said": the first speaker named in that clause;
+   - before it, with a speech cue ("zei", "noemde", "liet weten", "said", "called") or a
+     colon: "volgens X" / "according to X" names X; otherwise the subject, the first person
+     or organisation of the clause, where text in parentheses ("Y (GroenLinks) zei") and
+     relative clauses (", die de familie bijstaat,") are skipped. So the speaker is the one
+     the verb belongs to, not the nearest name, and partial quotes inside reported speech
+     ("X zei dat ze het plan 'onuitvoerbaar' vindt") are X's.
+   A pronoun is the most recent speaker (or else the most recent person named); a title
+   ("de minister", "zijn woordvoerder") is the person the article introduced with it.
+3. A quote that is its own sentence continues: the previous sentence's quote speaker, else
+   that sentence's first person, else the most recent speaker of the paragraph.
+
+Round three (rules 3) adds: a lone quote whose next sentence points back at it ("Met die
+woorden opende X…", "Zo reageerde X") is X's, and a lone quote that opens the article with no
+such sentence is a motto, not emitted; a partial quote with no speech verb ("X is 'een beetje
+flabbergasted'") is the subject's when it starts lower-case, has three words or more and does
+not follow an article; a pronoun is the subject of the sentence before, nobody when that
+subject is unnamed ("De moeder van Sarah", "een bewoner"); a quote after an unnamed speaker
+("zegt een vrijwilliger", "A resident was less sure.") gets no speaker; a first name alone
+becomes the article's full name for that person.
+
+A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
+scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
+whose frame names no speaker ("Critics call it a 'poll tax'").
+
+Speakers are canonical names from the entity recogniser ("Trump" -> "Donald Trump"), with
+their entity id when the ``entity-links`` enricher ran before.
+"""
+
+from __future__ import annotations
+
+from streams.enrich.quotes.enricher import RULES_VERSION, QuoteExtractor
+from streams.enrich.quotes.marks import MAX_QUOTE_CHARS, find_quotes
+
+__all__ = ["MAX_QUOTE_CHARS", "RULES_VERSION", "QuoteExtractor", "find_quotes"]
