@@ -13,6 +13,8 @@ group becomes the curated ``loc/turkey``), so the curated ids stay stable.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import logging
 import threading
@@ -184,11 +186,13 @@ class AliasTable:
             if not self._built:
                 self._build_now()
                 self._built = True
+                release_memory()
 
     def _build_now(self) -> None:
         packaged: list[Group] = []
         if self._packaged:
             packaged = geonames_groups() + cldr_groups()
+            release_memory()
         curated: dict[str, Group] = {}
         curated_ids = {group.id for group in self._files}
         for group in self._files:
@@ -229,6 +233,27 @@ class AliasTable:
             [g for g in [*places, *self._files] if g.label is EntityLabel.LOC and g.kind != "city"],
             [g for g in languages if g.related is not None],
         )
+
+
+def release_memory() -> None:
+    """Give back what reading the name data freed: the key caches (filled with the sources'
+    names, which would keep those strings alive), babel's cache of the locale files read
+    (reread on demand should anything else use them), the cyclic garbage, and on glibc the heap
+    pages malloc keeps after a burst of allocations (``malloc_trim``; skipped elsewhere)."""
+    for cached in (name_key, translit_key, fine_key):
+        cached.cache_clear()
+    try:
+        from babel.localedata import clear_caches  # babel 2.x: CLDR's parsed locale files
+
+        clear_caches()
+    except ImportError:
+        pass
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _adopt_curated_id(group: Group, curated: dict[str, Group]) -> None:
