@@ -277,3 +277,20 @@ def test_the_packaged_name_data_changes_the_version() -> None:
     assert with_data.version.startswith(f"{LINKS_VERSION}+aliases-")
     [libya] = _link(without, _entity("Libië", LOC))
     assert libya.entity_id == "loc/libie"  # no CLDR: only the curated names
+
+
+def test_entity_events_carry_the_display_name(linker: EntityLinker) -> None:
+    from streams.enrich.pipeline import entity_events
+    from tests.support.sink_contract import ALIASES, make_event
+
+    event = make_event(text=ALIASES, linked=False)
+    doc = Document(
+        body=event.body, language=Language(code="nl", confidence=1.0), entities=event.entities
+    )
+    linked = event.model_copy(update={"entities": linker.enrich(doc).entities})
+
+    shown = {(e.canonical, e.entity_id, e.display_name) for e in entity_events(linked)}
+
+    assert ("United Nations", "org/united-nations", "Verenigde Naties") in shown
+    assert ("Verenigde Naties", "org/united-nations", "Verenigde Naties") in shown
+    assert ("Michael P", "per/michael-p", "Michael P.") in shown  # the article's fullest
