@@ -36,7 +36,7 @@ from streams.enrich.links.keys import name_key, slug
 from streams.enrich.links.sources import LANGUAGES, AliasFileError
 from streams.enrich.links.table import CURATED_ALIASES, FROGDATA_DIR, Alias, AliasTable
 
-LINKS_VERSION: Final = "2"
+LINKS_VERSION: Final = "3"
 """Version of the linking rules (keys, joins, display names); bumped with any change that
 changes an id, so ``newsstream replay`` re-derives old articles."""
 

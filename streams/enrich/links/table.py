@@ -135,16 +135,19 @@ class AliasTable:
     def lookup_person(self, name: str) -> Alias | None:
         """The known person ``name`` is a transliteration of: by the coarse transliteration
         key of the full name ("Vladimir Poetin") or of its first and last word ("Khalifa
-        Belqasim Haftar" -> Khalifa Haftar); by the finer key of a surname no other known
-        person has, alone ("Poetin") or after a first name with the known one's consonants
-        ("Aleksandr Loekasjenko" -> Alexander Lukashenko; not "Maria Poetin")."""
+        Belqasim Haftar" -> Khalifa Haftar; not past an initial: "George W. Bush" is no
+        George Bush); by the finer key of a surname no other known person has, alone
+        ("Poetin") or after a first name with the known one's consonants ("Aleksandr
+        Loekasjenko" -> Alexander Lukashenko; not "Maria Poetin")."""
         self._build()
         key = name_key(name)
         words = translit_key(key).split()
         if not words:
             return None
         found = self._persons.get(" ".join(words))
-        if found is None and len(words) > 2:
+        middle = key.split()[1:-1]
+        if found is None and len(words) > 2 and all(len(word) > 1 for word in middle):
+            # Not past an initial: "George W. Bush" is no "George Bush" (article.drops_initials).
             found = self._persons.get(f"{words[0]} {words[-1]}")
         if found is None and consonants(words[-1]) >= MIN_PERSON_CONSONANTS:
             surname = self._surnames.get(fine_key(key.rpartition(" ")[2]))
