@@ -6,6 +6,10 @@
 Each CoNLL document becomes one article whose entities are the gold ones (canonical = text),
 so the figure is the linker's own cost on a realistic mix of names, whatever the NER. What
 docs/quality.md reports under "Entity identity"; not part of ``python -m bench``.
+
+Memory is the process's resident set (``VmRSS`` of /proc/self/status; ``VmHWM`` its peak so
+far) before the name data is read, after the first article (which reads it) and after 100
+articles; Linux only (elsewhere it prints nothing for it).
 """
 
 from __future__ import annotations
@@ -60,6 +64,26 @@ def documents(sentences: Sequence[ConllSentence], language: str) -> list[Documen
     ]
 
 
+def memory() -> dict[str, float]:
+    """``VmRSS`` and ``VmHWM`` of this process in MiB; empty where /proc is not there."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return {}
+    found = {}
+    for line in lines:
+        field, _, value = line.partition(":")
+        if field in ("VmRSS", "VmHWM"):
+            found[field] = int(value.split()[0]) / 1024
+    return found
+
+
+def _memory_line(stage: str, figures: dict[str, float]) -> str:
+    if not figures:
+        return ""
+    return f"RSS {stage}: {figures['VmRSS']:.0f} MiB (peak so far {figures['VmHWM']:.0f} MiB)\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("conll", nargs="+", type=Path, help="CoNLL files (name .testa/.train)")
@@ -70,17 +94,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     linker = EntityLinker()
     constructed = time.perf_counter()
+    before = memory()
     linker.enrich(docs[0])
     first = time.perf_counter()
+    after_first = memory()
     for doc in docs:
         linker.enrich(doc)
     done = time.perf_counter()
+    # 100 articles in all, the first included: the documents again if there are fewer.
+    for n in range(len(docs) + 1, 100):
+        linker.enrich(docs[n % len(docs)])
+    after_100 = memory()
     entities = sum(len(d.entities) for d in docs)
     print(f"construct (worker start-up share): {constructed - started:.3f} s")
     print(f"first article (loads the name data): {first - constructed:.3f} s")
     print(
         f"{len(docs)} articles, {entities} entities: {(done - first) / len(docs) * 1000:.2f} ms "
         f"per article, {(done - first) / entities * 1e6:.0f} us per entity"
+    )
+    print(
+        _memory_line("before the name data is read", before)
+        + _memory_line("after the first article", after_first)
+        + _memory_line(f"after {max(100, len(docs) + 1)} articles", after_100),
+        end="",
     )
 
 

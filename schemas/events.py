@@ -24,9 +24,10 @@ Version 2 adds ``supersedes`` and ``warnings`` to ``ArticleIngested`` and ``Arti
 A version-1 event is still read (the raw topic is the log of record and holds old events): it
 is exactly a version-2 event without those two fields.
 
-Version 3 adds ``display_name`` and ``related_id`` to ``Entity`` (inside ``ArticleEnriched``).
-Both are optional, so a version-1 or -2 event reads as one without them; a version-2 reader
-refuses version-3 events by their version rather than by the unknown fields.
+Version 3 adds ``display_name`` and ``related_id`` to ``Entity`` (inside ``ArticleEnriched``)
+and ``display_name`` to ``EntityMentioned``. All are optional, so a version-1 or -2 event reads
+as one without them; a version-2 reader refuses version-3 events by their version rather than
+by the unknown fields.
 """
 
 READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2, 3)
@@ -261,6 +262,11 @@ class EntityMentioned(Event):
     canonical: NonEmptyStr
     label: EntityLabel
     entity_id: NonEmptyStr | None = None
+    display_name: NonEmptyStr | None = Field(
+        default=None,
+        description="The name shown for entity_id in the article's language (the entities' "
+        "display_name); None without the entity-links enricher and before schema version 3.",
+    )
     mentions: tuple[EntityMention, ...] = Field(min_length=1)
     language: Annotated[str, Field(min_length=2, max_length=8)]
     published: AwareDatetime | None = None

@@ -158,6 +158,7 @@ def entity_events(enriched: ArticleEnriched) -> list[EntityMentioned]:
                 canonical=canonical,
                 label=mentions[0].label,
                 entity_id=mentions[0].entity_id,
+                display_name=mentions[0].display_name,
                 mentions=tuple(
                     EntityMention(text=m.text, start=m.start, end=m.end) for m in mentions
                 ),

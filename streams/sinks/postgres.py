@@ -15,11 +15,15 @@ version of each source file; computed when read, so the arrival order of version
 matter.
 
 ``entity_mentions``: one row per mention (article, ``entity_id``, canonical name, label, surface
-text, offsets, and the sentiment of the sentence it stands in), replaced with its article.
+text, offsets, the sentiment of the sentence it stands in, and ``display_name``: the name shown
+for the id in the article's language, from the entity linker, NULL without one), replaced with
+its article.
 
 ``entities``: one row per ``entity_id`` ("Michael P" and "Michael P.", "Verenigde Naties" and
 "United Nations" are one row when the linker gives them one id), with the name and label most
-mentioned under it (ties: the first in alphabetical order), first/last seen (the articles'
+mentioned under it (ties: the first in alphabetical order; the name is the mentions' display
+name where they have one, so "VS" never names loc/united-states; across languages the name
+of the language most mentioned), first/last seen (the articles'
 ``published``, else ``ingested_at``), the number of mentions and of articles. Mentions without
 an id (enriched without the linker) count as one entity per (canonical name, label), with
 ``entity_id`` NULL. Recomputed for the entities a batch touched, inside the batch's transaction,
@@ -29,7 +33,8 @@ so it is always exactly the sum of ``entity_mentions`` (a redelivery cannot coun
 offsets, ``speaker``, ``speaker_id``), replaced with its article.
 
 ``schema_migrations``: one row per applied migration. Version 2 upgrades a version-1 schema in
-place, filling what it adds from the ``event`` column of the stored articles.
+place, filling what it adds from the ``event`` column of the stored articles; version 3 adds
+``entity_mentions.display_name`` the same way and renames the stored entities by it.
 
 Durability and idempotency: each ``write`` is one transaction, committed before it returns
 (the connection is in autocommit mode otherwise, so reads hold no snapshot between calls);
@@ -96,8 +101,8 @@ _UPSERT_ARTICLE: Final = """
 _INSERT_MENTION: Final = """
     INSERT INTO entity_mentions (
         article_id, entity_id, canonical, label, text, start_offset, end_offset,
-        sentence_sentiment
-    ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        sentence_sentiment, display_name
+    ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT DO NOTHING
 """
 
@@ -128,7 +133,7 @@ _INSERT_TOUCHED_ENTITIES: Final = """
         SELECT m.entity_id,
                CASE WHEN m.entity_id IS NULL THEN m.canonical END AS key_canonical,
                CASE WHEN m.entity_id IS NULL THEN m.label END AS key_label,
-               m.canonical, m.label, m.article_id,
+               coalesce(m.display_name, m.canonical) AS canonical, m.label, m.article_id,
                coalesce(a.published, a.ingested_at) AS seen
         FROM entity_mentions m
         JOIN articles a USING (article_id)
@@ -164,9 +169,9 @@ _INSERT_TOUCHED_ENTITIES: Final = """
 entity no longer mentioned anywhere has no row). Two statements, because a row deleted and
 inserted again under one unique key in a single statement could collide with itself.
 
-Migration v2 (``postgres_migrations``) holds a frozen copy of this computation, over all
+Migrations v2 and v3 (``postgres_migrations``) hold frozen copies of this computation, over all
 mentions, so that it fills ``entities`` the same way whatever this SQL becomes: change this one
-freely, never that copy; a change to what an ``entities`` row holds needs a new migration that
+freely, never those copies; a change to what an ``entities`` row holds needs a new migration that
 recomputes the stored rows."""
 
 
@@ -319,7 +324,9 @@ _SEARCH: Final = """
                            'entity_id', entity_id, 'name', name, 'label', label, 'mentions', n
                        ) ORDER BY n DESC, name
                    )
-              FROM (SELECT m.entity_id, (array_agg(m.canonical ORDER BY m.start_offset))[1] AS name,
+              FROM (SELECT m.entity_id,
+                           (array_agg(coalesce(m.display_name, m.canonical)
+                                      ORDER BY m.start_offset))[1] AS name,
                            (array_agg(m.label ORDER BY m.start_offset))[1] AS label,
                            count(*) AS n
                       FROM entity_mentions m
@@ -338,7 +345,8 @@ _SEARCH: Final = """
 @dataclass(frozen=True, slots=True)
 class SearchEntity:
     """One of a hit's most mentioned entities: its id (None when enriched without the
-    linker), the canonical name of its first mention in the article, label, mentions there."""
+    linker), its display name in the article (else the canonical name of its first mention
+    there), label, mentions there."""
 
     entity_id: str | None
     name: str
@@ -370,7 +378,7 @@ def _article_row(event: ArticleEnriched) -> dict[str, Any]:
 
 def _mention_rows(
     event: ArticleEnriched,
-) -> list[tuple[str, str | None, str, str, str, int, int, float | None]]:
+) -> list[tuple[str, str | None, str, str, str, int, int, float | None, str | None]]:
     sentences = event.sentiment.sentences
     return [
         (
@@ -382,6 +390,7 @@ def _mention_rows(
             e.start,
             e.end,
             _sentence_score(sentences, e.start),
+            e.display_name if e.entity_id is not None else None,
         )
         for e in event.entities
     ]

@@ -146,5 +146,49 @@ MIGRATIONS: Final[tuple[str, ...]] = (
          jsonb_array_elements(coalesce(a.event->'quotes', '[]'::jsonb))
              WITH ORDINALITY AS q(quote, n);
     """,
+    # v3: each mention's display name (Entity.display_name of schema-3 events, for linked
+    # entities), and entities named by it: the display name most mentioned under the id, else
+    # the canonical name as before. Filled from the stored events; the entities recomputation
+    # is a frozen copy of the runtime postgres._INSERT_TOUCHED_ENTITIES as of v3, over all
+    # mentions.
+    """
+    ALTER TABLE entity_mentions ADD COLUMN display_name TEXT;
+    UPDATE entity_mentions m SET display_name = e->>'display_name'
+        FROM articles a, jsonb_array_elements(a.event->'entities') e
+        WHERE a.article_id = m.article_id AND m.entity_id IS NOT NULL
+          AND e->>'display_name' IS NOT NULL AND e->>'entity_id' = m.entity_id
+          AND (e->>'start')::integer = m.start_offset AND (e->>'end')::integer = m.end_offset;
+    DELETE FROM entities;
+    WITH keyed AS (
+        SELECT m.entity_id,
+               CASE WHEN m.entity_id IS NULL THEN m.canonical END AS key_canonical,
+               CASE WHEN m.entity_id IS NULL THEN m.label END AS key_label,
+               coalesce(m.display_name, m.canonical) AS canonical, m.label, m.article_id,
+               coalesce(a.published, a.ingested_at) AS seen
+        FROM entity_mentions m JOIN articles a USING (article_id)
+    ), named AS (
+        SELECT DISTINCT ON (entity_id, key_canonical, key_label)
+               entity_id, key_canonical, key_label, canonical, label
+        FROM (
+            SELECT entity_id, key_canonical, key_label, canonical, label, count(*) AS n
+            FROM keyed GROUP BY entity_id, key_canonical, key_label, canonical, label
+        ) names
+        ORDER BY entity_id, key_canonical, key_label, n DESC, canonical, label
+    ), totals AS (
+        SELECT entity_id, key_canonical, key_label, min(seen) AS first_seen,
+               max(seen) AS last_seen, count(*) AS mention_count,
+               count(DISTINCT article_id) AS article_count
+        FROM keyed GROUP BY entity_id, key_canonical, key_label
+    )
+    INSERT INTO entities (
+        entity_id, canonical, label, first_seen, last_seen, mention_count, article_count
+    )
+    SELECT t.entity_id, n.canonical, n.label, t.first_seen, t.last_seen, t.mention_count,
+           t.article_count
+    FROM totals t JOIN named n
+      ON n.entity_id IS NOT DISTINCT FROM t.entity_id
+     AND n.key_canonical IS NOT DISTINCT FROM t.key_canonical
+     AND n.key_label IS NOT DISTINCT FROM t.key_label;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -15,7 +15,11 @@ number of distinct entities (rows in ``entities``) of the article.
 mention (smallest start): ``first_start``, ``first_end``, ``first_text``, and its ``canonical``
 name and ``label``. Mentions the linker gave one id ("Michael P", "Michael P.") are one row. An
 entity without an id (enriched without the linker) has ``entity_id`` NULL and is one row per
-(canonical name, label), as in version 1.
+(canonical name, label), as in version 1. For an entity with an id, ``canonical`` is the name
+shown for the id in the article's language (``Entity.display_name``: "Verenigde Staten" in a
+Dutch article that writes "VS"), where the event has one (schema version 3; rows of articles
+stored before keep the first mention's name until the article is written again, e.g. by
+``newsstream replay``).
 
 ``quotes``: one row per quote of an article: ``position`` (its index in the event's ``quotes``,
 which are in text order), ``text``, ``start_offset``, ``end_offset``, ``speaker`` (canonical
@@ -391,7 +395,8 @@ def _article_row(event: ArticleEnriched) -> dict[str, Any]:
 def _entity_rows(
     event: ArticleEnriched,
 ) -> list[tuple[str, str | None, str, str, int, int, int, str]]:
-    """One row per entity (``entity_key``): its first mention and the number of mentions."""
+    """One row per entity (``entity_key``): its first mention, the number of mentions and
+    its name (the display name for a linked entity that has one)."""
     first: dict[EntityKey, Entity] = {}
     mentions: Counter[EntityKey] = Counter()
     for entity in sorted(event.entities, key=lambda e: (e.start, e.end)):
@@ -402,7 +407,7 @@ def _entity_rows(
         (
             event.article_id,
             e.entity_id,
-            e.canonical,
+            e.display_name if e.entity_id is not None and e.display_name else e.canonical,
             e.label.value,
             mentions[key],
             e.start,

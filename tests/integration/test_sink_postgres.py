@@ -155,7 +155,7 @@ class TestPostgresSink(DatabaseSinkContract):
         with again:
             pass
         versions = _rows(pg_sink.schema, "SELECT version FROM schema_migrations ORDER BY 1")
-        assert versions == [(1,), (2,)] == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+        assert versions == [(1,), (2,), (3,)] == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
     def test_a_newer_schema_is_refused(self, make_sink: SinkFactory, tmp_path: Path) -> None:
         sink = make_sink(tmp_path)
@@ -312,6 +312,57 @@ class TestPostgresSink(DatabaseSinkContract):
             },
         ]
 
+    def test_entities_and_search_show_the_display_name(self, pg_sink: PostgresSink) -> None:
+        # Without display names "United Nations" and "Verenigde Naties" tie (one mention each)
+        # and the first in alphabetical order, the English one, named the entity.
+        pg_sink.write([_shown(make_event("un", text=ALIASES))])
+
+        assert _rows(
+            pg_sink.schema,
+            "SELECT canonical, mention_count FROM entities WHERE entity_id = 'org/united-nations'",
+        ) == [("Verenigde Naties", 2)]
+        assert _rows(
+            pg_sink.schema,
+            "SELECT canonical, display_name FROM entity_mentions"
+            " WHERE entity_id = 'org/united-nations' ORDER BY start_offset",
+        ) == [("Verenigde Naties", "Verenigde Naties"), ("United Nations", "Verenigde Naties")]
+        hits = pg_sink.search("reageerden")
+        assert {e.entity_id: e.name for e in hits[0].entities} == {
+            "per/michael-p": "Michael P.",
+            "loc/new-york": "New York",
+            "org/united-nations": "Verenigde Naties",
+        }
+
+    def test_a_version_2_database_gets_the_display_names_of_its_events(
+        self, make_sink: SinkFactory, tmp_path: Path, pg_sink: PostgresSink
+    ) -> None:
+        pg_sink.write([_shown(make_event("un", text=ALIASES))])
+        pg_sink.close()
+        with psycopg.connect(DSN, autocommit=True) as conn, conn.transaction():
+            # What the version-2 sink had stored of the same event.
+            conn.execute(
+                sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(pg_sink.schema))
+            )
+            conn.execute("ALTER TABLE entity_mentions DROP COLUMN display_name")
+            conn.execute("UPDATE entities SET canonical = 'United Nations' WHERE label = 'ORG'")
+            conn.execute("DELETE FROM schema_migrations WHERE version = 3")
+
+        with make_sink(tmp_path):
+            pass
+
+        assert _rows(
+            pg_sink.schema,
+            "SELECT entity_id, canonical FROM entities ORDER BY entity_id",
+        ) == [
+            ("loc/new-york", "New York"),
+            ("org/united-nations", "Verenigde Naties"),
+            ("per/michael-p", "Michael P."),
+        ]
+        assert _rows(
+            pg_sink.schema,
+            "SELECT count(display_name), count(*) FROM entity_mentions",
+        ) == [(6, 6)]
+
     def test_sql_is_parameterised(self, pg_sink: PostgresSink) -> None:
         event = make_event("evil", title=INJECTION)
         pg_sink.write([event])
@@ -327,3 +378,17 @@ class TestPostgresSink(DatabaseSinkContract):
         with pytest.raises(SinkError) as info:
             broken.open()
         assert "s3cret" not in str(info.value)
+
+
+def _shown(event: ArticleEnriched) -> ArticleEnriched:
+    """``event`` as the entity linker leaves a Dutch article: each linked entity with the
+    name shown for its id (the curated Dutch name, else the article's fullest name)."""
+    shown = {"org/united-nations": "Verenigde Naties", "per/michael-p": "Michael P."}
+    return event.model_copy(
+        update={
+            "entities": tuple(
+                e.model_copy(update={"display_name": shown.get(e.entity_id or "", e.canonical)})
+                for e in event.entities
+            )
+        }
+    )

@@ -7,7 +7,9 @@ two longer names of the article could stand for keeps its own id.
 * An acronym defined in the text, "Onderzoeksraad voor Veiligheid (OVV)", joins every "OVV"
   of the article to the long name.
 * A short form of a longer name of the same label, its words in the same order: "Kamer" of
-  "Tweede Kamer", "Fidesz" of "Fidesz-partij", "Khalifa Haftar" of "Khalifa Belqasim Haftar".
+  "Tweede Kamer", "Fidesz" of "Fidesz-partij", "Khalifa Haftar" of "Khalifa Belqasim Haftar";
+  but no first and last name that leaves out an initial ("George Bush" of "George W. Bush",
+  see ``drops_initials``).
 * For persons, the same with transliteration keys: "Kadhafi" of "Moammar Gaddafi".
 """
 
@@ -109,6 +111,18 @@ def _join_acronyms(body: str, entities: Sequence[Entity], links: list[Link]) -> 
             links[i] = replace(found_link, known=False)
 
 
+def drops_initials(short: Sequence[str], long: Sequence[str]) -> bool:
+    """Whether a person's name of first and last name leaves out an initial of a longer one
+    ("George Bush" of "George W. Bush"; name keys' words, so "W." is "w").
+
+    Such a short form is not that person's: a writer who gives the initial once and not the
+    other time is, in news, mostly telling two people apart (father and son, George H. W. and
+    George W. Bush), while leaving out a full middle name is how a formal name is shortened
+    (Khalifa Haftar of Khalifa Belqasim Haftar). A lone surname ("Bush") leaves out the first
+    name too and is no such contrast."""
+    return len(short) > 1 and any(len(word) == 1 and word not in short for word in long)
+
+
 def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
     rest = iter(long)
     return all(word in rest for word in short)
@@ -173,6 +187,8 @@ def _join_short_forms(entities: Sequence[Entity], links: list[Link]) -> None:
                     name.sounds, other.sounds if len(name.words) > 1 else other.fine
                 )
             ]
+        if label is EntityLabel.PER:
+            targets = [o for o in targets if not drops_initials(name.words, o.words)]
         ids = {links[other.members[0]].id for other in targets} - {link.id}
         if len(ids) == 1:
             target = next(o for o in targets if links[o.members[0]].id in ids)

@@ -13,6 +13,8 @@ group becomes the curated ``loc/turkey``), so the curated ids stay stable.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import logging
 import threading
@@ -133,16 +135,19 @@ class AliasTable:
     def lookup_person(self, name: str) -> Alias | None:
         """The known person ``name`` is a transliteration of: by the coarse transliteration
         key of the full name ("Vladimir Poetin") or of its first and last word ("Khalifa
-        Belqasim Haftar" -> Khalifa Haftar); by the finer key of a surname no other known
-        person has, alone ("Poetin") or after a first name with the known one's consonants
-        ("Aleksandr Loekasjenko" -> Alexander Lukashenko; not "Maria Poetin")."""
+        Belqasim Haftar" -> Khalifa Haftar; not past an initial: "George W. Bush" is no
+        George Bush); by the finer key of a surname no other known person has, alone
+        ("Poetin") or after a first name with the known one's consonants ("Aleksandr
+        Loekasjenko" -> Alexander Lukashenko; not "Maria Poetin")."""
         self._build()
         key = name_key(name)
         words = translit_key(key).split()
         if not words:
             return None
         found = self._persons.get(" ".join(words))
-        if found is None and len(words) > 2:
+        middle = key.split()[1:-1]
+        if found is None and len(words) > 2 and all(len(word) > 1 for word in middle):
+            # Not past an initial: "George W. Bush" is no "George Bush" (article.drops_initials).
             found = self._persons.get(f"{words[0]} {words[-1]}")
         if found is None and consonants(words[-1]) >= MIN_PERSON_CONSONANTS:
             surname = self._surnames.get(fine_key(key.rpartition(" ")[2]))
@@ -184,11 +189,13 @@ class AliasTable:
             if not self._built:
                 self._build_now()
                 self._built = True
+                release_memory()
 
     def _build_now(self) -> None:
         packaged: list[Group] = []
         if self._packaged:
             packaged = geonames_groups() + cldr_groups()
+            release_memory()
         curated: dict[str, Group] = {}
         curated_ids = {group.id for group in self._files}
         for group in self._files:
@@ -229,6 +236,27 @@ class AliasTable:
             [g for g in [*places, *self._files] if g.label is EntityLabel.LOC and g.kind != "city"],
             [g for g in languages if g.related is not None],
         )
+
+
+def release_memory() -> None:
+    """Give back what reading the name data freed: the key caches (filled with the sources'
+    names, which would keep those strings alive), babel's cache of the locale files read
+    (reread on demand should anything else use them), the cyclic garbage, and on glibc the heap
+    pages malloc keeps after a burst of allocations (``malloc_trim``; skipped elsewhere)."""
+    for cached in (name_key, translit_key, fine_key):
+        cached.cache_clear()
+    try:
+        from babel.localedata import clear_caches  # babel 2.x: CLDR's parsed locale files
+
+        clear_caches()
+    except ImportError:
+        pass
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _adopt_curated_id(group: Group, curated: dict[str, Group]) -> None:

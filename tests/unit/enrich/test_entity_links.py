@@ -192,6 +192,11 @@ def test_an_acronym_defined_in_the_article_joins_its_long_name(linker: EntityLin
          "stad binnen dagen inneemt.", "Khalifa Belqasim Haftar", "Khalifa Haftar", PER),
         ("Sinds de val van Moammar Kadhafi in 2011 is het land verdeeld. Britse media schrijven "
          "zijn naam als Gaddafi.", "Moammar Kadhafi", "Gaddafi", PER),
+        # Names no table knows, so the article's own join is what is measured.
+        ("Kolonel Ahmed Belqasim Mansouri leidt de aanval. Ahmed Mansouri ontkent dat er "
+         "burgers zijn geraakt.", "Ahmed Belqasim Mansouri", "Ahmed Mansouri", PER),
+        ("Pieter J. Vermeulen opende de zaak in 1990. Vermeulen staat er nog elke dag.",
+         "Pieter J. Vermeulen", "Vermeulen", PER),
     ],
 )  # fmt: skip
 def test_a_short_form_joins_the_longer_name_of_the_same_article(
@@ -211,6 +216,23 @@ def test_a_short_form_two_longer_names_could_mean_keeps_its_own_id(linker: Entit
         ("Kamer", ORG),
     )
     assert len({tweede.entity_id, eerste.entity_id, kamer.entity_id}) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "long", "short"),
+    [
+        ("George W. Bush and his father George Bush were both president.",
+         "George W. Bush", "George Bush"),
+        ("Bakker Pieter J. Vermeulen nam de zaak over van zijn vader, Pieter Vermeulen.",
+         "Pieter J. Vermeulen", "Pieter Vermeulen"),
+    ],
+)  # fmt: skip
+def test_a_first_and_last_name_without_the_initial_is_another_person(
+    linker: EntityLinker, body: str, long: str, short: str
+) -> None:
+    # The cost, accepted: "John F. Kennedy ... John Kennedy" in one article stay two ids too.
+    full, other = _article(linker, "en", body, (long, PER), (short, PER))
+    assert full.entity_id != other.entity_id
 
 
 def test_person_keys_do_not_join_other_people(linker: EntityLinker) -> None:
@@ -282,3 +304,31 @@ def test_the_packaged_name_data_changes_the_version() -> None:
     assert with_data.version.startswith(f"{LINKS_VERSION}+aliases-")
     [libya] = _link(without, _entity("Libië", LOC))
     assert libya.entity_id == "loc/libie"  # no CLDR: only the curated names
+
+
+def test_entity_events_carry_the_display_name(linker: EntityLinker) -> None:
+    from streams.enrich.pipeline import entity_events
+    from tests.support.sink_contract import ALIASES, make_event
+
+    event = make_event(text=ALIASES, linked=False)
+    doc = Document(
+        body=event.body, language=Language(code="nl", confidence=1.0), entities=event.entities
+    )
+    linked = event.model_copy(update={"entities": linker.enrich(doc).entities})
+
+    shown = {(e.canonical, e.entity_id, e.display_name) for e in entity_events(linked)}
+
+    assert ("United Nations", "org/united-nations", "Verenigde Naties") in shown
+    assert ("Verenigde Naties", "org/united-nations", "Verenigde Naties") in shown
+    assert ("Michael P", "per/michael-p", "Michael P.") in shown  # the article's fullest
+
+
+def test_a_known_person_is_not_found_past_an_initial(tmp_path: Path) -> None:
+    aliases = tmp_path / "people.tsv"
+    aliases.write_text("per/george-bush\tPER\tGeorge Bush\n", encoding="utf-8")
+    table = AliasTable.load((aliases,), frogdata=None, packaged=False)
+
+    found = table.lookup_person("George Herbert Bush")
+    assert found is not None
+    assert found.id == "per/george-bush"
+    assert table.lookup_person("George W. Bush") is None

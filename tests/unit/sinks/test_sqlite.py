@@ -205,6 +205,29 @@ class TestSqliteSink(FileSinkContract, DatabaseSinkContract):
         # Michael P. / Michael P, New York, Verenigde Naties / United Nations.
         assert _rows(path, "SELECT entity_count FROM articles") == [(3,)]
 
+    def test_a_linked_entity_is_named_by_its_display_name(self, sink: Sink, path: Path) -> None:
+        event = make_event("un", text=ALIASES)
+        event = event.model_copy(
+            update={
+                "entities": tuple(
+                    e.model_copy(
+                        update={
+                            "display_name": "De VN" if e.entity_id == "org/united-nations" else None
+                        }
+                    )
+                    for e in event.entities
+                )
+            }
+        )
+        sink.write([event])
+
+        assert _rows(
+            path, "SELECT canonical FROM entities WHERE entity_id = 'org/united-nations'"
+        ) == [("De VN",)]
+        assert _rows(path, "SELECT canonical FROM entities WHERE entity_id = 'per/michael-p'") == [
+            ("Michael P.",)
+        ]
+
     def test_entities_without_an_id_are_one_per_name_and_label(
         self, sink: Sink, path: Path
     ) -> None:
