@@ -35,7 +35,7 @@ from streams.enrich.base import Document, Enricher, EnricherError
 from streams.enrich.links.article import Link, join_in_article
 from streams.enrich.links.keys import name_key, slug
 from streams.enrich.links.sources import LANGUAGES, AliasFileError
-from streams.enrich.links.table import CURATED_ALIASES, FROGDATA_DIR, Alias, AliasTable
+from streams.enrich.links.table import CURATED_ALIASES, Alias, AliasTable
 
 LINKS_VERSION: Final = "3"
 """Version of the linking rules (keys, joins, display names); bumped with any change that
@@ -43,7 +43,6 @@ changes an id, so ``newsstream replay`` re-derives old articles."""
 
 __all__ = [
     "CURATED_ALIASES",
-    "FROGDATA_DIR",
     "LINKS_VERSION",
     "Alias",
     "AliasFileError",
@@ -71,7 +70,7 @@ class EntityLinker(Enricher):
     name = "entity-links"
 
     def __init__(self, table: AliasTable | None = None, alias_files: Sequence[Path] = ()) -> None:
-        """``table``: the alias table (default: curated file + frogdata + CLDR + GeoNames +
+        """``table``: the alias table (default: curated file + CLDR + GeoNames +
         ``alias_files``, the user's own, which win). Raises EnricherError when an alias file
         is unreadable or malformed. The packaged name data is read at the first article."""
         try:

@@ -37,7 +37,7 @@ LANGUAGES: Final = ("nl", "en", "de", "fr")
 """The languages whose names are loaded and shown; other articles are shown English names."""
 MIN_CITY_POPULATION: Final = 100_000
 # Smaller towns' alternate names collide with surnames and words far more often than they
-# name a town in international news; Dutch towns come from frogdata and the NER anyway.
+# name a town in international news; smaller towns keep the ids made from their names.
 _CLDR_SKIP: Final = frozenset({"ZZ", "QO", "EZ", "UN", "EU", "XA", "XB"})
 # ZZ unknown, QO outlying Oceania, EZ eurozone; UN and EU are organisations (curated as ORG).
 _LATIN: Final = re.compile(r"^[A-Za-zÀ-ɏ'’ .\-]+$")

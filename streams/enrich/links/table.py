@@ -1,6 +1,6 @@
 """The lookup tables of entity identity, built once from the sources.
 
-``AliasTable.load`` reads the alias files and frogdata at once (a malformed file must fail
+``AliasTable.load`` reads the alias files at once (a malformed file must fail
 the worker's start, not its first article) and the packaged CLDR and GeoNames data lazily,
 at the first lookup (about half a second, once per process). After that every lookup is a
 dict access or a handful of them.
@@ -46,17 +46,6 @@ from streams.enrich.links.sources import (
 log = logging.getLogger(__name__)
 
 CURATED_ALIASES: Final = Path(__file__).parent.parent / "data" / "aliases.tsv"
-FROGDATA_DIR: Final = Path("/usr/share/frog/nld")
-# Dutch place lists of frogdata and the prefix each line carries.
-_FROG_PLACES: Final = {
-    "plaatsen-nld.ner": "",
-    "landen-europa.ner": "",
-    "provincies-nld.ner": "Provincie ",
-    "gemeenten-nld.ner": "Gemeente ",
-}
-_FROG_FIRST_NAMES: Final = "voornamen.ner"
-# Not the family-name list: most Dutch place names are also somebody's surname (Utrecht,
-# Zwolle), and a lone surname tagged as a person is rarer in news than a town mistaken for one.
 MIN_PERSON_CONSONANTS: Final = 3
 # A one-word transliteration key with fewer consonants ("Kim", "Ma") joins unrelated people.
 
@@ -89,38 +78,23 @@ class AliasTable:
         self._surnames: dict[str, tuple[Alias, str]] = {}
         self._adjectives: dict[str, Alias] = {}
         self._display: dict[str, dict[str, str]] = {}
-        self._places: set[str] = set()
-        self._first_names: set[str] = set()
 
     @classmethod
     def load(
         cls,
         files: Sequence[Path] = (CURATED_ALIASES,),
-        frogdata: Path | None = FROGDATA_DIR,
         packaged: bool = True,
     ) -> AliasTable:
-        """The curated file ``files[0]``, frogdata (if the directory exists), the packaged
-        CLDR/GeoNames names (if ``packaged``) and the user's ``files[1:]``, which win.
+        """The curated file ``files[0]``, the packaged CLDR/GeoNames names (if ``packaged``)
+        and the user's ``files[1:]``, which win.
 
         Raises AliasFileError for an unreadable or malformed file.
         """
         digest = hashlib.sha256()
         groups = [group for path in files for group in read_alias_file(path, digest)]
-        places: set[str] = set()
-        first_names: set[str] = set()
-        if frogdata is not None and frogdata.is_dir():
-            for file_name, prefix in _FROG_PLACES.items():
-                for name in _lines(frogdata / file_name, digest):
-                    places.add(name_key(name.removeprefix(prefix)))
-            first_names.update(name_key(n) for n in _lines(frogdata / _FROG_FIRST_NAMES, None))
-            places.discard("")
-        else:
-            log.info("frogdata name lists not found at %s: Dutch places not added", frogdata)
         if packaged:
             digest.update(data_versions().encode())
-        table = cls(groups, packaged, digest.hexdigest()[:12])
-        table._places, table._first_names = places, first_names
-        return table
+        return cls(groups, packaged, digest.hexdigest()[:12])
 
     def __len__(self) -> int:
         self._build()
@@ -174,11 +148,6 @@ class AliasTable:
         None when none does (the enricher then shows the article's own name for it)."""
         self._build()
         return self._display.get(ident, {}).get(language)
-
-    def is_only_a_place(self, name: str) -> bool:
-        """A frogdata place name that is no Dutch first or family name."""
-        key = name_key(name)
-        return key in self._places and not any(part in self._first_names for part in key.split())
 
     def _build(self) -> None:
         # Double-checked: one enricher is used by one thread at a time, but the eval command
@@ -330,13 +299,4 @@ def _adjective_stems(places: Sequence[Group], languages: Sequence[Group]) -> dic
     return stems
 
 
-def _lines(path: Path, digest: hashlib._Hash | None) -> list[str]:
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    if digest is not None:
-        digest.update(data)
-    return [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
-
-
-__all__ = ["CURATED_ALIASES", "FROGDATA_DIR", "LANGUAGES", "Alias", "AliasTable"]
+__all__ = ["CURATED_ALIASES", "LANGUAGES", "Alias", "AliasTable"]

@@ -156,7 +156,7 @@ def test_mentions_group_by_entity_id_across_names() -> None:
 def test_an_entity_is_shown_by_its_display_name_in_the_article_language() -> None:
     """/entities/loc/united-states and the trending rows show "Verenigde Staten" for a Dutch
     article that says "VS" first, and "United States" for an English one."""
-    linker = EntityLinker(AliasTable.load(frogdata=None))
+    linker = EntityLinker(AliasTable.load())
 
     def linked(language: str, names: list[str], article_id: str) -> Any:
         raw = article([(n, "LOC", n) for n in names], 0.0, article_id)

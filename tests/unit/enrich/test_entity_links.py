@@ -10,7 +10,6 @@ from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document, EnricherError
 from streams.enrich.entity_links import (
     CURATED_ALIASES,
-    FROGDATA_DIR,
     LINKS_VERSION,
     AliasTable,
     EntityLinker,
@@ -31,8 +30,6 @@ def _link(linker: EntityLinker, *entities: Entity) -> list[Entity]:
 
 @pytest.fixture(scope="module")
 def linker() -> EntityLinker:
-    # frogdata comes with Debian's frog, which ./dev setup installs: a real part, never faked.
-    assert FROGDATA_DIR.is_dir(), "install Debian's frogdata (apt-get install frogdata)"
     return EntityLinker()
 
 
@@ -110,8 +107,8 @@ def test_unknown_names_get_an_id_from_label_and_name(linker: EntityLinker) -> No
 def test_user_aliases_win_and_change_the_version(tmp_path: Path) -> None:
     own = tmp_path / "own.tsv"
     own.write_text("# ours\norg/acme\tORG\tACME|Acme Holding\nloc/usa\tLOC\tVS\n", encoding="utf-8")
-    default = EntityLinker(AliasTable.load(frogdata=None))
-    custom = EntityLinker(AliasTable.load((CURATED_ALIASES, own), frogdata=None))
+    default = EntityLinker(AliasTable.load())
+    custom = EntityLinker(AliasTable.load((CURATED_ALIASES, own)))
     assert custom.version != default.version
     acme, vs = _link(custom, _entity("Acme Holding", ORG), _entity("VS", LOC))
     assert (acme.entity_id, vs.entity_id) == ("org/acme", "loc/usa")
@@ -298,8 +295,8 @@ def test_the_display_name_is_the_preferred_name_in_the_article_language(
 
 
 def test_the_packaged_name_data_changes_the_version() -> None:
-    with_data = EntityLinker(AliasTable.load(frogdata=None))
-    without = EntityLinker(AliasTable.load(frogdata=None, packaged=False))
+    with_data = EntityLinker(AliasTable.load())
+    without = EntityLinker(AliasTable.load(packaged=False))
     assert with_data.version != without.version
     assert with_data.version.startswith(f"{LINKS_VERSION}+aliases-")
     [libya] = _link(without, _entity("Libië", LOC))
@@ -326,7 +323,7 @@ def test_entity_events_carry_the_display_name(linker: EntityLinker) -> None:
 def test_a_known_person_is_not_found_past_an_initial(tmp_path: Path) -> None:
     aliases = tmp_path / "people.tsv"
     aliases.write_text("per/george-bush\tPER\tGeorge Bush\n", encoding="utf-8")
-    table = AliasTable.load((aliases,), frogdata=None, packaged=False)
+    table = AliasTable.load((aliases,), packaged=False)
 
     found = table.lookup_person("George Herbert Bush")
     assert found is not None

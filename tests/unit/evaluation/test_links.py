@@ -65,7 +65,7 @@ def test_a_malformed_pairs_file_names_its_line(tmp_path: Path) -> None:
 
 
 def test_key_only_joins_count_other_people_the_person_keys_join() -> None:
-    table = AliasTable.load(frogdata=None, packaged=False)
+    table = AliasTable.load(packaged=False)
     tried, joined = key_only_joins(table, ["Merkel", "Merckel", "Jansen", "Boden"])
     # Merkel is Angela Merkel's own surname; Merckel is another family joined by its key.
     assert (tried, joined) == (4, [("Merckel", "per/angela-merkel")])

@@ -180,14 +180,17 @@ async def test_quote_events_carry_speaker_and_are_keyed_by_article() -> None:
 
     broker = Broker()
     broker.acked.set()
-    item = article("„We praten overal over”, aldus Kim. Het is “heel productief” geweest.")
+    item = article(
+        "„We praten overal over”, aldus Kim. Een bewoner zei: “Het was heel productief.”"
+    )
     pipeline = (SentenceSplitter(), Names(), QuoteExtractor())
     await processor(broker, *pipeline).process([record(1, encode(item))])
     (enriched,) = broker.on(TOPICS.enriched, ArticleEnriched)
     quotes = broker.on(TOPICS.quotes, QuoteSaid)
+    # An unnamed speaker ("een bewoner") is no speaker: None rather than the last name seen.
     assert [(q.text, q.speaker, q.speaker_id) for q in quotes] == [
         ("We praten overal over", "Kim Jong-un", "per/kim-jong-un"),
-        ("heel productief", None, None),
+        ("Het was heel productief.", None, None),
     ]
     assert [q.text for q in enriched.quotes] == [q.text for q in quotes]
     assert {k for t, k, _ in broker.sent if t == TOPICS.quotes} == {item.article_id.encode()}
