@@ -1,0 +1,161 @@
+"""Words and patterns of reporting frames: speech verbs, titles, asides, clause breaks.
+
+Pure functions of text, used by the attribution step (``frames``) for every quote it weighs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from schemas import EntityLabel
+from streams.enrich.base import Span
+from streams.enrich.quotes.marks import WORD, mark_start, word_count
+
+# Cues of reported speech before a quote. Lower-case words; matched on whole words.
+CUES: Final = frozenset(
+    {
+        # Dutch
+        "zei", "zegt", "zeggen", "zeiden", "zeggend", "aldus", "volgens", "noemde", "noemt",
+        "noemen", "vond", "vindt", "vinden", "benadrukte", "benadrukt", "verklaarde",
+        "verklaart", "vertelde", "vertelt", "stelde", "stelt", "stellen", "schreef", "schrijft",
+        "schrijven", "meldde", "meldt", "melden", "antwoordde", "antwoordt", "reageerde",
+        "reageert", "voegde", "weten", "waarschuwde", "waarschuwt", "beloofde",
+        "belooft", "riep", "roept", "twitterde", "twittert", "tweette", "herhaalde", "erkende",
+        "erkent", "ontkende", "bezwoer", "bezweert", "kondigde", "kondigt", "aangekondigd",
+        "concludeert", "concludeerde", "oordeelde", "oordeelt", "pleiten", "pleit", "pleitte",
+        "klaagt", "klaagde", "constateert", "constateerde", "sprak", "spreekt",
+        "gezegd", "verklaard", "gemeld",
+        # English
+        "said", "says", "say", "told", "tells", "added", "adds", "according", "called",
+        "calls", "call", "stated", "states", "wrote", "writes", "replied", "answered", "warned",
+        "insisted", "argued", "explained", "tweeted", "asked", "declared", "noted", "spoke",
+        "described", "announced",
+    }
+)  # fmt: skip
+# Cues that introduce speech only with a preposition: "sprak van «…»", not "sprak over X".
+NEEDS_VAN: Final = frozenset({"sprak", "spreekt", "spoke"})
+ACCORDING: Final = frozenset({"volgens", "according"})
+PRONOUNS: Final = frozenset({"hij", "zij", "ze", "he", "she", "they"})
+TITLES: Final = frozenset(
+    {
+        "president", "premier", "minister", "leider", "dictator", "kanselier", "koning",
+        "koningin", "woordvoerder", "woordvoerster", "burgemeester", "ceo", "topman",
+        "voorzitter", "secretaris-generaal", "paus", "wethouder", "advocaat", "directeur",
+        "trainer", "coach", "bondscoach", "staatssecretaris", "kamerlid", "officier",
+        "prime", "chancellor", "leader", "spokesman", "spokeswoman", "spokesperson", "mayor",
+        "chairman", "secretary", "senator", "governor",
+    }
+)  # fmt: skip
+SPEAKER_LABELS: Final = frozenset({EntityLabel.PER, EntityLabel.ORG})
+# Text the subject of a clause never stands in: parentheses ("Y (GroenLinks)") and relative
+# or appositive clauses between commas (", die de familie bijstaat,", ", who met X,").
+ASIDE: Final = re.compile(
+    r"\([^()]*\)|,\s*(?:die|dat|wiens|wier|waar\w*|who|whose|which|where)\b[^,:;]*(?:,|$)"
+)
+DEFINITE: Final = frozenset({"de", "het", "the"})
+INDEFINITE: Final = frozenset({"een", "a", "an"})
+PLURAL_OR_FEMININE: Final = frozenset({"ze", "zij", "they"})
+BY: Final = re.compile(r"\W*(?:by|door)\s", re.I)
+CLAUSE_BREAK: Final = re.compile(r";|,\s*(?:maar|but|terwijl|while|whereas)\b", re.I)
+DETERMINERS: Final = (
+    DEFINITE
+    | INDEFINITE
+    | frozenset(
+        {"zijn", "haar", "hun", "ons", "onze", "his", "her", "their", "its", "our", "deze", "die"}
+    )
+)
+TITLE_REACH: Final = 40
+# Words before a name that make it no subject: "praat met X", "de moeder van X", "about X".
+PREPOSITIONS: Final = frozenset(
+    {
+        "van", "met", "over", "tegen", "aan", "voor", "door", "bij", "naar", "om", "op", "in",
+        "of", "with", "about", "to", "for", "by", "at", "from", "on",
+    }
+)  # fmt: skip
+# A sentence after a lone quote that points back at it names its speaker: "Met die woorden
+# opende X…", "Zo reageerde X", "Dat zei X", "With those words, X…", "Words of X".
+BACK_REFERENCE: Final = re.compile(
+    r"\s*(?:(?:met|with)\s+(?:die|deze|those|these)\s+(?:woorden|words)"
+    r"|(?:\w+\s+)?woorden\s+van"
+    r"|(?:zo|dat|aldus|that|this)\b(?=.{0,40}?\b(?:" + "|".join(sorted(CUES)) + r")\b))",
+    re.I,
+)
+SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
+
+
+def blank_asides(text: str) -> str:
+    """``text`` with asides blanked out (same length, so offsets still hold)."""
+    return ASIDE.sub(lambda m: " " * len(m.group()), text)
+
+
+def has_cue(text: str) -> bool:
+    words = [w.lower() for w in WORD.findall(text)]
+    for i, word in enumerate(words):
+        if word in NEEDS_VAN:
+            if i + 1 < len(words) and words[i + 1] in {"van", "of"}:
+                return True
+        elif word in CUES:
+            return True
+    return False
+
+
+def is_partial(body: str, start: int, end: int) -> bool:
+    """The quoted text reads as part of the writer's sentence: it starts lower-case, holds a
+    clause-sized phrase (three words or more) and is no noun phrase's head: after "de", "een",
+    "zijn" or "the" a quote is an epithet or a name ("de 'koning van de weide'")."""
+    before = WORD.findall(body[max(0, start - 20) : mark_start(body, start)])
+    if before and before[-1].lower() in DETERMINERS:
+        return False
+    return body[start].islower() and word_count(body, start, end) >= 3
+
+
+def clause(head: str) -> str:
+    """The clause of ``head`` that holds the quote: after the last ", maar" / ", but" or
+    semicolon, so "X was called '…', but farmers see 'red tape'" gives 'red tape' no cue."""
+    cut = max((m.end() for m in CLAUSE_BREAK.finditer(head)), default=0)
+    return head[cut:]
+
+
+def after_preposition(text: str) -> bool:
+    """``text`` (what precedes a name) ends in a preposition: the name is no subject."""
+    words = WORD.findall(text)
+    return bool(words) and words[-1].lower() in PREPOSITIONS
+
+
+def unnamed_after_cue(tail: str) -> bool:
+    """The frame after a quote names an unnamed person: ", zegt een vrijwilliger …", ", said a
+    resident" (not "een woordvoerder van X", whose X speaks)."""
+    words = [w.lower() for w in WORD.findall(tail)]
+    for i, word in enumerate(words[:-1]):
+        if word in CUES:
+            return (
+                words[i + 1] in INDEFINITE
+                and i + 2 < len(words)
+                and words[i + 2].rsplit("-", 1)[-1] not in TITLES
+            )
+    return False
+
+
+def is_attribution_tail(body: str, end: int, tail: str) -> bool:
+    """``tail`` (after the closing mark) attributes the quote: ", zegt X", "”, lacht ze",
+    or, after a comma, '?' or '!' inside the marks, '" zegt X' and '” X said'."""
+    text = tail.lstrip()
+    first = WORD.match(text.lstrip(", "))
+    if first is None:
+        return False
+    if text.startswith(",") or body[end : end + 1] == "," or body[end - 1 : end] in {"?", "!"}:
+        return True
+    return first.group().lower() in CUES
+
+
+def sentence_of(sentences: Sequence[Span], offset: int) -> int:
+    for index, span in enumerate(sentences):
+        if span.start <= offset < span.end:
+            return index
+    # Between sentences (a mark the splitter left out): the next sentence, or the last one.
+    for index, span in enumerate(sentences):
+        if offset < span.start:
+            return index
+    return len(sentences) - 1
