@@ -50,9 +50,11 @@ TITLES: Final = frozenset(
 )  # fmt: skip
 SPEAKER_LABELS: Final = frozenset({EntityLabel.PER, EntityLabel.ORG})
 # Text the subject of a clause never stands in: parentheses ("Y (GroenLinks)") and relative
-# or appositive clauses between commas (", die de familie bijstaat,", ", who met X,").
+# or appositive clauses between commas (", die de familie bijstaat,", ", who met X,"). The
+# relative "waar-" words are listed: a prefix would also take verbs (", waarschuwde X").
 ASIDE: Final = re.compile(
-    r"\([^()]*\)|,\s*(?:die|dat|wiens|wier|waar\w*|who|whose|which|where)\b[^,:;]*(?:,|$)"
+    r"\([^()]*\)|,\s*(?:die|dat|wiens|wier|waar|waar(?:in|op|mee|bij|door|van|aan|over|na"
+    r"|uit|voor|toe|naar|tegen|om)|who|whose|which|where)\b[^,:;]*(?:,|$)"
 )
 DEFINITE: Final = frozenset({"de", "het", "the"})
 INDEFINITE: Final = frozenset({"een", "a", "an"})

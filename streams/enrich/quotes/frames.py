@@ -46,14 +46,16 @@ class _Candidate:
     is_person: bool
 
 
-def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
-    """Title word -> canonical person it introduced, e.g. "president" -> "Donald Trump".
+def _titles(body: str, entities: Sequence[Entity]) -> dict[str, list[tuple[int, str]]]:
+    """Title word -> where it introduced which canonical person, in text order, e.g.
+    "president" -> [(offset, "Donald Trump")].
 
     A title is a word right before a person's name ("de Amerikaanse president Donald Trump",
-    "PvdA-Kamerlid X": the last part of a compound); the latest introduction wins, as a later
-    "de president" refers to it.
+    "PvdA-Kamerlid X": the last part of a compound). A later "de president" refers to the
+    latest introduction before it, never to one further on ("woordvoerder" is Anniek Zweers
+    until the article introduces "woordvoerder Lotte Nijland").
     """
-    titles: dict[str, str] = {}
+    titles: dict[str, list[tuple[int, str]]] = {}
     for entity in entities:
         if entity.label is not EntityLabel.PER:
             continue
@@ -61,7 +63,7 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
         if words:
             title = words[-1].lower().rsplit("-", 1)[-1]
             if title in TITLES:
-                titles[title] = entity.canonical
+                titles.setdefault(title, []).append((entity.start, entity.canonical))
     return titles
 
 
@@ -173,17 +175,23 @@ class Article:
                 continue
             if word in PRONOUNS:
                 found.append(_Candidate(at, at + len(word), self._pronoun(word, sentence), True))
-            elif head_noun in self.titles:
-                found.append(_Candidate(at, at + len(word), self.titles[head_noun], True))
-            elif (
-                head_noun in TITLES
-                and previous not in INDEFINITE
-                and not any(0 <= c.start - at <= TITLE_REACH and c.is_person for c in found)
+            elif head_noun in TITLES and any(
+                0 <= c.start - at <= TITLE_REACH and c.is_person for c in found
             ):
+                pass  # a title a name follows ("woordvoerder Anniek Zweers"): the name speaks
+            elif (introduced := self._introduced(head_noun, at)) is not None:
+                found.append(_Candidate(at, at + len(word), introduced, True))
+            elif head_noun in TITLES and previous not in INDEFINITE:
                 # "zijn woordvoerder", "aldus de minister": whom the text was just about. Not
                 # "een woordvoerster van X" (someone unnamed: X is the speaker) nor a title
                 # that a name follows ("minister van Buitenlandse Zaken Mike Pompeo").
-                resolved = self._subject_before(sentence) or self.last_speaker
+                # A lead may name the role before the person ("zegt zijn advocaat", then
+                # "Advocaat Umut Ural"): with nobody before, the first introduction after.
+                resolved = (
+                    self._subject_before(sentence)
+                    or self.last_speaker
+                    or next(iter(self.titles.get(head_noun, ())), (0, None))[1]
+                )
                 found.append(_Candidate(at, at + len(word), resolved, True))
             elif previous in DEFINITE and len(word) >= 5:
                 # "de inspectie" after "de Onderwijsinspectie": a short form of a name.
@@ -192,6 +200,11 @@ class Article:
                     found.append(_Candidate(at, at + len(word), named, False))
             previous = word
         return sorted(found, key=lambda c: c.start)
+
+    def _introduced(self, title: str, at: int) -> str | None:
+        """The person the latest "<title> <name>" before offset ``at`` introduced."""
+        before = [name for start, name in self.titles.get(title, ()) if start < at]
+        return before[-1] if before else None
 
     def _first(self, lo: int, hi: int, sentence: int) -> str | None:
         """The first speaker named in ``body[lo:hi]``."""

@@ -10,12 +10,13 @@ from typing import Final
 
 # Opening mark -> the closing marks that end it. Dutch newspapers use „…”, ‘…’, ,,…'' (AD,
 # Telegraaf, regional titles; often closed by " too) and, in headlines, ’…’; English ones
-# “…” and ‘…’; plain ASCII quotes come from wire copy and from corpora that flattened them.
+# “…” and ‘…’; plain ASCII quotes come from wire copy and from corpora that flattened them,
+# where a ,, that became " keeps its closing '' ("Daar kozen we voor.'').
 _PAIRS: Final[dict[str, tuple[str, ...]]] = {
     ",,": ("''", '"', "”", "“"),
     "„": ("”", "“", '"'),
     "“": ("”", '"'),
-    '"': ('"', "”"),
+    '"': ('"', "”", "''"),
     "‘": ("’", "'"),
     "’": ("’",),
     "'": ("'", "’"),

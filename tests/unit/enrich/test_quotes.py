@@ -291,3 +291,37 @@ def test_a_first_name_speaker_is_the_article_s_full_name() -> None:
     )
     [quote] = QuoteExtractor().enrich(doc).quotes
     assert quote.speaker == "Ingrid van Engelshoven"
+
+
+# Round four (quotes-rules 4): failures found on the dev set's batch 3, in snippets written for
+# these tests (not the dev set's sentences).
+ISSUE_16_ROUND_4 = {
+    "a speech verb starting with waar- is no relative clause": (
+        'De Franse president Emmanuel Duval blijft aan. "Ik ga nergens heen", waarschuwde de '
+        "president op de televisie.",
+        [("Ik ga nergens heen", "Emmanuel Duval")],
+    ),
+    "a title is the person introduced before it, not after": (
+        "Volgens woordvoerder Sanne de Wit blijft het park dicht. „Daar is voor gekozen.” Bij "
+        "de provincie zegt woordvoerder Joost Maas: „Wij wachten af.”",
+        [("Daar is voor gekozen.", "Sanne de Wit"), ("Wij wachten af.", "Joost Maas")],
+    ),
+    "english: a title is the person introduced before it": (
+        "According to spokesman Tom Reed, the park stays shut. “That was our choice.” At the "
+        "county, spokesman Bill Hart said: “We will wait.”",
+        [("That was our choice.", "Tom Reed"), ("We will wait.", "Bill Hart")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ISSUE_16_ROUND_4))
+def test_issue_16_round_4(enrichers: list[object], case: str) -> None:
+    body, expected = ISSUE_16_ROUND_4[case]
+    quotes = [(q.text, q.speaker) for q in _run(enrichers, body).quotes]
+    assert quotes == expected
+
+
+def test_a_straight_double_mark_closes_with_two_apostrophes() -> None:
+    # A ,, that a corpus flattened to " keeps its '' at the end.
+    body = 'Ze zei: "Daar kozen we voor.\'\' En toen "niets".'
+    assert [body[s:e] for s, e in find_quotes(body)] == ["Daar kozen we voor.", "niets"]
