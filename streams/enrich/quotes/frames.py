@@ -34,7 +34,14 @@ from streams.enrich.quotes.cues import (
     sentence_of,
     unnamed_after_cue,
 )
-from streams.enrich.quotes.marks import WORD, find_quotes, mark_end, mark_start, word_count
+from streams.enrich.quotes.marks import (
+    WORD,
+    continues,
+    find_quotes,
+    mark_end,
+    mark_start,
+    word_count,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,10 @@ class Article:
             short = word_count(body, start, end) <= 2
             speaker: str | None = None
             framed = False
-            if not any(ch.isalnum() for ch in head) and is_attribution_tail(body, end, tail):
+            if quotes and continues(body, quotes[-1].end, start):
+                # The quote before never closed: the same voice goes on in a new paragraph.
+                speaker, framed = quotes[-1].speaker, True
+            elif not any(ch.isalnum() for ch in head) and is_attribution_tail(body, end, tail):
                 framed = True
                 # ", zegt een vrijwilliger …" names nobody: no speaker rather than a guess.
                 speaker = None if unnamed_after_cue(tail) else self._first(close_at, hi, first)

@@ -42,7 +42,7 @@ def find_quotes(body: str) -> list[tuple[int, int]]:
         if closers is None or not _opens(body, at, mark):
             at += 1
             continue
-        found = _closing(body, at + len(mark), closers)
+        found = _closing(body, at + len(mark), mark, closers)
         if found is None:
             at += len(mark)
             continue
@@ -69,13 +69,18 @@ def _opens(body: str, at: int, mark: str) -> bool:
     return not (before.isalnum() or (mark in _SINGLE and before in "’'"))
 
 
-def _closing(body: str, start: int, closers: tuple[str, ...]) -> tuple[int, int] | None:
-    """Offset and width of the closing mark for a quote whose text starts at ``start``."""
+def _closing(body: str, start: int, mark: str, closers: tuple[str, ...]) -> tuple[int, int] | None:
+    """Offset and width of the closing mark for a quote whose text starts at ``start`` after
+    the opening ``mark``; width 0 where the quote ends unclosed because its next paragraph
+    opens with the same mark (the convention for a quote that runs over paragraphs)."""
     limit = min(len(body), start + MAX_QUOTE_CHARS)
     for at in range(start, limit):
         char = body[at]
         if char == "\n" and body.startswith("\n\n", at):
-            return None  # quotes do not run across paragraphs here
+            # Quotes do not run across paragraphs, except where the next one re-opens.
+            return (at, 0) if body[at:].lstrip().startswith(mark) else None
+        if at > start and _reopens(body, at, mark):
+            return at, 0
         if at == start:
             continue
         if body.startswith("''", at):
@@ -92,6 +97,23 @@ def _closing(body: str, start: int, closers: tuple[str, ...]) -> tuple[int, int]
             continue  # a single mark after a space opens (a nested quote), it does not close
         return at, 1
     return None
+
+
+def _reopens(body: str, at: int, mark: str) -> bool:
+    """At ``at`` the quote's own opening mark starts a new sentence ("… was. 'We streven"):
+    a quote over paragraphs whose paragraph breaks the corpus flattened. A quote nested in it
+    would take the other kind of mark, so the same mark there is a new paragraph."""
+    if not body.startswith(mark, at) or not body[at - 1].isspace():
+        return False
+    after = body[at + len(mark) : at + len(mark) + 1]
+    return body[:at].rstrip()[-1:] in {".", "?", "!"} and after.isupper()
+
+
+def continues(body: str, previous_end: int, start: int) -> bool:
+    """The quote whose text starts at ``start`` goes on from the one ending at
+    ``previous_end``: nothing but space (or a paragraph break) and its opening mark between,
+    so the earlier one was never closed (a quote over several paragraphs)."""
+    return previous_end <= start and not body[previous_end : mark_start(body, start)].strip()
 
 
 def _trim(body: str, start: int, end: int) -> tuple[int, int]:

@@ -311,6 +311,22 @@ ISSUE_16_ROUND_4 = {
         "county, spokesman Bill Hart said: “We will wait.”",
         [("That was our choice.", "Tom Reed"), ("We will wait.", "Bill Hart")],
     ),
+    "a quote over paragraphs re-opens at each and keeps its speaker": (
+        "Wethouder Karin Bos zei: 'We bouwen door. Het geld is er.\n\n'Over een jaar staat de "
+        "school er.' Daarna vertrok ze.",
+        [
+            ("We bouwen door. Het geld is er.", "Karin Bos"),
+            ("Over een jaar staat de school er.", "Karin Bos"),
+        ],
+    ),
+    "english: a quote over flattened paragraphs": (
+        "Mayor Anne Kerr said: “The plan is ready. We start in May. “Nobody will lose a "
+        "home.” The council votes today.",
+        [
+            ("The plan is ready. We start in May.", "Anne Kerr"),
+            ("Nobody will lose a home.", "Anne Kerr"),
+        ],
+    ),
 }
 
 
@@ -325,3 +341,10 @@ def test_a_straight_double_mark_closes_with_two_apostrophes() -> None:
     # A ,, that a corpus flattened to " keeps its '' at the end.
     body = 'Ze zei: "Daar kozen we voor.\'\' En toen "niets".'
     assert [body[s:e] for s, e in find_quotes(body)] == ["Daar kozen we voor.", "niets"]
+
+
+def test_a_nested_quote_of_the_other_kind_does_not_split_a_quote() -> None:
+    body = "Hij zei: 'Ze riep \"Stop!\" en liep weg. Daarna niets.' Klaar."
+    assert [body[s:e] for s, e in find_quotes(body)] == [
+        'Ze riep "Stop!" en liep weg. Daarna niets.'
+    ]
