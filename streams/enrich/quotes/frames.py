@@ -22,7 +22,6 @@ from streams.enrich.quotes.cues import (
     PREPOSITIONS,
     PRONOUNS,
     SCARE_LEAD,
-    SPEAKER_LABELS,
     TITLE_REACH,
     TITLES,
     after_preposition,
@@ -42,6 +41,7 @@ from streams.enrich.quotes.marks import (
     mark_start,
     word_count,
 )
+from streams.enrich.quotes.speakers import place_after_cue, speaker_mentions
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +83,12 @@ class Article:
         self.sentences = doc.sentences or (Span(0, len(doc.body)),)
         self.titles = _titles(doc.body, doc.entities)
         self.spans = find_quotes(doc.body)
-        # Names inside quoted text are what a speaker talks about, never a speaker.
-        self.speakers = [
-            e
-            for e in doc.entities
-            if e.label in SPEAKER_LABELS and not any(s <= e.start < t for s, t in self.spans)
-        ]
-        self.ids = {e.canonical: e.entity_id for e in self.speakers if e.entity_id is not None}
+        self.speakers = speaker_mentions(doc.body, doc.entities, self.spans)
+        self.places = [e for e in doc.entities if e.label is EntityLabel.LOC]
+        self.ids: dict[str, str] = {}
+        for e in (*self.speakers, *self.places):
+            if e.entity_id is not None:
+                self.ids.setdefault(e.canonical, e.entity_id)
         self.people = {e.canonical for e in self.speakers if e.label is EntityLabel.PER}
         self.last_speaker: str | None = None
         self.last_person: str | None = None
@@ -117,7 +116,11 @@ class Article:
             elif not any(ch.isalnum() for ch in head) and is_attribution_tail(body, end, tail):
                 framed = True
                 # ", zegt een vrijwilliger …" names nobody: no speaker rather than a guess.
-                speaker = None if unnamed_after_cue(tail) else self._first(close_at, hi, first)
+                place = place_after_cue(body, self.places, close_at, hi)
+                if place is not None:
+                    speaker = place.canonical  # ", zegt Duitsland": the state speaks
+                elif not unnamed_after_cue(tail):
+                    speaker = self._first(close_at, hi, first)
             elif has_cue(clause(head)) or (not short and has_cue(tail)):
                 framed = True
                 speaker = self._head_frame(lo, open_at, first)

@@ -348,3 +348,82 @@ def test_a_nested_quote_of_the_other_kind_does_not_split_a_quote() -> None:
     assert [body[s:e] for s, e in find_quotes(body)] == [
         'Ze riep "Stop!" en liep weg. Daarna niets.'
     ]
+
+
+def _tagged(body: str, mentions: list[tuple[str, EntityLabel]]) -> Document:
+    """``body`` split into sentences, with each (name, label) tagged at every occurrence, as
+    the recogniser would: deterministic, so these tests pin the rules, not the model."""
+    entities = []
+    for name, label in mentions:
+        at = body.find(name)
+        while at >= 0:
+            entities.append(
+                Entity(text=name, label=label, start=at, end=at + len(name), canonical=name)
+            )
+            at = body.find(name, at + 1)
+    return Document(
+        body=body,
+        sentences=SentenceSplitter().enrich(Document(body=body)).sentences,
+        entities=tuple(sorted(entities, key=lambda e: e.start)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # a demonym the recogniser tags MISC, after an adjective
+            "Invaller Luka Kranjc maakte de gelijkmaker. „Dit voelt als winst”, zei de "
+            "opgeluchte Sloveen na afloop.",
+            [("Luka Kranjc", EntityLabel.PER), ("Sloveen", EntityLabel.MISC)],
+            [("Dit voelt als winst", "Luka Kranjc")],
+        ),
+        (  # the same noun tagged PER, in English
+            "Nobody expected Pablo Ruiz to win the sprint. “I need a team now,” the Spaniard "
+            "said afterwards.",
+            [("Pablo Ruiz", EntityLabel.PER), ("Spaniard", EntityLabel.PER)],
+            [("I need a team now", "Pablo Ruiz")],
+        ),
+        (  # a demonym far from any name is someone the text does not name
+            "Advocaat Mark Smit reageerde vorige week. "
+            + "De zaak sleept al maanden en niemand weet hoe het verder moet. " * 6
+            + "„Ik wil naar huis”, zegt de Enschedeër.",
+            [("Mark Smit", EntityLabel.PER), ("Enschedeër", EntityLabel.MISC)],
+            [("Ik wil naar huis", None)],
+        ),
+        (  # a country as the subject of the speech verb speaks for its government
+            '"Een uitkering blijft een uitkering", zegt Duitsland. Dat is vreemd.',
+            [("Duitsland", EntityLabel.LOC)],
+            [("Een uitkering blijft een uitkering", "Duitsland")],
+        ),
+        (
+            "“We will not pay,” Germany said on Monday, a day after the vote in Berlin.",
+            [("Germany", EntityLabel.LOC), ("Berlin", EntityLabel.LOC)],
+            [("We will not pay", "Germany")],
+        ),
+        (  # a place elsewhere in the frame is no speaker
+            "„We gaan door”, zegt de voorzitter in Utrecht.",
+            [("Utrecht", EntityLabel.LOC)],
+            [("We gaan door", None)],
+        ),
+    ],
+)
+def test_speakers_named_by_a_noun_or_a_place(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+def test_a_name_cut_at_its_particle_is_completed() -> None:
+    # The recogniser kept "Frie" and took "Rijsbergen" (also a village) for a place.
+    body = "Wijkagent Frie van Rijsbergen is streng: „Dit had mis kunnen gaan.”"
+    doc = _tagged(body, [("Frie", EntityLabel.PER), ("Rijsbergen", EntityLabel.LOC)])
+    [quote] = QuoteExtractor().enrich(doc).quotes
+    assert quote.speaker == "Frie van Rijsbergen"
+
+
+def test_a_title_the_recogniser_took_for_a_name_does_not_speak() -> None:
+    body = "Dj Gerard Ekdom is het eens. „Langzame hits zijn de grootste!”"
+    doc = _tagged(body, [("Dj", EntityLabel.PER), ("Gerard Ekdom", EntityLabel.PER)])
+    [quote] = QuoteExtractor().enrich(doc).quotes
+    assert quote.speaker == "Gerard Ekdom"

@@ -1,0 +1,126 @@
+"""Who can speak, and under which name: the recogniser's mentions made fit for attribution.
+
+Called by the attribution step (``frames.Article``) once per document, before any quote is
+weighed. Pure functions of the body and its entities; the entities themselves are not changed
+(the mentions returned are copies where a name changes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from schemas import Entity, EntityLabel
+from streams.enrich.quotes.cues import CUES, DEFINITE, SPEAKER_LABELS
+from streams.enrich.quotes.marks import WORD
+
+# A Dutch surname particle and the capitalised rest of the name: the recogniser sometimes stops
+# at the particle ("Frie" of "Frie van Rijsbergen", "Anco Scholte" of "Anco Scholte ter Horst")
+# or tags the rest a place (Rijsbergen is also a village).
+_PARTICLE_REST: Final = re.compile(
+    r" (?:van der|van den|van de|van 't|van|de|der|den|ter|ten|te|in 't|op de) "
+    r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+)?"
+)
+# The endings of a demonym noun ("Arnhemmer", "Enschedeër", "Amerikaan", "Sloveen",
+# "Spanjaard", "Vlaming", "Fransman"; "Slovenian", "Spaniard", "Dutchman"), singular: the
+# recogniser tags these MISC, like events and titles ("de Eredivisie"), which never speak.
+_DEMONYM: Final = re.compile(r"(?:er|ër|aan|een|ard|ing|man|ian|ese)$")
+_REACH: Final = 300
+"""A nominal is the person named last only within this many characters of narration (about
+two sentences): further on, "de Enschedeër" may be someone the article never names."""
+_ADJECTIVES_BEFORE_NOUN: Final = 2
+"""At most this many adjectives between the article and a nominal ("de beduusde Spanjaard")."""
+
+
+def speaker_mentions(
+    body: str, entities: Sequence[Entity], quoted: Sequence[tuple[int, int]]
+) -> list[Entity]:
+    """The mentions that can be a speaker, in text order, under the name to report.
+
+    Guarantees: every mention returned is a person or an organisation outside the ``quoted``
+    spans (names inside a quote are what a speaker talks about); a name the recogniser cut at
+    a surname particle is completed from the text; a person named only by a noun after "de" /
+    "the" ("de Sloveen", "de beduusde Spanjaard", "the Spaniard", tagged PER or MISC) is the
+    person named last before it, and is left out when nobody was within about two sentences
+    of narration; a one-word "name" right
+    before another person's name ("Dj Gerard Ekdom") is a title the recogniser took for a
+    name, and is left out.
+    """
+    kept = [e for e in entities if not any(s <= e.start < t for s, t in quoted)]
+    found: list[Entity] = []
+    for index, entity in enumerate(kept):
+        if entity.label not in SPEAKER_LABELS | {EntityLabel.MISC}:
+            continue
+        if _is_nominal(body, entity):
+            person = next((e for e in reversed(found) if e.label is EntityLabel.PER), None)
+            if person is not None and _narration(person.end, entity.start, quoted) <= _REACH:
+                found.append(
+                    entity.model_copy(
+                        update={
+                            "canonical": person.canonical,
+                            "label": EntityLabel.PER,
+                            "entity_id": person.entity_id,
+                        }
+                    )
+                )
+            continue
+        if entity.label is EntityLabel.MISC:
+            continue
+        following = kept[index + 1] if index + 1 < len(kept) else None
+        if (
+            entity.label is EntityLabel.PER
+            and " " not in entity.text
+            and following is not None
+            and following.label is EntityLabel.PER
+            and body[entity.end : following.start] == " "
+        ):
+            continue  # "Dj Gerard Ekdom": the first word is a title
+        if entity.label is EntityLabel.PER:
+            rest = _PARTICLE_REST.match(body, entity.end)
+            if rest is not None and rest.group().split()[-1] not in entity.canonical:
+                entity = entity.model_copy(update={"canonical": entity.canonical + rest.group()})
+        found.append(entity)
+    return found
+
+
+def _narration(start: int, end: int, quoted: Sequence[tuple[int, int]]) -> int:
+    """Characters of the writer's own text in ``start:end``: quotes are left out, as they are
+    the speaker's words and do not move the narration on to someone else."""
+    inside = sum(max(0, min(end, t) - max(start, s)) for s, t in quoted)
+    return end - start - inside
+
+
+def _is_nominal(body: str, entity: Entity) -> bool:
+    """``entity`` is one capitalised noun after a definite article, with at most two
+    lower-case adjectives between: "de Sloveen", "de beduusde Spanjaard", "the Spaniard";
+    tagged MISC, it must read as a demonym. A Dutch inflected adjective ("de Nederlandse
+    regering") ends in -e and is no noun."""
+    if entity.label not in {EntityLabel.PER, EntityLabel.MISC} or " " in entity.text:
+        return False
+    if not entity.text[:1].isupper() or entity.text.endswith("e"):
+        return False
+    if entity.label is EntityLabel.MISC and not _DEMONYM.search(entity.text):
+        return False
+    before = WORD.findall(body[max(0, entity.start - 60) : entity.start])
+    # Only inflected adjectives may stand between ("beduusde", "jonge"): a verb or a noun
+    # there means the article belongs to another phrase ("in het parlement heeft Guaidó").
+    for back, word in enumerate(reversed(before)):
+        if word.lower() in DEFINITE:
+            return True
+        if back >= _ADJECTIVES_BEFORE_NOUN or not word.islower() or not word.endswith("e"):
+            return False
+    return False
+
+
+def place_after_cue(body: str, entities: Sequence[Entity], lo: int, hi: int) -> Entity | None:
+    """A place named as the speaker of the frame in ``body[lo:hi]`` (after a quote): right
+    after or right before its speech verb, ", zegt Duitsland" / '" Germany said'. A country
+    or city speaks for its government there; anywhere else a place is no speaker."""
+    words = list(WORD.finditer(body, lo, hi))[:2]
+    if len(words) < 2 or not any(w.group().lower() in CUES for w in words):
+        return None
+    other = words[1] if words[0].group().lower() in CUES else words[0]
+    return next(
+        (e for e in entities if e.label is EntityLabel.LOC and e.start == other.start()), None
+    )
