@@ -69,6 +69,16 @@ DETERMINERS: Final = (
     )
 )
 TITLE_REACH: Final = 40
+# Copulas and auxiliaries: a quote right after one is the predicate of the sentence's
+# subject, so it is the subject's words even at two words ("X is 'diep teleurgesteld'").
+PREDICATE_VERBS: Final = frozenset(
+    {
+        "is", "was", "zijn", "waren", "wordt", "werd", "worden", "werden", "blijft", "bleef",
+        "lijkt", "leek", "voelt", "voelde", "raakt", "raakte", "gaat", "ging", "wil", "wilde",
+        "moet", "moest", "kan", "kon", "zal", "zou", "are", "were", "be", "been", "feels",
+        "felt", "seems", "seemed", "remains", "remained", "became", "becomes", "will", "would",
+    }
+)  # fmt: skip
 # Words before a name that make it no subject: "praat met X", "de moeder van X", "about X".
 PREPOSITIONS: Final = frozenset(
     {
@@ -105,12 +115,34 @@ def has_cue(text: str) -> bool:
 
 def is_partial(body: str, start: int, end: int) -> bool:
     """The quoted text reads as part of the writer's sentence: it starts lower-case, holds a
-    clause-sized phrase (three words or more) and is no noun phrase's head: after "de", "een",
-    "zijn" or "the" a quote is an epithet or a name ("de 'koning van de weide'")."""
+    clause-sized phrase (three words or more, or two right after a verb that takes a predicate:
+    "is 'behoorlijk teleurgesteld'", "gaat 'volledig meedraaien'") and is no noun phrase's
+    head: after "de", "een", "zijn" or "the" a quote is an epithet or a name ("de 'koning van
+    de weide'"). Two words anywhere else are most often a term ("het thema 'nieuw begin'",
+    "see 'red tape'")."""
     before = WORD.findall(body[max(0, start - 20) : mark_start(body, start)])
     if before and before[-1].lower() in DETERMINERS:
         return False
-    return body[start].islower() and word_count(body, start, end) >= 3
+    words = word_count(body, start, end)
+    if words == 2:
+        return body[start].islower() and bool(before) and before[-1].lower() in PREDICATE_VERBS
+    return body[start].islower() and words >= 3
+
+
+def framed_right_after(body: str, start: int, close_at: int) -> bool:
+    """A short quote inside a sentence whose speech verb follows it at once: "het gaat om
+    'historisch onrecht', zegt X" / "it was 'deeply unfair', said X". The quote starts
+    lower-case and follows no article, so a term a sentence merely mentions ("de 'huiskamer'
+    van links-radicaal Nijmegen") does not qualify."""
+    verb = WORD.match(body[close_at : close_at + 40].lstrip(", "))
+    before = WORD.findall(body[max(0, start - 20) : mark_start(body, start)])
+    return (
+        body[close_at : close_at + 1] == ","
+        and verb is not None
+        and verb.group().lower() in CUES
+        and body[start].islower()
+        and not (before and before[-1].lower() in DETERMINERS)
+    )
 
 
 def clause(head: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from schemas import Entity, EntityLabel, Quote
 from streams.enrich.base import Document, Span
@@ -27,6 +28,7 @@ from streams.enrich.quotes.cues import (
     after_preposition,
     blank_asides,
     clause,
+    framed_right_after,
     has_cue,
     is_attribution_tail,
     is_partial,
@@ -42,6 +44,9 @@ from streams.enrich.quotes.marks import (
     word_count,
 )
 from streams.enrich.quotes.speakers import place_after_cue, speaker_mentions
+
+_QUALIFIED_REACH: Final = 12
+"""Characters between an organisation and the person it qualifies ("Radio 10-dj X")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +126,11 @@ class Article:
                     speaker = place.canonical  # ", zegt Duitsland": the state speaks
                 elif not unnamed_after_cue(tail):
                     speaker = self._first(close_at, hi, first)
-            elif has_cue(clause(head)) or (not short and has_cue(tail)):
+            elif (
+                has_cue(clause(head))
+                or (not short and has_cue(tail))
+                or (short and framed_right_after(body, start, close_at))
+            ):
                 framed = True
                 speaker = self._head_frame(lo, open_at, first)
                 if speaker is None and (has_cue(tail) or BY.match(tail)):
@@ -229,9 +238,22 @@ class Article:
         text = self.body[lo:hi]
         for match in WORD.finditer(text):
             if match.group().lower() in ACCORDING:
-                after = self._first(lo + match.end(), hi, sentence)
-                if after is not None:
-                    return after
+                named = [
+                    c
+                    for c in self._candidates(lo + match.end(), hi, sentence)
+                    if c.speaker is not None
+                ]
+                if named:
+                    # "volgens Radio 10-dj Gerard Ekdom": the person the organisation's
+                    # name qualifies, not the organisation.
+                    if (
+                        not named[0].is_person
+                        and len(named) > 1
+                        and named[1].is_person
+                        and named[1].start - named[0].end <= _QUALIFIED_REACH
+                    ):
+                        return named[1].speaker
+                    return named[0].speaker
         # The clause that holds the quote: after the last colon or semicolon before it,
         # unless that colon is the frame itself ("X bezwoer: '…'").
         stripped = text.rstrip()

@@ -427,3 +427,50 @@ def test_a_title_the_recogniser_took_for_a_name_does_not_speak() -> None:
     doc = _tagged(body, [("Dj", EntityLabel.PER), ("Gerard Ekdom", EntityLabel.PER)])
     [quote] = QuoteExtractor().enrich(doc).quotes
     assert quote.speaker == "Gerard Ekdom"
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # two words after a copula: the subject's predicate, not a term
+            "Wethouder Sanne Vos is 'diep teleurgesteld' over het besluit.",
+            [("Sanne Vos", EntityLabel.PER)],
+            [("diep teleurgesteld", "Sanne Vos")],
+        ),
+        (
+            "Coach Mia Hart was 'very proud' of the team.",
+            [("Mia Hart", EntityLabel.PER)],
+            [("very proud", "Mia Hart")],
+        ),
+        (  # two words anywhere else stay a term, even with a named subject
+            "Kunstenaar Bram Ree koos het thema 'nieuw begin' voor zijn werk.",
+            [("Bram Ree", EntityLabel.PER)],
+            [],
+        ),
+        (  # a short quote whose speech verb follows at once
+            "Het gaat om 'historisch onrecht', zegt expert Jan de Boer.",
+            [("Jan de Boer", EntityLabel.PER)],
+            [("historisch onrecht", "Jan de Boer")],
+        ),
+        (
+            "It was 'deeply unfair', said historian Ann Lee.",
+            [("Ann Lee", EntityLabel.PER)],
+            [("deeply unfair", "Ann Lee")],
+        ),
+        (  # ... but not a term after an article
+            "De 'huiskamer', zegt hij, is dicht.",
+            [],
+            [],
+        ),
+        (  # "volgens" an organisation that qualifies a person: the person
+            "Volgens Radio 10-dj Eva Dam is de kracht de 'geweldige melodie die blijft'.",
+            [("Radio", EntityLabel.ORG), ("Eva Dam", EntityLabel.PER)],
+            [("geweldige melodie die blijft", "Eva Dam")],
+        ),
+    ],
+)
+def test_short_and_partial_quotes(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
