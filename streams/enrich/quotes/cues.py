@@ -168,8 +168,23 @@ def unnamed_after_cue(tail: str) -> bool:
                 words[i + 1] in INDEFINITE
                 and i + 2 < len(words)
                 and words[i + 2].rsplit("-", 1)[-1] not in TITLES
+                and spokesperson_for(words[i + 2]) is None
             )
     return False
+
+
+_SPOKESPERSON: Final = ("woordvoerder", "woordvoerster")
+
+
+def spokesperson_for(word: str) -> str | None:
+    """The organisation a Dutch compound spokesperson speaks for: "politiewoordvoerder" ->
+    "politie", "OM-woordvoerder" -> "OM"; None for any other word. A spokesperson speaks for
+    the one named, so the organisation is the speaker."""
+    lowered = word.lower()
+    for suffix in _SPOKESPERSON:
+        if lowered.endswith(suffix) and len(word) > len(suffix) + 1:
+            return word[: -len(suffix)].rstrip("-")
+    return None
 
 
 def is_attribution_tail(body: str, end: int, tail: str) -> bool:

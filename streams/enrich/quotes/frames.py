@@ -33,6 +33,7 @@ from streams.enrich.quotes.cues import (
     is_attribution_tail,
     is_partial,
     sentence_of,
+    spokesperson_for,
     unnamed_after_cue,
 )
 from streams.enrich.quotes.marks import (
@@ -197,6 +198,8 @@ class Article:
                 continue
             if word in PRONOUNS:
                 found.append(_Candidate(at, at + len(word), self._pronoun(word, sentence), True))
+            elif (organisation := spokesperson_for(match.group())) is not None:
+                found.append(_Candidate(at, at + len(word), organisation, False))
             elif head_noun in TITLES and any(
                 0 <= c.start - at <= TITLE_REACH and c.is_person for c in found
             ):

@@ -474,3 +474,18 @@ def test_short_and_partial_quotes(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+def test_a_compound_spokesperson_speaks_for_the_organisation() -> None:
+    # Dutch writes the organisation into the noun; English "a police spokesman" has no such
+    # compound, so this rule is Dutch only.
+    body = (
+        "„We zoeken verder”, zegt een politiewoordvoerder. „Er zijn nog geen verdachten.” "
+        "„Het dossier is dicht”, aldus een OM-woordvoerder."
+    )
+    quotes = QuoteExtractor().enrich(_tagged(body, [])).quotes
+    assert [(q.text, q.speaker) for q in quotes] == [
+        ("We zoeken verder", "politie"),
+        ("Er zijn nog geen verdachten.", "politie"),
+        ("Het dossier is dicht", "OM"),
+    ]
