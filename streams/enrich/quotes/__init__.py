@@ -1,6 +1,7 @@
 """Quote attribution (the ``quotes-rules`` enricher): direct quotes and who said them, in Dutch
-and English news. ``marks`` finds the quoted spans, ``frames`` attributes them, ``enricher``
-is the pipeline step.
+and English news. ``marks`` finds the quoted spans, ``speakers`` prepares the mentions that
+can speak, ``cues`` holds the words of reporting frames, ``frames`` attributes the quotes,
+``enricher`` is the pipeline step.
 
 Runs after the sentence splitter and the entity recogniser. Three steps:
 
@@ -30,6 +31,15 @@ not follow an article; a pronoun is the subject of the sentence before, nobody w
 subject is unnamed ("De moeder van Sarah", "een bewoner"); a quote after an unnamed speaker
 ("zegt een vrijwilliger", "A resident was less sure.") gets no speaker; a first name alone
 becomes the article's full name for that person.
+
+Round four (rules 4) adds: a quote over several paragraphs, re-opened at each and closed only
+at the end, is one quote a paragraph with one speaker, also where the corpus flattened the
+breaks; a straight " may close with ''; "de (beduusde) Spanjaard", "de Sloveen", "the
+Spaniard" is the person named last within about two sentences; ", zegt Duitsland" / "Germany
+said" makes the place the speaker; "politiewoordvoerder" speaks for "politie"; a name cut at a
+particle is completed ("Frie" + "van Rijsbergen"); a title is the person it introduced before
+it, not after; two quoted words after a copula ("is 'diep teleurgesteld'") and a short quote
+whose speech verb follows at once ("'historisch onrecht', zegt X") are speech.
 
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
