@@ -1,0 +1,152 @@
+"""Quote rules pinned with hand-tagged entities: deterministic, so these tests fix what the
+rules do with a mention, whatever the recogniser would have tagged (rules 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import Entity, EntityLabel
+from streams.enrich.base import Document
+from streams.enrich.quotes import QuoteExtractor
+from streams.enrich.sentences import SentenceSplitter
+
+
+def _tagged(body: str, mentions: list[tuple[str, EntityLabel]]) -> Document:
+    """``body`` split into sentences, with each (name, label) tagged at every occurrence, as
+    the recogniser would: deterministic, so these tests pin the rules, not the model."""
+    entities = []
+    for name, label in mentions:
+        at = body.find(name)
+        while at >= 0:
+            entities.append(
+                Entity(text=name, label=label, start=at, end=at + len(name), canonical=name)
+            )
+            at = body.find(name, at + 1)
+    return Document(
+        body=body,
+        sentences=SentenceSplitter().enrich(Document(body=body)).sentences,
+        entities=tuple(sorted(entities, key=lambda e: e.start)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # a demonym the recogniser tags MISC, after an adjective
+            "Invaller Luka Kranjc maakte de gelijkmaker. „Dit voelt als winst”, zei de "
+            "opgeluchte Sloveen na afloop.",
+            [("Luka Kranjc", EntityLabel.PER), ("Sloveen", EntityLabel.MISC)],
+            [("Dit voelt als winst", "Luka Kranjc")],
+        ),
+        (  # the same noun tagged PER, in English
+            "Nobody expected Pablo Ruiz to win the sprint. “I need a team now,” the Spaniard "
+            "said afterwards.",
+            [("Pablo Ruiz", EntityLabel.PER), ("Spaniard", EntityLabel.PER)],
+            [("I need a team now", "Pablo Ruiz")],
+        ),
+        (  # a demonym far from any name is someone the text does not name
+            "Advocaat Mark Smit reageerde vorige week. "
+            + "De zaak sleept al maanden en niemand weet hoe het verder moet. " * 6
+            + "„Ik wil naar huis”, zegt de Enschedeër.",
+            [("Mark Smit", EntityLabel.PER), ("Enschedeër", EntityLabel.MISC)],
+            [("Ik wil naar huis", None)],
+        ),
+        (  # a country as the subject of the speech verb speaks for its government
+            '"Een uitkering blijft een uitkering", zegt Duitsland. Dat is vreemd.',
+            [("Duitsland", EntityLabel.LOC)],
+            [("Een uitkering blijft een uitkering", "Duitsland")],
+        ),
+        (
+            "“We will not pay,” Germany said on Monday, a day after the vote in Berlin.",
+            [("Germany", EntityLabel.LOC), ("Berlin", EntityLabel.LOC)],
+            [("We will not pay", "Germany")],
+        ),
+        (  # a place elsewhere in the frame is no speaker
+            "„We gaan door”, zegt de voorzitter in Utrecht.",
+            [("Utrecht", EntityLabel.LOC)],
+            [("We gaan door", None)],
+        ),
+    ],
+)
+def test_speakers_named_by_a_noun_or_a_place(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+def test_a_name_cut_at_its_particle_is_completed() -> None:
+    # The recogniser kept "Frie" and took "Rijsbergen" (also a village) for a place.
+    body = "Wijkagent Frie van Rijsbergen is streng: „Dit had mis kunnen gaan.”"
+    doc = _tagged(body, [("Frie", EntityLabel.PER), ("Rijsbergen", EntityLabel.LOC)])
+    [quote] = QuoteExtractor().enrich(doc).quotes
+    assert quote.speaker == "Frie van Rijsbergen"
+
+
+def test_a_title_the_recogniser_took_for_a_name_does_not_speak() -> None:
+    body = "Dj Gerard Ekdom is het eens. „Langzame hits zijn de grootste!”"
+    doc = _tagged(body, [("Dj", EntityLabel.PER), ("Gerard Ekdom", EntityLabel.PER)])
+    [quote] = QuoteExtractor().enrich(doc).quotes
+    assert quote.speaker == "Gerard Ekdom"
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # two words after a copula: the subject's predicate, not a term
+            "Wethouder Sanne Vos is 'diep teleurgesteld' over het besluit.",
+            [("Sanne Vos", EntityLabel.PER)],
+            [("diep teleurgesteld", "Sanne Vos")],
+        ),
+        (
+            "Coach Mia Hart was 'very proud' of the team.",
+            [("Mia Hart", EntityLabel.PER)],
+            [("very proud", "Mia Hart")],
+        ),
+        (  # two words anywhere else stay a term, even with a named subject
+            "Kunstenaar Bram Ree koos het thema 'nieuw begin' voor zijn werk.",
+            [("Bram Ree", EntityLabel.PER)],
+            [],
+        ),
+        (  # a short quote whose speech verb follows at once
+            "Het gaat om 'historisch onrecht', zegt expert Jan de Boer.",
+            [("Jan de Boer", EntityLabel.PER)],
+            [("historisch onrecht", "Jan de Boer")],
+        ),
+        (
+            "It was 'deeply unfair', said historian Ann Lee.",
+            [("Ann Lee", EntityLabel.PER)],
+            [("deeply unfair", "Ann Lee")],
+        ),
+        (  # ... but not a term after an article
+            "De 'huiskamer', zegt hij, is dicht.",
+            [],
+            [],
+        ),
+        (  # "volgens" an organisation that qualifies a person: the person
+            "Volgens Radio 10-dj Eva Dam is de kracht de 'geweldige melodie die blijft'.",
+            [("Radio", EntityLabel.ORG), ("Eva Dam", EntityLabel.PER)],
+            [("geweldige melodie die blijft", "Eva Dam")],
+        ),
+    ],
+)
+def test_short_and_partial_quotes(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+def test_a_compound_spokesperson_speaks_for_the_organisation() -> None:
+    # Dutch writes the organisation into the noun; English "a police spokesman" has no such
+    # compound, so this rule is Dutch only.
+    body = (
+        "„We zoeken verder”, zegt een politiewoordvoerder. „Er zijn nog geen verdachten.” "
+        "„Het dossier is dicht”, aldus een OM-woordvoerder."
+    )
+    quotes = QuoteExtractor().enrich(_tagged(body, [])).quotes
+    assert [(q.text, q.speaker) for q in quotes] == [
+        ("We zoeken verder", "politie"),
+        ("Er zijn nog geen verdachten.", "politie"),
+        ("Het dossier is dicht", "OM"),
+    ]
