@@ -20,6 +20,7 @@ from streams.enrich.base import Document, Enricher, EnricherError, Span
 from streams.enrich.e5.model import ModelOptions
 from streams.enrich.e5.tagger import DEFAULT_MODEL_DIR, TYPES, E5Tagger
 from streams.enrich.entity_rules import (
+    E5_REPAIRS,
     RULES_VERSION,
     Mention,
     Token,
@@ -116,7 +117,8 @@ class E5EntityRecognizer(Enricher):
             mentions: list[Mention] = []
             for words, sentence_tags in zip(sentences, document_tags, strict=True):
                 mentions.extend(mentions_from_bio(words, sentence_tags, ENTITY_LABELS))
-            out.append(doc.with_(entities=tuple(mentions_to_entities(mentions, doc.body))))
+            entities = mentions_to_entities(mentions, doc.body, E5_REPAIRS)
+            out.append(doc.with_(entities=tuple(entities)))
         return out
 
     def _skip(self, doc: Document) -> bool:

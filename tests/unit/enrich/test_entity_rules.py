@@ -8,12 +8,15 @@ import pytest
 
 from schemas import EntityLabel
 from streams.enrich.entity_rules import (
+    E5_REPAIRS,
+    FROG_REPAIRS,
     Mention,
     Pos,
     Token,
     canonical_names,
     clean_mentions,
     mentions_from_bio,
+    mentions_to_entities,
     normalise_name,
     relabel,
     split_at_line_breaks,
@@ -273,3 +276,58 @@ def test_names_are_normalised() -> None:
         "Donald TRUMP",
         "Donald TRUMP",
     ]
+
+
+# --- the e5 repairs: labels agree per document, spans stay the tagger's ---------------------------
+
+
+def _mentions_in(body: str, spans: Sequence[tuple[str, EntityLabel]]) -> list[Mention]:
+    found = []
+    at = 0
+    for text, label in spans:
+        start = body.index(text, at)
+        at = start + len(text)
+        tokens = [Token(t.text, t.start + start, t.end + start) for t in tokenize(text)]
+        found.append(Mention(tuple(tokens), label))
+    return found
+
+
+def test_one_label_per_name_in_a_document() -> None:
+    body = "Feyenoord won. Bij Feyenoord was het feest. Feyenoord speelt zondag in Rotterdam."
+    mentions = _mentions_in(
+        body, [("Feyenoord", ORG), ("Feyenoord", LOC), ("Feyenoord", ORG), ("Rotterdam", LOC)]
+    )
+    entities = mentions_to_entities(mentions, body, E5_REPAIRS)
+    assert [(e.text, e.label) for e in entities] == [
+        ("Feyenoord", ORG),
+        ("Feyenoord", ORG),
+        ("Feyenoord", ORG),
+        ("Rotterdam", LOC),
+    ]
+    # A tie keeps each mention's own label.
+    tie = _mentions_in(body, [("Feyenoord", ORG), ("Feyenoord", LOC)])
+    assert [e.label for e in mentions_to_entities(tie, body, E5_REPAIRS)] == [ORG, LOC]
+
+
+def test_e5_mentions_keep_the_taggers_span_and_normalise_only_the_canonical_name() -> None:
+    body = "De Baai van Heist ligt stil, zei Trump dat de Volkskrant en Donald Trump wisten."
+    mentions = _mentions_in(
+        body,
+        [
+            ("De Baai van Heist", LOC),
+            ("zei Trump", PER),
+            ("de Volkskrant", ORG),
+            ("Donald Trump", PER),
+        ],
+    )
+    entities = mentions_to_entities(mentions, body, E5_REPAIRS)
+    assert [(e.text, e.canonical) for e in entities] == [
+        ("De Baai van Heist", "De Baai van Heist"),
+        ("zei Trump", "Donald Trump"),
+        ("de Volkskrant", "Volkskrant"),
+        ("Donald Trump", "Donald Trump"),
+    ]
+    assert all(body[e.start : e.end] == e.text for e in entities)
+    # Frog's repairs cut the spans themselves.
+    frog = mentions_to_entities(mentions, body, FROG_REPAIRS)
+    assert [e.text for e in frog] == ["De Baai van Heist", "Trump", "Volkskrant", "Donald Trump"]

@@ -47,7 +47,7 @@ def _split(body: str, code: str | None = "nl") -> Document:
 
 def test_recognizer_identity(recognizer: E5EntityRecognizer) -> None:
     assert recognizer.name == "ner-e5"
-    assert re.fullmatch(r"int8-[0-9a-f]{12}\+words-2\+rules-1", recognizer.version)
+    assert re.fullmatch(r"int8-[0-9a-f]{12}\+words-2\+rules-2", recognizer.version)
 
 
 def test_seed_000_types_and_names(recognizer: E5EntityRecognizer) -> None:
@@ -125,3 +125,50 @@ def test_offsets_hold_on_hostile_text(recognizer: E5EntityRecognizer) -> None:
 def test_missing_model_is_an_enricher_error(tmp_path: Path) -> None:
     with pytest.raises(EnricherError, match="manifest"):
         E5EntityRecognizer(tmp_path / "nothing", cache_dir=tmp_path)
+
+
+# Clauses written for this test; joined with commas they make one sentence of 600+ words.
+CLAUSES = [
+    ("Mark Rutte", PER, "{} sprak dinsdag lang over de begroting van het kabinet"),
+    ("Amsterdam", LOC, "de gemeenteraad van {} wilde daarna meer geld voor de woningbouw"),
+    ("Europese Commissie", ORG, "de {} vroeg opnieuw om een plan voor de komende jaren"),
+    ("Angela Merkel", PER, "bondskanselier {} liet weten dat zij het voorstel steunt"),
+    ("Rotterdam", LOC, "in de haven van {} lagen de schepen al dagen stil door de staking"),
+    ("Philips", ORG, "het bestuur van {} zei dat de winst dit jaar iets lager uitvalt"),
+]
+
+
+def test_a_600_word_sentence_is_read_whole_and_every_entity_in_it_found(
+    recognizer: E5EntityRecognizer,
+) -> None:
+    parts = [template.format(name) for _ in range(8) for name, _, template in CLAUSES]
+    body = ", en ".join(parts) + "."
+    assert len(body.split()) > 600
+    doc = _split(body)
+    assert len(doc.sentences) == 1
+    entities = recognizer.enrich(doc).entities
+    assert_aligned(body, entities)
+    expected = sorted(
+        (m.start(), name, label)
+        for name, label, _ in CLAUSES
+        for m in re.finditer(re.escape(name), body)
+    )
+    assert len(expected) == 48
+    assert sorted((e.start, e.text, e.label) for e in entities) == expected
+
+
+def test_headings_are_no_persons_or_organisations(recognizer: E5EntityRecognizer) -> None:
+    # Section names are MISC in the CoNLL-2002 convention ("Buitenland", "Sport") or nothing
+    # ("Algemeen"); what a reader must never see is a heading as a person or organisation.
+    body = (
+        "Buitenland\nPeter de Vries\n\nDe Franse president Emmanuel Macron heeft dinsdag in "
+        "Parijs de Duitse bondskanselier ontvangen.\nAlgemeen\nHet overleg ging over de "
+        "begroting van de Europese Unie."
+    )
+    entities = recognizer.enrich(_split(body)).entities
+    assert_aligned(body, entities)
+    found = {(e.text, e.label) for e in entities}
+    assert {("Emmanuel Macron", PER), ("Parijs", LOC), ("Europese Unie", ORG)} <= found
+    headings = {(e.text, e.label) for e in entities if e.text in ("Buitenland", "Algemeen")}
+    assert not {label for _, label in headings} & {PER, ORG}
+    assert ("Peter de Vries", PER) in found

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from schemas import Entity, EntityLabel
+from streams.cli import runtime
+from streams.config import Settings
 from streams.enrich.base import Document, Enricher
+from streams.enrich.ner_e5 import E5EntityRecognizer
 from streams.enrich.pipeline import Pipeline
 from streams.enrich.sentences import SentenceSplitter
 from streams.evaluation.conll import conll_documents, read_conll
+from streams.evaluation.ner import evaluate_ner
 from streams.evaluation.ner_pipeline import entity_tags, evaluate_pipeline, rebuilt_article
 
 CONLL = """\
@@ -145,3 +149,102 @@ def test_a_failed_article_counts_as_no_entities_and_is_named(conll_file: Path) -
     assert report.overall.predicted == 0
     assert report.overall.gold == 6
     assert report.extra["failed"] == "small.conll#0, small.conll#1"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    built = runtime.build_pipeline(Settings(data_dir=tmp_path_factory.mktemp("data")))
+    yield built
+    built.close()
+
+
+# Sentences written for this test (news style, both languages), with headings and a byline
+# that have no final punctuation: the pipeline must not read them into the next sentence.
+REAL = """\
+-DOCSTART- -X- O
+Buitenland O
+
+Peter B-PER
+Goris I-PER
+
+Premier O
+Mark B-PER
+Rutte I-PER
+sprak O
+dinsdag O
+in O
+Brussel B-LOC
+met O
+de O
+Duitse B-MISC
+bondskanselier O
+Angela B-PER
+Merkel I-PER
+. O
+
+Volgens O
+Rutte B-PER
+moet O
+de O
+Europese B-ORG
+Unie I-ORG
+sneller O
+beslissen O
+. O
+
+Het O
+ministerie O
+van O
+Buitenlandse B-ORG
+Zaken I-ORG
+wilde O
+niet O
+reageren O
+. O
+-DOCSTART- -X- O
+Economie O
+
+The O
+European B-ORG
+Central I-ORG
+Bank I-ORG
+kept O
+rates O
+unchanged O
+, O
+president O
+Christine B-PER
+Lagarde I-PER
+told O
+reporters O
+in O
+Frankfurt B-LOC
+on O
+Thursday O
+. O
+
+Lagarde B-PER
+said O
+the O
+German B-MISC
+economy O
+was O
+slowing O
+. O
+"""
+
+
+def test_the_default_pipeline_keeps_what_the_tagger_finds(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    path = tmp_path / "news.conll"
+    path.write_text(REAL, encoding="utf-8")
+    tagger = next(e.tagger for e in pipeline.enrichers if isinstance(e, E5EntityRecognizer))
+    alone = evaluate_ner(tagger, path)
+    through = evaluate_pipeline(pipeline, path)
+    # The bound of issue 15: the pipeline may lose at most 0.3 points against the tagger.
+    assert through.overall.f1 >= alone.overall.f1 - 0.003, through.format()
+    # The headings ("Buitenland", "Economie") and the byline are not read into the sentences
+    # after them: the byline is a person of its own and the places are found.
+    assert through.by_type["LOC"].f1 == 1.0, through.format()
+    assert through.by_type["PER"].precision == 1.0, through.format()
