@@ -171,10 +171,13 @@ def test_trending_view_counts_the_seed_mentions(stack: Stack, seeds: list[dict[s
     assert body["kind"] == "hopping"
     assert set(body["windows"]) == {"1h", "24h"}
     expected: dict[str, tuple[int, int]] = {}
+    # One row per referent, shown by its display name: "VS" is "Verenigde Staten", and
+    # "Amerikaans" and "Amerikaanse" are one adjective.
     for article in seeds:
         per_article: dict[str, int] = {}
         for entity in article["entities"]:
-            per_article[entity["canonical"]] = per_article.get(entity["canonical"], 0) + 1
+            name = entity.get("display_name") or entity["canonical"]
+            per_article[name] = per_article.get(name, 0) + 1
         for name, n in per_article.items():
             mentions, articles = expected.get(name, (0, 0))
             expected[name] = (mentions + n, articles + 1)
