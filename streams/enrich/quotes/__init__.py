@@ -41,6 +41,15 @@ particle is completed ("Frie" + "van Rijsbergen"); a title is the person it intr
 it, not after; two quoted words after a copula ("is 'diep teleurgesteld'") and a short quote
 whose speech verb follows at once ("'historisch onrecht', zegt X") are speech.
 
+Round five (rules 5) adds: "het bedrijf", "de bond", "the union" is the organisation named
+before (the latest whose name holds the noun, else the latest); an acronym the text defines
+("Openbaar Ministerie (OM)") speaks under the long name; "de woordvoerder van X" and, after
+"een woordvoerder van X", "zegt hij" are X; a title with "van <place>" that no name introduced
+("de burgemeester van Cairo") is someone unnamed; an organisation right before a person
+("minister van Volksgezondheid Agnes Buzyn") qualifies the person, who speaks; the article's
+first quote, alone after an unquoted question, is an interview's answer by the person the
+lead names first.
+
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
 whose frame names no speaker ("Critics call it a 'poll tax'").

@@ -94,6 +94,18 @@ BACK_REFERENCE: Final = re.compile(
     r"|(?:zo|dat|aldus|that|this)\b(?=.{0,40}?\b(?:" + "|".join(sorted(CUES)) + r")\b))",
     re.I,
 )
+# Common nouns by which a text names an organisation it named before: "liet het bedrijf
+# weten" (Decathlon), "schrijft de bond" (the Boa Bond). Not "het rapport": a document, whose
+# author the recogniser seldom tags ("de rekenkamercommissie"), so the latest organisation
+# named would be a guess.
+ORG_NOUNS: Final = frozenset(
+    {
+        "bedrijf", "onderneming", "universiteit", "bond", "vakbond", "gemeente",
+        "organisatie", "stichting", "club", "ministerie", "fonds", "pensioenfonds", "omroep",
+        "ziekenhuis", "school", "vereniging", "company", "firm", "union",
+        "university", "council", "organisation", "organization", "foundation",
+    }
+)  # fmt: skip
 SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
 
 
@@ -174,6 +186,8 @@ def unnamed_after_cue(tail: str) -> bool:
 
 
 _SPOKESPERSON: Final = ("woordvoerder", "woordvoerster")
+SPOKESPEOPLE: Final = frozenset({*_SPOKESPERSON, "spokesman", "spokeswoman", "spokesperson"})
+OF: Final = re.compile(r"\s+(?:van|of)\b", re.I)
 
 
 def spokesperson_for(word: str) -> str | None:

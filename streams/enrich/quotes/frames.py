@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Final
 
 from schemas import Entity, EntityLabel, Quote
@@ -19,10 +20,13 @@ from streams.enrich.quotes.cues import (
     CUES,
     DEFINITE,
     INDEFINITE,
+    OF,
+    ORG_NOUNS,
     PLURAL_OR_FEMININE,
     PREPOSITIONS,
     PRONOUNS,
     SCARE_LEAD,
+    SPOKESPEOPLE,
     TITLE_REACH,
     TITLES,
     after_preposition,
@@ -206,6 +210,11 @@ class Article:
                 pass  # a title a name follows ("woordvoerder Anniek Zweers"): the name speaks
             elif (introduced := self._introduced(head_noun, at)) is not None:
                 found.append(_Candidate(at, at + len(word), introduced, True))
+            elif head_noun in TITLES and OF.match(masked, match.end()):
+                # "de woordvoerder van het OM": the OM, named next, speaks. "de burgemeester
+                # van de plaats Cairo", introduced by no name: someone the text does not name.
+                if head_noun not in SPOKESPEOPLE:
+                    found.append(_Candidate(at, at + len(word), None, True))
             elif head_noun in TITLES and previous not in INDEFINITE:
                 # "zijn woordvoerder", "aldus de minister": whom the text was just about. Not
                 # "een woordvoerster van X" (someone unnamed: X is the speaker) nor a title
@@ -218,9 +227,12 @@ class Article:
                     or next(iter(self.titles.get(head_noun, ())), (0, None))[1]
                 )
                 found.append(_Candidate(at, at + len(word), resolved, True))
-            elif previous in DEFINITE and len(word) >= 5:
-                # "de inspectie" after "de Onderwijsinspectie": a short form of a name.
+            elif previous in DEFINITE and (len(word) >= 5 or head_noun in ORG_NOUNS):
+                # "de inspectie" after "de Onderwijsinspectie": a short form of a name; "het
+                # bedrijf", "de bond": the organisation named before.
                 named = self._named_as(word, at)
+                if named is None and head_noun in ORG_NOUNS:
+                    named = self._organisation_before(head_noun, at)
                 if named is not None:
                     found.append(_Candidate(at, at + len(word), named, False))
             previous = word
@@ -234,7 +246,18 @@ class Article:
     def _first(self, lo: int, hi: int, sentence: int) -> str | None:
         """The first speaker named in ``body[lo:hi]``."""
         found = [c for c in self._candidates(lo, hi, sentence) if c.speaker is not None]
-        return found[0].speaker if found else None
+        if not found:
+            return None
+        # "reageerde minister van Gezondheidszorg Agnès Buzyn": an organisation right before
+        # a person qualifies that person, who speaks.
+        if (
+            len(found) > 1
+            and not found[0].is_person
+            and found[1].is_person
+            and found[1].start - found[0].end <= _QUALIFIED_REACH
+        ):
+            return found[1].speaker
+        return found[0].speaker
 
     def _head_frame(self, lo: int, hi: int, sentence: int) -> str | None:
         """The speaker of a frame before the quote: X after "volgens X", else the subject."""
@@ -327,6 +350,17 @@ class Article:
         before = [w for at, w in words if span.start + at < first.start] if first else []
         if first is not None and (not before or before[-1] not in PREPOSITIONS):
             return (True, first.canonical) if len(before) <= 4 else (False, None)
+        for (_, word), (at, nxt) in pairwise(words):
+            if word in SPOKESPEOPLE and nxt in {"van", "of"}:
+                # "Dat zegt een woordvoerder van het OM. '…', zegt hij": the OM speaks.
+                after = span.start + at
+                org = next(
+                    (e for e in self.speakers if after <= e.start < span.end and e.label
+                     is EntityLabel.ORG),
+                    None,
+                )  # fmt: skip
+                if org is not None:
+                    return True, org.canonical
         if words[0][1] in DEFINITE | INDEFINITE and len(words) > 2:
             nxt = words[2][1]
             if first is not None and nxt in PREPOSITIONS and before[-1] in PREPOSITIONS:
@@ -366,6 +400,14 @@ class Article:
                 return name
         return speaker
 
+    def _organisation_before(self, noun: str, before: int) -> str | None:
+        """The organisation "het bedrijf" / "de bond" at offset ``before`` refers to: the
+        latest one named before whose name holds the noun, else the latest one named."""
+        named = [e for e in self.speakers if e.end <= before and e.label is EntityLabel.ORG]
+        holding = [e for e in named if noun in e.text.lower()]
+        chosen = holding or named
+        return chosen[-1].canonical if chosen else None
+
     def _named_as(self, word: str, before: int) -> str | None:
         named = [e for e in self.speakers if e.end <= before and e.text.lower().endswith(word)]
         return named[-1].canonical if named else None
@@ -378,6 +420,16 @@ class Article:
         between = self.body[previous.end : self.sentences[index].start]
         if "\n" in between:
             return None  # a new paragraph: a heading or a new voice
+        if (
+            not by_sentence
+            and self.body[previous.start : previous.end].rstrip().endswith("?")
+            and not any(previous.start <= s < previous.end for s, _ in self.spans)
+        ):
+            # The article's first quote, alone after an unquoted question: an interview's
+            # first answer, given by the person the lead names first ("Vijf vragen aan Ben
+            # Geelink"); later answers go on with that speaker. After other quotes a question
+            # may be the writer's own ("Excuus?" in a column).
+            return next((e.canonical for e in self.speakers if e.label is EntityLabel.PER), None)
         if index - 1 in by_sentence:
             # The quote before continues, named or not: a missing speaker beats a guess.
             return by_sentence[index - 1]

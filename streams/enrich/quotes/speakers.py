@@ -26,6 +26,7 @@ _PARTICLE_REST: Final = re.compile(
 # "Spanjaard", "Vlaming", "Fransman"; "Slovenian", "Spaniard", "Dutchman"), singular: the
 # recogniser tags these MISC, like events and titles ("de Eredivisie"), which never speak.
 _DEMONYM: Final = re.compile(r"(?:er|ër|aan|een|ard|ing|man|ian|ese)$")
+_ACRONYM_AFTER: Final = re.compile(r" \(([A-Z][A-Za-z]{1,7})\)")
 _REACH: Final = 300
 """A nominal is the person named last only within this many characters of narration (about
 two sentences): further on, "de Enschedeër" may be someone the article never names."""
@@ -43,11 +44,17 @@ def speaker_mentions(
     a surname particle is completed from the text; a person named only by a noun after "de" /
     "the" ("de Sloveen", "de beduusde Spanjaard", "the Spaniard", tagged PER or MISC) is the
     person named last before it, and is left out when nobody was within about two sentences
-    of narration; a one-word "name" right
+    of narration; an acronym the text defines ("Openbaar Ministerie (OM)") speaks under the
+    long name, so "OM" and "het Openbaar Ministerie" are one speaker; a one-word "name" right
     before another person's name ("Dj Gerard Ekdom") is a title the recogniser took for a
     name, and is left out.
     """
-    kept = [e for e in entities if not any(s <= e.start < t for s, t in quoted)]
+    long_names = _defined_acronyms(body, entities)
+    kept = [
+        e.model_copy(update={"canonical": long_names[e.text]}) if e.text in long_names else e
+        for e in entities
+        if not any(s <= e.start < t for s, t in quoted)
+    ]
     found: list[Entity] = []
     for index, entity in enumerate(kept):
         if entity.label not in SPEAKER_LABELS | {EntityLabel.MISC}:
@@ -81,6 +88,23 @@ def speaker_mentions(
             if rest is not None and rest.group().split()[-1] not in entity.canonical:
                 entity = entity.model_copy(update={"canonical": entity.canonical + rest.group()})
         found.append(entity)
+    return found
+
+
+def _defined_acronyms(body: str, entities: Sequence[Entity]) -> dict[str, str]:
+    """Acronym -> canonical long name, for each "Long Name (ACR)" in ``body`` whose capitals
+    spell ACR: the recogniser keeps both forms apart, and a speaker is one organisation."""
+    found: dict[str, str] = {}
+    for entity in entities:
+        if entity.label not in SPEAKER_LABELS:
+            continue
+        match = _ACRONYM_AFTER.match(body, entity.end)
+        if match is None:
+            continue
+        acronym = match.group(1)
+        capitals = "".join(w[0] for w in WORD.findall(entity.text) if w[:1].isupper())
+        if capitals.upper() == acronym.upper():
+            found.setdefault(acronym, entity.canonical)
     return found
 
 

@@ -1,5 +1,5 @@
 """Quote rules pinned with hand-tagged entities: deterministic, so these tests fix what the
-rules do with a mention, whatever the recogniser would have tagged (rules 4)."""
+rules do with a mention, whatever the recogniser would have tagged (rules 4 and 5)."""
 
 from __future__ import annotations
 
@@ -150,3 +150,72 @@ def test_a_compound_spokesperson_speaks_for_the_organisation() -> None:
         ("Er zijn nog geen verdachten.", "politie"),
         ("Het dossier is dicht", "OM"),
     ]
+
+
+# Round five (quotes-rules 5): snippets written for the failure classes found on batches 3
+# and 4, Dutch and English where the language has the pattern.
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # an organisation named by a common noun is the one named before
+            "Sportketen Decathlon stopt met de verkoop. „Wij willen dat iedereen kan rennen”, "
+            "liet het bedrijf gisteren weten.",
+            [("Decathlon", EntityLabel.ORG)],
+            [("Wij willen dat iedereen kan rennen", "Decathlon")],
+        ),
+        (
+            "Unite has rejected the offer. “We will strike on Monday,” the union said.",
+            [("Unite", EntityLabel.ORG)],
+            [("We will strike on Monday", "Unite")],
+        ),
+        (  # an organisation right before a person qualifies the person
+            "„Dit deel ik niet”, reageerde minister van Volksgezondheid Agnes Buzyn.",
+            [("Volksgezondheid", EntityLabel.ORG), ("Agnes Buzyn", EntityLabel.PER)],
+            [("Dit deel ik niet", "Agnes Buzyn")],
+        ),
+        (  # an acronym the text defines speaks under the long name
+            "Dat zegt een woordvoerder van het Openbaar Ministerie (OM). „We kijken ernaar”, "
+            "zegt hij. Volgens het OM is er sprake van 'een smakeloze opmerking'.",
+            [("Openbaar Ministerie", EntityLabel.ORG), ("OM", EntityLabel.ORG)],
+            [
+                ("We kijken ernaar", "Openbaar Ministerie"),
+                ("een smakeloze opmerking", "Openbaar Ministerie"),
+            ],
+        ),
+        (  # "de woordvoerder van X" is X, not the person the text was about
+            "De familie van Pim Fortuyn overweegt stappen. Volgens de woordvoerder van het OM "
+            "is er nog geen aangifte. „Dan kijken we opnieuw.”",
+            [("Pim Fortuyn", EntityLabel.PER), ("OM", EntityLabel.ORG)],
+            [("Dan kijken we opnieuw.", "OM")],
+        ),
+        (  # a role of a place that no name introduced is someone unnamed
+            '"De schade is enorm," aldus sheriff Jay Jones. "Er is veel puin," meldde de '
+            "burgemeester van Cairo.",
+            [("Jay Jones", EntityLabel.PER)],
+            [("De schade is enorm", "Jay Jones"), ("Er is veel puin", None)],
+        ),
+        (
+            '"It is a disaster," said sheriff Jay Jones. "Trees came down," the mayor of Cairo '
+            "said.",
+            [("Jay Jones", EntityLabel.PER)],
+            [("It is a disaster", "Jay Jones"), ("Trees came down", None)],
+        ),
+        (  # an interview: the first answer after an unquoted question is the lead's person
+            "Vijf vragen aan Ben Geelink, voorzitter van de Marktbond. Wat vind je ervan? "
+            '"Ik ben heel positief." Is de markt tevreden? "De mensen zijn tevreden."',
+            [("Ben Geelink", EntityLabel.PER), ("Marktbond", EntityLabel.ORG)],
+            [("Ik ben heel positief.", "Ben Geelink"), ("De mensen zijn tevreden.", "Ben Geelink")],
+        ),
+        (  # after other quotes a question may be the writer's own: no guess
+            'Regisseur Harmony Korine is er ook. "U ziet er goed uit," zegt een meisje. Een '
+            'jongeman vraagt iets. Excuus? "Die gaat over vuilnis."',
+            [("Harmony Korine", EntityLabel.PER)],
+            [("U ziet er goed uit", None), ("Die gaat over vuilnis.", None)],
+        ),
+    ],
+)
+def test_round_five_speakers(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
