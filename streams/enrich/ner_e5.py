@@ -2,8 +2,9 @@
 
 Wraps ``streams.enrich.e5.tagger.E5Tagger`` (see there and ``models/ner/MODEL_CARD.md`` for
 the model): each sentence of a document is split into words with body offsets
-(``word_tokens``), the tagger gives IOB2 tags per word, reading each document's neighbouring
-sentences together, tags become mentions per sentence, and the backend-independent
+(``word_tokens``), the tagger gives IOB2 tags per word (reading a document's neighbouring
+sentences together when its model was trained so; the shipped one reads each sentence alone),
+tags become mentions per sentence, and the backend-independent
 ``entity_rules`` clean them up and give canonical names, exactly as for Frog. All documents
 of a batch go through the model together.
 """
@@ -64,10 +65,11 @@ class E5EntityRecognizer(Enricher):
     Runs after the sentence splitter and the language detector. Documents in a language the
     model was not trained on (anything but Dutch, English or undetermined, by default) get no
     entities. Each sentence (the whole body when there are none) is split into words with
-    offsets; the tagger reads a document's consecutive sentences together (document
-    context); tags become mentions per sentence, then ``entity_rules`` cleans them and gives
-    canonical names. ``enrich_batch`` runs all documents through the model together (same
-    results as one by one). Every entity satisfies ``text == body[start:end]``.
+    offsets; the tagger reads them as its model was trained to (its manifest's
+    ``context_pieces``: 0, each sentence alone, for the shipped model); tags become mentions
+    per sentence, then ``entity_rules`` cleans them and gives canonical names.
+    ``enrich_batch`` runs all documents through the model together (same results as one by
+    one). Every entity satisfies ``text == body[start:end]``.
     """
 
     name = "ner-e5"
@@ -95,10 +97,11 @@ class E5EntityRecognizer(Enricher):
         return self.enrich_batch([doc])[0]
 
     def enrich_batch(self, docs: Sequence[Document]) -> list[Document]:
+        skipped = [self._skip(doc) for doc in docs]
         tokens: list[list[list[Token]]] = []
-        for doc in docs:
+        for doc, skip in zip(docs, skipped, strict=True):
             sentences: list[list[Token]] = []
-            if not self._skip(doc):
+            if not skip:
                 for span in doc.sentences or _whole(doc.body):
                     if not 0 <= span.start <= span.end <= len(doc.body):
                         raise EnricherError(f"sentence span {span} lies outside the body")
@@ -106,12 +109,12 @@ class E5EntityRecognizer(Enricher):
                     if words:
                         sentences.append(words)
             tokens.append(sentences)
-        # Each document's sentences go in together: the tagger reads neighbouring sentences
-        # in one window (document context) as it was trained to.
+        # Each document's sentences go in together: a model trained with document context
+        # reads neighbouring sentences in one window.
         tags = self.tagger.tag_documents([[[t.text for t in s] for s in d] for d in tokens])
         out: list[Document] = []
-        for doc, sentences, document_tags in zip(docs, tokens, tags, strict=True):
-            if self._skip(doc):
+        for doc, skip, sentences, document_tags in zip(docs, skipped, tokens, tags, strict=True):
+            if skip:
                 out.append(doc.with_(entities=()))
                 continue
             mentions: list[Mention] = []

@@ -2,7 +2,9 @@
 
 syntok is rule-based (no model), handles Dutch and English punctuation, quotes („…”, “…”, ‘…’)
 and many abbreviations, and reports the offset of every token, so spans index the unchanged
-body. Two Dutch habits it does not know are handled here:
+body. A line break ends a sentence unless the text is hard-wrapped or the sentence visibly
+runs on (``_units``: headings and bylines have no final punctuation). Two Dutch habits syntok
+does not know are handled here:
 
 * Its abbreviation list is German/English/Spanish; Dutch titles and abbreviations that it would
   wrongly end a sentence on ("dhr.", "mevr.", "blz.", "bijv.") are repaired by joining the two
@@ -168,19 +170,19 @@ def _units(text: str) -> Iterator[tuple[int, str]]:
     """
     for base, paragraph in _paragraphs(text):
         lines = paragraph.split("\n")
-        breaks = len(lines) - 1
+        runs_on = [_runs_on(a, b) for a, b in pairwise(lines)]
         wrapped = sum(
             1
-            for a, b in pairwise(lines)
-            if len(a.strip()) >= _WRAPPED_LINE_LENGTH and _runs_on(a, b)
+            for line, runs in zip(lines, runs_on, strict=False)
+            if runs and len(line.strip()) >= _WRAPPED_LINE_LENGTH
         )
-        if breaks == 0 or (wrapped and wrapped * 3 >= breaks):
+        if not runs_on or (wrapped and wrapped * 3 >= len(runs_on)):
             yield base, paragraph
             continue
         start = 0
         offset = len(lines[0]) + 1
-        for previous, line in pairwise(lines):
-            if not _runs_on(previous, line):
+        for line, runs in zip(lines[1:], runs_on, strict=True):
+            if not runs:
                 yield base + start, paragraph[start : offset - 1]
                 start = offset
             offset += len(line) + 1

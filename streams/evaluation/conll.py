@@ -76,11 +76,14 @@ DEFAULT_SENTENCES_PER_DOCUMENT = 20
 
 def conll_documents(
     sentences: Sequence[ConllSentence],
-    sentences_per_document: int = DEFAULT_SENTENCES_PER_DOCUMENT,
+    sentences_per_document: int | None = DEFAULT_SENTENCES_PER_DOCUMENT,
 ) -> list[list[ConllSentence]]:
     """The sentences grouped into articles: one per ``-DOCSTART-`` block, or runs of
     ``sentences_per_document`` consecutive sentences when the file has no blocks (the
-    CoNLL-2003 copy in ../shared/corpora: its sentences are still in article order)."""
+    CoNLL-2003 copy in ../shared/corpora: its sentences are still in article order; None:
+    one document)."""
+    if sentences_per_document is None:
+        sentences_per_document = max(len(sentences), 1)
     if sentences_per_document < 1:
         raise ValueError("sentences_per_document must be at least 1")
     groups: list[list[ConllSentence]] = []

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document, Enricher
-from streams.enrich.links.keys import name_key
+from streams.enrich.links.keys import slug
 from streams.enrich.links.table import AliasTable
 
 DATA_DIR: Final = Path(__file__).parent / "data"
@@ -220,7 +220,7 @@ def key_only_joins(table: AliasTable, names: Iterable[str]) -> tuple[int, list[t
         if (
             found is not None
             and table.lookup(name) is None
-            and name_key(name).replace(" ", "-") != found.id.rpartition("-")[2]
+            and slug(name) != found.id.rpartition("-")[2]
         ):
             joined.append((name, found.id))
     return tried, joined

@@ -48,7 +48,10 @@ LABELS: Final = ("O", *(f"{bi}-{t}" for t in TYPES for bi in "BI"))
 MAX_WINDOW_PIECES: Final = 510
 """Pieces per window: e5 has 512 positions, two go to ``<s>`` and ``</s>``."""
 DOCUMENT_WINDOW_PIECES: Final = 128
-"""Pieces of consecutive sentences of one document read together (document context)."""
+"""Pieces of consecutive sentences of one document read together by a model trained with
+document context (``--context-pieces``); longer windows cost speed (docs/quality.md)."""
+MAX_WORD_PIECES: Final = 64
+"""Pieces one word keeps: a longer "word" (a URL, a run of symbols) names nothing."""
 
 F32 = npt.NDArray[np.float32]
 
@@ -131,7 +134,7 @@ def _window(
 def document_windows(
     tokenizer: E5Tokenizer,
     documents: Sequence[Sequence[Sequence[str]]],
-    context_pieces: int = DOCUMENT_WINDOW_PIECES,
+    context_pieces: int,
     max_pieces: int = MAX_WINDOW_PIECES,
 ) -> list[Window]:
     """Windows for the pre-split sentences of each document, numbered across documents.
@@ -140,7 +143,7 @@ def document_windows(
     ``context_pieces`` pieces, so each sentence is read with its neighbours (document
     context; training packs its windows the same way). A sentence longer than that is a
     window of its own, and one longer than ``max_pieces`` gets overlapping windows
-    (``_long_sentence_windows``). A single word keeps at most 64 pieces.
+    (``_long_sentence_windows``). A single word keeps at most ``MAX_WORD_PIECES`` pieces.
     """
     windows: list[Window] = []
     index = 0
@@ -148,7 +151,7 @@ def document_windows(
         packed: list[tuple[int, list[list[int]]]] = []
         size = 0
         for words in document:
-            pieces = _word_pieces(tokenizer, words, 64)
+            pieces = _word_pieces(tokenizer, words, MAX_WORD_PIECES)
             length = sum(len(p) for p in pieces)
             if packed and size + length > context_pieces:
                 windows.append(_packed(tokenizer, packed))
@@ -228,9 +231,10 @@ def viterbi_tags(logits: F32) -> list[str]:
 
 
 class E5Tagger(E5Model):
-    """The rebuilt NER model in ONNX Runtime: words in, IOB2 tags out (a ``WordTagger``).
+    """The rebuilt NER model in ONNX Runtime: words in, IOB2 tags out (a ``WordTagger``:
+    ``tag_documents``; ``tag_words`` tags sentences each on its own).
 
-    One instance per worker process; ``tag_words`` and ``logits`` may be called from one
+    One instance per worker process; ``tag_documents`` and ``logits`` may be called from one
     thread at a time (a lock serialises callers). Constructor: see ``E5Model``.
     """
 

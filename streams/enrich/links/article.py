@@ -107,7 +107,8 @@ def _join_acronyms(body: str, entities: Sequence[Entity], links: list[Link]) -> 
         if links[i].known:
             continue
         found_link = defined.get(name_key(entity.canonical)) or defined.get(name_key(entity.text))
-        if found_link is not None:
+        # Labels stay the recogniser's (entity_links): a join never carries one across kinds.
+        if found_link is not None and found_link.label is links[i].label:
             links[i] = replace(found_link, known=False)
 
 

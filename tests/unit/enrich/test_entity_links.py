@@ -176,6 +176,15 @@ def test_an_acronym_defined_in_the_article_joins_its_long_name(linker: EntityLin
     assert long.entity_id == first.entity_id == second.entity_id
     # Shown by its full name, in every mention.
     assert {e.display_name for e in (long, first, second)} == {"Onderzoeksraad voor Veiligheid"}
+    # A mention the recogniser read as another kind keeps its label and its own id.
+    _, other = _article(
+        linker,
+        "nl",
+        "De Onderzoeksraad voor Veiligheid (OVV) publiceert dinsdag zijn rapport. OVV zei niets.",
+        ("Onderzoeksraad voor Veiligheid", ORG),
+        ("OVV", PER),
+    )
+    assert (other.label, other.entity_id) == (PER, "per/ovv")
 
 
 @pytest.mark.parametrize(
