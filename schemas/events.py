@@ -152,6 +152,14 @@ class Entity(_Part):
         "belongs to ('Amerikaanse' -> 'loc/united-states'); None for other entities.",
     )
 
+    @property
+    def shown_name(self) -> str:
+        """The name to show people: the display name of a linked referent, else the canonical
+        name (events written before display names, entities nobody linked)."""
+        if self.entity_id is not None and self.display_name:
+            return self.display_name
+        return self.canonical
+
     @model_validator(mode="after")
     def _span_is_ordered(self) -> Entity:
         if self.end <= self.start:

@@ -159,7 +159,7 @@ def mentions_of(article: ArticleEnriched) -> list[Mention]:
     for entity in article.entities:
         key = entity.entity_id or entity.canonical
         counts[key] = counts.get(key, 0) + 1
-        firsts.setdefault(key, (entity.display_name or entity.canonical, entity.label.value))
+        firsts.setdefault(key, (entity.shown_name, entity.label.value))
     at = article.ingested_at.timestamp()
     return [
         Mention(

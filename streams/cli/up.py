@@ -182,11 +182,12 @@ def _short(text: str, width: int) -> str:
 
 def top_entities(event: ArticleEnriched, limit: int = 4) -> str:
     """The most mentioned persons, places and organisations of an article, for people: one per
-    line, each with its number of mentions."""
+    line, each by the name shown for it ("Verenigde Staten" for "VS"), with its number of
+    mentions."""
     counts: dict[str, int] = {}
     for entity in event.entities:
         if entity.label.value != "MISC":
-            counts[entity.canonical] = counts.get(entity.canonical, 0) + 1
+            counts[entity.shown_name] = counts.get(entity.shown_name, 0) + 1
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return "\n".join(f"{name} {n}" for name, n in ranked)
 

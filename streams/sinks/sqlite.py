@@ -407,7 +407,7 @@ def _entity_rows(
         (
             event.article_id,
             e.entity_id,
-            e.display_name if e.entity_id is not None and e.display_name else e.canonical,
+            e.shown_name,
             e.label.value,
             mentions[key],
             e.start,

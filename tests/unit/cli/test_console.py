@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from schemas import ArticleEnriched, EntityLabel, SentimentLabel
-from streams.cli.up import _summary, _Tracker, dashboard_url, distinct_entities
+from streams.cli.up import _summary, _Tracker, dashboard_url, distinct_entities, top_entities
 from streams.sinks.base import WriteResult
 from streams.sinks.sqlite import SqliteSink
 from streams.sources.ledger import Outcome
@@ -100,3 +100,29 @@ def test_the_dashboard_url_is_one_a_browser_here_opens() -> None:
     assert dashboard_url("127.0.0.1", 6066) == "http://127.0.0.1:6066/"
     assert dashboard_url("0.0.0.0", 6067) == "http://127.0.0.1:6067/"
     assert dashboard_url("::1", 6068) == "http://[::1]:6068/"
+
+
+def test_top_entities_are_shown_by_their_display_name() -> None:
+    from schemas import Entity
+
+    def entity(text: str, start: int, entity_id: str | None, shown: str | None) -> Entity:
+        return Entity(
+            text=text,
+            label=EntityLabel.LOC,
+            start=start,
+            end=start + len(text),
+            canonical=text,
+            entity_id=entity_id,
+            display_name=shown,
+        )
+
+    event = make_event(text=DUTCH).model_copy(
+        update={
+            "entities": (
+                entity("VS", 0, "loc/united-states", "Verenigde Staten"),
+                entity("Amerika", 10, "loc/united-states", "Verenigde Staten"),
+                entity("Ootmarsum", 20, None, None),
+            )
+        }
+    )
+    assert top_entities(event) == "Verenigde Staten 2\nOotmarsum 1"
