@@ -3,8 +3,9 @@
     python -m bench.links ../shared/corpora/conll2002-nl/ned.testa \
         ../shared/corpora/conll2003-en/eng.testa
 
-Each CoNLL document becomes one article whose entities are the gold ones (canonical = text),
-so the figure is the linker's own cost on a realistic mix of names, whatever the NER. What
+Each CoNLL document becomes one article (as ``newsstream eval ner`` rebuilds it) whose
+entities are the gold ones (canonical = text), so the figure is the linker's own cost on a
+realistic mix of names, whatever the NER. What
 docs/quality.md reports under "Entity identity"; not part of ``python -m bench``.
 
 Memory is the process's resident set (``VmRSS`` of /proc/self/status; ``VmHWM`` its peak so
@@ -15,67 +16,45 @@ articles; Linux only (elsewhere it prints nothing for it).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.procs import status_kib
 from schemas import Entity, EntityLabel, Language
 from streams.enrich.base import Document
 from streams.enrich.entity_links import EntityLinker
-from streams.evaluation.conll import ConllSentence, read_conll
+from streams.evaluation.conll import ConllSentence, conll_documents, read_conll
+from streams.evaluation.ner import chunks
+from streams.evaluation.ner_pipeline import rebuilt_article
 
 
 def documents(sentences: Sequence[ConllSentence], language: str) -> list[Document]:
-    """One document per CoNLL document: words joined by spaces, gold entities as spans."""
-    bodies: dict[int, list[str]] = {}
-    spans: dict[int, list[Entity]] = {}
-    for sentence in sentences:
-        body = bodies.setdefault(sentence.document, [])
-        at = sum(len(w) + 1 for w in body)
-        current: tuple[int, int, str] | None = None
-        found = []
-        for word, tag in zip(sentence.words, sentence.tags, strict=True):
-            if current is not None and not tag.startswith("I-"):
-                found.append(current)
-                current = None
-            if tag.startswith("B-") or (tag.startswith("I-") and current is None):
-                current = (at, at + len(word), tag[2:])
-            elif tag.startswith("I-") and current is not None:
-                current = (current[0], at + len(word), current[2])
-            body.append(word)
-            at += len(word) + 1
-        if current is not None:
-            found.append(current)
-        text = " ".join(body)
-        for start, end, label in found:
-            spans.setdefault(sentence.document, []).append(
-                Entity(
-                    text=text[start:end],
-                    label=EntityLabel(label),
-                    start=start,
-                    end=end,
-                    canonical=text[start:end],
-                )
-            )
+    """One document per CoNLL document (a file without ``-DOCSTART-`` lines is one), rebuilt
+    as ``newsstream eval ner`` rebuilds it, with its gold entities as spans."""
     code = Language(code=language, confidence=1.0)
-    return [
-        Document(body=" ".join(words), language=code, entities=tuple(spans.get(n, ())))
-        for n, words in bodies.items()
-    ]
+    docs = []
+    for group in conll_documents(sentences, sentences_per_document=None):
+        article = rebuilt_article(group)
+        entities = []
+        for sentence, offsets in zip(article.sentences, article.offsets, strict=True):
+            for first, end, label in chunks(sentence.tags):
+                start, stop = offsets[first][0], offsets[end - 1][1]
+                text = article.body[start:stop]
+                entities.append(
+                    Entity(
+                        text=text, label=EntityLabel(label), start=start, end=stop, canonical=text
+                    )
+                )
+        docs.append(Document(body=article.body, language=code, entities=tuple(entities)))
+    return docs
 
 
 def memory() -> dict[str, float]:
     """``VmRSS`` and ``VmHWM`` of this process in MiB; empty where /proc is not there."""
-    try:
-        lines = Path("/proc/self/status").read_text().splitlines()
-    except OSError:
-        return {}
-    found = {}
-    for line in lines:
-        field, _, value = line.partition(":")
-        if field in ("VmRSS", "VmHWM"):
-            found[field] = int(value.split()[0]) / 1024
-    return found
+    found = {key: status_kib(os.getpid(), key) / 1024 for key in ("VmRSS", "VmHWM")}
+    return found if found["VmRSS"] else {}
 
 
 def _memory_line(stage: str, figures: dict[str, float]) -> str:

@@ -215,8 +215,7 @@ def _written_item(entry: Mapping[str, Any], where: str) -> DevItem:
 
 def spans_match(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """The overlap of ``a`` and ``b`` covers at least half of each."""
-    overlap = min(a[1], b[1]) - max(a[0], b[0])
-    return overlap > 0 and 2 * overlap >= a[1] - a[0] and 2 * overlap >= b[1] - b[0]
+    return _covers_half(a, b) and _covers_half(b, a)
 
 
 def _covers_half(predicted: tuple[int, int], gold: tuple[int, int]) -> bool:

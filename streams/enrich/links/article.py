@@ -21,7 +21,13 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from schemas import Entity, EntityLabel
-from streams.enrich.links.keys import consonants, fine_key, name_key, translit_key
+from streams.enrich.links.keys import (
+    MIN_NAME_CONSONANTS,
+    consonants,
+    fine_key,
+    name_key,
+    translit_key,
+)
 
 _ACRONYM_AFTER: Final = re.compile(r"\s*\((?P<acronym>[A-Z][A-Za-z0-9&]{1,9})\)")
 # Words that never make a short form on their own ("de Kamer" is "Kamer").
@@ -61,7 +67,6 @@ _FUNCTION_WORDS: Final = frozenset(
         "party",
     ]
 )
-MIN_TRANSLIT_CONSONANTS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +179,7 @@ def _join_short_forms(entities: Sequence[Entity], links: list[Link]) -> None:
             if len(other.words) > len(name.words) and _is_subsequence(name.words, other.words)
         ]
         if label is EntityLabel.PER and (
-            len(name.sounds) > 1 or consonants(" ".join(name.sounds)) >= MIN_TRANSLIT_CONSONANTS
+            len(name.sounds) > 1 or consonants(" ".join(name.sounds)) >= MIN_NAME_CONSONANTS
         ):
             targets += [
                 other

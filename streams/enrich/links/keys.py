@@ -153,6 +153,11 @@ def consonants(tkey: str) -> int:
     return sum(1 for ch in tkey if ch not in "a ")
 
 
+MIN_NAME_CONSONANTS: Final = 3
+"""Fewest consonants of a one-word key that may join two spellings: fewer ("Kim", "Ma")
+join unrelated people."""
+
+
 # Demonyms and adjectives of places: "Amerikaanse", "Amerikaans", "American", "Libische",
 # "Libyan", "Egyptisch". No packaged data has them in Dutch, so they are found by stem: the
 # adjective without its ending must equal the place name without its ending. Endings are

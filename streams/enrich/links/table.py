@@ -25,6 +25,7 @@ from typing import Final
 
 from schemas import EntityLabel
 from streams.enrich.links.keys import (
+    MIN_NAME_CONSONANTS,
     MIN_STEM,
     consonants,
     demonym_stems,
@@ -46,8 +47,6 @@ from streams.enrich.links.sources import (
 log = logging.getLogger(__name__)
 
 CURATED_ALIASES: Final = Path(__file__).parent.parent / "data" / "aliases.tsv"
-MIN_PERSON_CONSONANTS: Final = 3
-# A one-word transliteration key with fewer consonants ("Kim", "Ma") joins unrelated people.
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +122,7 @@ class AliasTable:
         if found is None and len(words) > 2 and all(len(word) > 1 for word in middle):
             # Not past an initial: "George W. Bush" is no "George Bush" (article.drops_initials).
             found = self._persons.get(f"{words[0]} {words[-1]}")
-        if found is None and consonants(words[-1]) >= MIN_PERSON_CONSONANTS:
+        if found is None and consonants(words[-1]) >= MIN_NAME_CONSONANTS:
             surname = self._surnames.get(fine_key(key.rpartition(" ")[2]))
             if surname is not None and (len(words) == 1 or surname[1] in ("", skeleton(words[0]))):
                 found = surname[0]
@@ -255,7 +254,7 @@ def _person_keys(
                 continue
             if len(words) > 1:
                 full.setdefault(" ".join(words), set()).add(group.id)
-            if consonants(words[-1]) >= MIN_PERSON_CONSONANTS:
+            if consonants(words[-1]) >= MIN_NAME_CONSONANTS:
                 # A one-word name ("Poetin" on a curated line) is a surname: the fine key.
                 last = fine_key(name_key(name).rpartition(" ")[2])
                 first = skeleton(words[0]) if len(words) > 1 else ""
