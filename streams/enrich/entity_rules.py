@@ -36,7 +36,7 @@ from typing import Final
 
 from schemas import Entity, EntityLabel
 
-RULES_VERSION: Final = 2
+RULES_VERSION: Final = 3
 """Version of the rules in this module; enrichers that use them put it in their version."""
 
 
@@ -260,7 +260,7 @@ def clean_mentions(
         for line_part in lines:
             parts = split_at_separators(line_part) if repairs.separators else [line_part]
             for part in parts:
-                trimmed = trim_edges(part) if repairs.trim else part
+                trimmed = trim_edges(part, body) if repairs.trim else part
                 if trimmed is not None:
                     result.append(relabel(trimmed, repairs))
     result.sort(key=lambda m: (m.start, m.end))
@@ -308,7 +308,7 @@ def mentions_to_entities(
     person's short name takes the article's full one ("Trump" -> "Donald Trump").
     """
     cleaned = clean_mentions(mentions, body, repairs)
-    cores = cleaned if repairs.trim else [trim_edges(m) or m for m in cleaned]
+    cores = cleaned if repairs.trim else [trim_edges(m, body) or m for m in cleaned]
     names = canonical_names(
         [(core.text(body), m.label) for core, m in zip(cores, cleaned, strict=True)]
     )
@@ -347,15 +347,18 @@ def split_at_separators(mention: Mention) -> list[Mention]:
     return [Mention(tuple(p), mention.label) for p in parts if p]
 
 
-def trim_edges(mention: Mention) -> Mention | None:
+def trim_edges(mention: Mention, body: str | None = None) -> Mention | None:
     """Drop leading and trailing tokens that cannot belong to a name; None when nothing is left.
 
-    "zei Trump", "aldus Trump", "Volgens Trump" and "dat Trump" all become "Trump".
+    "zei Trump", "aldus Trump", "Volgens Trump" and "dat Trump" all become "Trump". Given the
+    ``body``, a capitalised function word stays when it does not open a sentence: mid-sentence
+    capitals mark a name's own word ("schreef Die Zeit", "bij De Telegraaf"), while at a
+    sentence's start they are only the capital every first word gets ("Volgens Trump ...").
     """
     tokens = list(mention.tokens)
-    while tokens and _is_edge_noise(tokens[0]):
+    while tokens and _is_edge_noise(tokens[0], _opens_sentence(tokens[0], body)):
         tokens.pop(0)
-    while tokens and _is_edge_noise(tokens[-1]):
+    while tokens and _is_edge_noise(tokens[-1], _opens_sentence(tokens[-1], body)):
         tokens.pop()
     if not tokens or not any(ch.isalnum() for tok in tokens for ch in tok.text):
         return None
@@ -387,7 +390,19 @@ def _is_separator(tok: Token, label: EntityLabel) -> bool:
     return _is_punctuation(tok) and tok.text not in JOINING_PUNCTUATION
 
 
-def _is_edge_noise(tok: Token) -> bool:
+# What may stand between a sentence's end (or a colon) and its first word: space, opening
+# quotes and brackets.
+_SENTENCE_LEAD_IN: Final = re.compile(r"(?:^|[.!?:;]|\n)[\s\"'\u201c\u201e\u2018\u00ab(\[-]*$")
+
+
+def _opens_sentence(tok: Token, body: str | None) -> bool:
+    """True when ``tok`` is the first word of a sentence, or when the body is unknown."""
+    if body is None:
+        return True
+    return _SENTENCE_LEAD_IN.search(body, max(0, tok.start - 16), tok.start) is not None
+
+
+def _is_edge_noise(tok: Token, opens_sentence: bool = True) -> bool:
     if _is_punctuation(tok):
         return True
     if tok.pos is Pos.PROPN:
@@ -398,7 +413,8 @@ def _is_edge_noise(tok: Token) -> bool:
     # All lower case (and cased at all): "zei", "aldus", "dat"; "iPhone" and "Jong-un" stay.
     if text == text.lower() and text != text.upper():
         return True
-    return text.casefold() in FUNCTION_WORDS
+    # A capitalised function word mid-sentence is a name's own word ("Die Zeit", "De Morgen").
+    return opens_sentence and text.casefold() in FUNCTION_WORDS
 
 
 def _is_adjective_only(mention: Mention) -> bool:

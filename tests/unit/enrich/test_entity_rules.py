@@ -113,6 +113,38 @@ def test_trim_edges(text: str, pos: list[Pos | None] | None, expected: str) -> N
     assert words(trim_edges(mention(text, PER, pos))) == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "name", "expected"),
+    [
+        # Mid-sentence, a capitalised function word is the name's own: German and Dutch titles.
+        ("Dat schreef Die Zeit gisteren.", "Die Zeit", "Die Zeit"),
+        ("Ze werkt bij De Morgen in Brussel.", "De Morgen", "De Morgen"),
+        # At a sentence's start (also after a quote mark or a colon) it is only capitalised.
+        ("Volgens Trump is het klaar.", "Volgens Trump", "Trump"),
+        ("Hij zei: „Volgens Trump is het klaar.”", "Volgens Trump", "Trump"),
+        ("Het was laat. Aldus Kim in Hanoi.", "Aldus Kim", "Kim"),
+    ],
+)
+def test_trim_edges_keeps_capitalised_words_inside_a_sentence(
+    body: str, name: str, expected: str
+) -> None:
+    start = body.index(name)
+    tokens = [t for t in tokenize(body) if start <= t.start < start + len(name)]
+    assert words(trim_edges(Mention(tuple(tokens), ORG), body)) == expected
+
+
+def test_e5_canonical_keeps_a_title_mid_sentence() -> None:
+    body = "Het Duitse weekblad Die Zeit meldt dat de Volkskrant het ook schreef."
+    tokens = tokenize(body)
+    tags = ["O", "B-MISC", "O", "B-ORG", "I-ORG", "O", "O", "B-ORG", "I-ORG", "O", "O", "O"]
+    entities = mentions_to_entities(mentions_from_bio(tokens, tags, LABELS), body, E5_REPAIRS)
+    assert [(e.text, e.canonical) for e in entities] == [
+        ("Duitse", "Duitse"),
+        ("Die Zeit", "Die Zeit"),
+        ("de Volkskrant", "Volkskrant"),
+    ]
+
+
 def test_trim_edges_drops_a_mention_of_noise_only() -> None:
     assert trim_edges(mention("zei dat", PER)) is None
     assert trim_edges(mention("( )", ORG)) is None

@@ -47,7 +47,7 @@ def _split(body: str, code: str | None = "nl") -> Document:
 
 def test_recognizer_identity(recognizer: E5EntityRecognizer) -> None:
     assert recognizer.name == "ner-e5"
-    assert re.fullmatch(r"int8-[0-9a-f]{12}\+words-2\+rules-2", recognizer.version)
+    assert re.fullmatch(r"int8-[0-9a-f]{12}\+words-2\+rules-3", recognizer.version)
 
 
 def test_seed_000_types_and_names(recognizer: E5EntityRecognizer) -> None:

@@ -72,7 +72,7 @@ def seed_002(recognizer: FrogEntityRecognizer) -> tuple[str, list[Entity]]:
 @pytest.mark.frog
 def test_recognizer_identity(recognizer: FrogEntityRecognizer) -> None:
     assert recognizer.name == "ner-frog"
-    assert re.fullmatch(r"frog-\d+(\.\d+)+\+rules-2", recognizer.version)
+    assert re.fullmatch(r"frog-\d+(\.\d+)+\+rules-3", recognizer.version)
     assert recognizer.info.version == recognizer.version
 
 
