@@ -163,6 +163,8 @@ class AliasTable:
         packaged: list[Group] = []
         if self._packaged:
             packaged = geonames_groups() + cldr_groups()
+            # Once here, before the maps below are built, so the parsed source files are gone
+            # before the peak; ``_build`` releases once more for what building left behind.
             release_memory()
         curated: dict[str, Group] = {}
         curated_ids = {group.id for group in self._files}
