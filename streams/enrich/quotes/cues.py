@@ -222,3 +222,29 @@ def sentence_of(sentences: Sequence[Span], offset: int) -> int:
         if offset < span.start:
             return index
     return len(sentences) - 1
+
+
+_TERM_WORD_MIN: Final = 4
+"""Shorter words ("de", "van", "het") are shared by any two phrases and prove nothing."""
+_TERM_MAX_WORDS: Final = 3
+
+
+def repeated_terms(body: str, spans: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The quoted spans of one or two words that share a word with another short quoted span
+    of the same article: "een 'voorwaardelijk sepot'" and later "'voorwaardelijk'
+    geseponeerd", "de 'gele hesjes'" four times. A writer who quotes the same word again is
+    discussing a term, not repeating a source's phrase; a source's evaluative phrase ("een
+    'geweldige melodie'") is quoted once. A span that ends a sentence inside its marks
+    ("Dag, meneer.") is an utterance, however short, and is never a term."""
+    words: list[set[str]] = []
+    for start, end in spans:
+        found = WORD.findall(body[start:end])
+        short = len(found) <= _TERM_MAX_WORDS
+        words.append({w.casefold() for w in found if len(w) >= _TERM_WORD_MIN} if short else set())
+    terms: set[tuple[int, int]] = set()
+    for index, (start, end) in enumerate(spans):
+        if word_count(body, start, end) > 2 or body[start:end].rstrip()[-1:] in {".", "!", "?"}:
+            continue
+        if any(words[index] & other for at, other in enumerate(words) if at != index):
+            terms.add((start, end))
+    return terms

@@ -36,6 +36,7 @@ from streams.enrich.quotes.cues import (
     has_cue,
     is_attribution_tail,
     is_partial,
+    repeated_terms,
     sentence_of,
     spokesperson_for,
     unnamed_after_cue,
@@ -93,6 +94,7 @@ class Article:
         self.sentences = doc.sentences or (Span(0, len(doc.body)),)
         self.titles = _titles(doc.body, doc.entities)
         self.spans = find_quotes(doc.body)
+        self.terms = repeated_terms(doc.body, self.spans)
         self.speakers = speaker_mentions(doc.body, doc.entities, self.spans)
         self.places = [e for e in doc.entities if e.label is EntityLabel.LOC]
         self.ids: dict[str, str] = {}
@@ -163,8 +165,8 @@ class Article:
                 framed = speaker is not None
             if not (alone or framed) or (short and not alone and speaker is None):
                 continue  # a scare quote or a title: quoted words, nobody's speech
-            if SCARE_LEAD.search(head):
-                continue
+            if SCARE_LEAD.search(head) or (short and not alone and (start, end) in self.terms):
+                continue  # a term the writer names or quotes again: no speech, framed or not
             speaker = self._full_name(speaker)
             if speaker is not None:
                 self.last_speaker = speaker

@@ -219,3 +219,33 @@ def test_round_five_speakers(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+# Round six (quotes-rules 6): snippets written for the failure classes found on batch 5 and
+# seen again in batches 1-4, Dutch and English where the language has the pattern.
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # a term quoted again is the writer's topic, even inside a speech frame
+            "Justitie liet weten dat het ging om een 'tijdelijk verbod'. Het 'tijdelijk' "
+            "gestelde verbod duurt een jaar.",
+            [("Justitie", EntityLabel.ORG)],
+            [],
+        ),
+        (
+            "The ministry said it was a 'temporary ban'. Nobody knows how 'temporary' it is.",
+            [("ministry", EntityLabel.ORG)],
+            [],
+        ),
+        (  # a phrase quoted once in the same frame stays the source's words
+            "Justitie liet weten dat het ging om een 'ernstige fout'.",
+            [("Justitie", EntityLabel.ORG)],
+            [("ernstige fout", "Justitie")],
+        ),
+    ],
+)
+def test_round_six_speakers(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
