@@ -106,6 +106,29 @@ ORG_NOUNS: Final = frozenset(
         "university", "council", "organisation", "organization", "foundation",
     }
 )  # fmt: skip
+# Endings of Dutch and English nouns for a person's role or trade ("kunstenaar", "stafchef",
+# "socioloog", "oppositievoorman", "gastheer", "the artist"): such a noun right at a speech
+# verb refers to a person the text named, as a title does, but no list of titles can hold
+# them all. Organisations a text names by a noun ("de gemeente") end otherwise.
+ROLE_ENDINGS: Final = (
+    "aar", "er", "ist", "eur", "or", "chef", "man", "vrouw", "heer", "loog", "ster", "arts",
+    "baas", "lid", "coach", "ent",
+)  # fmt: skip
+_ROLE_MIN: Final = 5
+"""Shorter words with those endings are no role nouns ("meer", "weer", "over", "voor")."""
+
+
+def is_role_noun(word: str) -> bool:
+    """``word`` reads as a lower-case noun for a person's role: "kunstenaar", "politiechef"."""
+    return (
+        len(word) >= _ROLE_MIN
+        and word.islower()
+        and word not in CUES
+        and word not in PREPOSITIONS
+        and word.endswith(ROLE_ENDINGS)
+    )
+
+
 SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
 
 

@@ -19,6 +19,7 @@ from streams.enrich.quotes.cues import (
     BY,
     CUES,
     DEFINITE,
+    DETERMINERS,
     INDEFINITE,
     OF,
     ORG_NOUNS,
@@ -34,6 +35,7 @@ from streams.enrich.quotes.cues import (
     clause,
     framed_right_after,
     has_cue,
+    is_role_noun,
     is_attribution_tail,
     is_partial,
     repeated_terms,
@@ -51,6 +53,10 @@ from streams.enrich.quotes.marks import (
 )
 from streams.enrich.quotes.speakers import place_after_cue, speaker_mentions
 
+_ROLE_ARTICLES: Final = frozenset({"de", "the"})
+"""Articles before a person's role noun: Dutch persons are "de" words ("het parlement" is
+an institution)."""
+_ROLE_VERB_REACH: Final = 2
 _QUALIFIED_REACH: Final = 12
 """Characters between an organisation and the person it qualifies ("Radio 10-dj X")."""
 
@@ -80,7 +86,14 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, list[tuple[int, 
         words = WORD.findall(body[max(0, entity.start - 40) : entity.start])
         if words:
             title = words[-1].lower().rsplit("-", 1)[-1]
-            if title in TITLES:
+            # A role noun counts only after an article or a preposition ("van kunstenaar
+            # Gabriël Sterk"): elsewhere a word before a name may be an adverb ("eerder").
+            role = (
+                len(words) > 1
+                and words[-2].lower() in DETERMINERS | PREPOSITIONS
+                and is_role_noun(words[-1])
+            )
+            if title in TITLES or role:
                 titles.setdefault(title, []).append((entity.start, entity.canonical))
     return titles
 
@@ -229,6 +242,16 @@ class Article:
                     or next(iter(self.titles.get(head_noun, ())), (0, None))[1]
                 )
                 found.append(_Candidate(at, at + len(word), resolved, True))
+            elif (
+                previous in _ROLE_ARTICLES
+                and is_role_noun(match.group())
+                and head_noun not in ORG_NOUNS
+                and self._at_speech_verb(masked, match.start(), match.end())
+                and not any(0 <= c.start - at <= TITLE_REACH and c.is_person for c in found)
+            ):
+                # ", zegt de kunstenaar", "zei de stafchef", "the artist said": a role noun
+                # at the speech verb is the person the text was just about, as a title is.
+                found.append(_Candidate(at, at + len(word), self._pronoun("hij", sentence), True))
             elif previous in DEFINITE and (len(word) >= 5 or head_noun in ORG_NOUNS):
                 # "de inspectie" after "de Onderwijsinspectie": a short form of a name; "het
                 # bedrijf", "de bond": the organisation named before.
@@ -239,6 +262,15 @@ class Article:
                     found.append(_Candidate(at, at + len(word), named, False))
             previous = word
         return sorted(found, key=lambda c: c.start)
+
+    @staticmethod
+    def _at_speech_verb(text: str, start: int, end: int) -> bool:
+        """The noun at ``text[start:end]``, after its article, is the subject of a speech verb:
+        the verb stands right before the article (", zegt de kunstenaar") or within two words
+        after the noun ("De gastheer zelf zegt", "the artist said")."""
+        before = WORD.findall(text[:start])
+        after = [w.lower() for w in WORD.findall(text[end:])[:_ROLE_VERB_REACH]]
+        return (len(before) > 1 and before[-2].lower() in CUES) or any(w in CUES for w in after)
 
     def _introduced(self, title: str, at: int) -> str | None:
         """The person the latest "<title> <name>" before offset ``at`` introduced."""

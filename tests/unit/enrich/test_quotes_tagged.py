@@ -242,6 +242,33 @@ def test_round_five_speakers(
             [("Justitie", EntityLabel.ORG)],
             [("ernstige fout", "Justitie")],
         ),
+        (  # a role noun at the speech verb is the person the text was just about
+            "Het beeld van kunstenaar Bram Ree is terug. Ree liet weten dat hij blij is. "
+            "„Ik had het niet verwacht”, zegt de kunstenaar.",
+            [("Bram Ree", EntityLabel.PER), ("Ree", EntityLabel.PER)],
+            [("Ik had het niet verwacht", "Bram Ree")],
+        ),
+        (  # ... also when no "<role> <name>" introduced it
+            "Generaal Ali Saleh eiste het vertrek van de president. „Er is geen tijd meer”, "
+            "zei de stafchef maandag.",
+            [("Ali Saleh", EntityLabel.PER)],
+            [("Er is geen tijd meer", "Ali Saleh")],
+        ),
+        (
+            "Ann Lee painted the mural in May. “I want it back,” the artist said.",
+            [("Ann Lee", EntityLabel.PER)],
+            [("I want it back", "Ann Lee")],
+        ),
+        (  # a role noun that a name follows: the name speaks
+            "Ann Lee painted the mural. “It is gone,” said the painter Tom Bell.",
+            [("Ann Lee", EntityLabel.PER), ("Tom Bell", EntityLabel.PER)],
+            [("It is gone", "Tom Bell")],
+        ),
+        (  # "het" is no person's article: an institution is not the person before
+            "Minister Eva Dam sprak. „Dit kan niet”, stelt het parlement.",
+            [("Eva Dam", EntityLabel.PER)],
+            [("Dit kan niet", None)],
+        ),
     ],
 )
 def test_round_six_speakers(
