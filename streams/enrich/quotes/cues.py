@@ -83,7 +83,7 @@ PREDICATE_VERBS: Final = frozenset(
 PREPOSITIONS: Final = frozenset(
     {
         "van", "met", "over", "tegen", "aan", "voor", "door", "bij", "naar", "om", "op", "in",
-        "of", "with", "about", "to", "for", "by", "at", "from", "on",
+        "tot", "of", "with", "about", "to", "for", "by", "at", "from", "on",
     }
 )  # fmt: skip
 # A sentence after a lone quote that points back at it names its speaker: "Met die woorden

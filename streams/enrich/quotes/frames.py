@@ -399,8 +399,13 @@ class Article:
             nxt = words[2][1]
             if first is not None and nxt in PREPOSITIONS and before[-1] in PREPOSITIONS:
                 return True, None  # "de moeder van Sarah": the mother, whom the text does not name
-            if words[0][1] in INDEFINITE and not self._names_in(span.start, span.end):
-                return True, None  # "een bewoner", "a resident": somebody unnamed
+            if words[0][1] in INDEFINITE and (
+                not self._names_in(span.start, span.end)
+                or (first is not None and before and before[-1] in PREPOSITIONS)
+            ):
+                # "een bewoner", "a resident", "Een van de ambtenaren richt zich tot X":
+                # somebody unnamed, whoever the sentence names after a preposition.
+                return True, None
         return False, None
 
     def _names_in(self, lo: int, hi: int) -> bool:

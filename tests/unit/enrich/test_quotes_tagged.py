@@ -264,6 +264,12 @@ def test_round_five_speakers(
             [("Ann Lee", EntityLabel.PER), ("Tom Bell", EntityLabel.PER)],
             [("It is gone", "Tom Bell")],
         ),
+        (  # an unnamed subject who turns to a named person: the quote is nobody's named
+            "Wethouder Piet Kok opent de avond. Een van de bewoners staat op en richt zich tot "
+            "Kok. „Wij willen een antwoord.”",
+            [("Piet Kok", EntityLabel.PER), ("Kok", EntityLabel.PER)],
+            [("Wij willen een antwoord.", None)],
+        ),
         (  # "het" is no person's article: an institution is not the person before
             "Minister Eva Dam sprak. „Dit kan niet”, stelt het parlement.",
             [("Eva Dam", EntityLabel.PER)],
