@@ -196,18 +196,30 @@ def after_preposition(text: str) -> bool:
 def unnamed_after_cue(tail: str) -> bool:
     """The frame after a quote names an unnamed person: ", zegt een vrijwilliger …", ", said a
     resident" (not "een woordvoerder van X", whose X speaks)."""
-    words = [w.lower() for w in WORD.findall(tail)]
+    cased = WORD.findall(tail)
+    words = [w.lower() for w in cased]
     for i, word in enumerate(words[:-1]):
         if word in CUES:
+            # "aldus een trotse Pereira": an adjective before a name is no unnamed person.
+            # "een Amerikaanse diplomaat", "an American official": a capitalised adjective of
+            # a country is.
+            named = any(
+                w[:1].isupper() and not w.lower().endswith(_COUNTRY_ADJECTIVE)
+                for w in cased[i + 2 : i + 4]
+            )
             return (
                 words[i + 1] in INDEFINITE
                 and i + 2 < len(words)
                 and words[i + 2].rsplit("-", 1)[-1] not in TITLES
                 and spokesperson_for(words[i + 2]) is None
+                and not named
             )
     return False
 
 
+_COUNTRY_ADJECTIVE: Final = ("se", "sche", "an", "ish", "ch", "ese", "i")
+"""Endings of Dutch and English adjectives of countries and peoples ("Amerikaanse", "Franse",
+"Belgische", "American", "British", "Dutch", "Chinese", "Israeli")."""
 _SPOKESPERSON: Final = ("woordvoerder", "woordvoerster")
 SPOKESPEOPLE: Final = frozenset({*_SPOKESPERSON, "spokesman", "spokeswoman", "spokesperson"})
 OF: Final = re.compile(r"\s+(?:van|of)\b", re.I)

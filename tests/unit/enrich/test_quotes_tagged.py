@@ -270,6 +270,21 @@ def test_round_five_speakers(
             [("Piet Kok", EntityLabel.PER), ("Kok", EntityLabel.PER)],
             [("Wij willen een antwoord.", None)],
         ),
+        (  # an adjective between "een" and a name: the name speaks
+            "Directeur Alex Pereira reisde af. „Daar begon het”, aldus een trotse Pereira.",
+            [("Alex Pereira", EntityLabel.PER), ("Pereira", EntityLabel.PER)],
+            [("Daar begon het", "Pereira")],
+        ),
+        (  # ... but an adjective of a country before a noun is someone unnamed
+            "Minister Eva Dam sprak. „Dit kan niet”, zegt een Amerikaanse diplomaat.",
+            [("Eva Dam", EntityLabel.PER)],
+            [("Dit kan niet", None)],
+        ),
+        (
+            "Minister Eva Dam spoke. “This cannot be,” said an American diplomat.",
+            [("Eva Dam", EntityLabel.PER)],
+            [("This cannot be", None)],
+        ),
         (  # "het" is no person's article: an institution is not the person before
             "Minister Eva Dam sprak. „Dit kan niet”, stelt het parlement.",
             [("Eva Dam", EntityLabel.PER)],
