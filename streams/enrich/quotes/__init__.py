@@ -50,6 +50,14 @@ before (the latest whose name holds the noun, else the latest); an acronym the t
 first quote, alone after an unquoted question, is an interview's answer by the person the
 lead names first.
 
+Round six (rules 6) adds: a short quote sharing a word with another quoted term of the article
+is a term, not speech, even inside a speech frame ("een 'voorwaardelijk sepot'", later
+"'voorwaardelijk' geseponeerd"); a lower-case role noun after "de" / "the" right at a speech
+verb (", zegt de kunstenaar", "zei de stafchef", "the artist said") is the person a "<role>
+<name>" introduced, else whom a pronoun there would be; a sentence opened by an indefinite
+subject ("Een van de ambtenaren … richt zich tot X") has an unnamed speaker; "aldus een
+trotse Pereira" names Pereira ("een Amerikaanse diplomaat" still names nobody).
+
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
 whose frame names no speaker ("Critics call it a 'poll tax'").

@@ -83,7 +83,7 @@ PREDICATE_VERBS: Final = frozenset(
 PREPOSITIONS: Final = frozenset(
     {
         "van", "met", "over", "tegen", "aan", "voor", "door", "bij", "naar", "om", "op", "in",
-        "of", "with", "about", "to", "for", "by", "at", "from", "on",
+        "tot", "of", "with", "about", "to", "for", "by", "at", "from", "on",
     }
 )  # fmt: skip
 # A sentence after a lone quote that points back at it names its speaker: "Met die woorden
@@ -106,6 +106,29 @@ ORG_NOUNS: Final = frozenset(
         "university", "council", "organisation", "organization", "foundation",
     }
 )  # fmt: skip
+# Endings of Dutch and English nouns for a person's role or trade ("kunstenaar", "stafchef",
+# "socioloog", "oppositievoorman", "gastheer", "the artist"): such a noun right at a speech
+# verb refers to a person the text named, as a title does, but no list of titles can hold
+# them all. Organisations a text names by a noun ("de gemeente") end otherwise.
+ROLE_ENDINGS: Final = (
+    "aar", "er", "ist", "eur", "or", "chef", "man", "vrouw", "heer", "loog", "ster", "arts",
+    "baas", "lid", "coach", "ent",
+)  # fmt: skip
+_ROLE_MIN: Final = 5
+"""Shorter words with those endings are no role nouns ("meer", "weer", "over", "voor")."""
+
+
+def is_role_noun(word: str) -> bool:
+    """``word`` reads as a lower-case noun for a person's role: "kunstenaar", "politiechef"."""
+    return (
+        len(word) >= _ROLE_MIN
+        and word.islower()
+        and word not in CUES
+        and word not in PREPOSITIONS
+        and word.endswith(ROLE_ENDINGS)
+    )
+
+
 SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
 
 
@@ -173,18 +196,30 @@ def after_preposition(text: str) -> bool:
 def unnamed_after_cue(tail: str) -> bool:
     """The frame after a quote names an unnamed person: ", zegt een vrijwilliger …", ", said a
     resident" (not "een woordvoerder van X", whose X speaks)."""
-    words = [w.lower() for w in WORD.findall(tail)]
+    cased = WORD.findall(tail)
+    words = [w.lower() for w in cased]
     for i, word in enumerate(words[:-1]):
         if word in CUES:
+            # "aldus een trotse Pereira": an adjective before a name is no unnamed person.
+            # "een Amerikaanse diplomaat", "an American official": a capitalised adjective of
+            # a country is.
+            named = any(
+                w[:1].isupper() and not w.lower().endswith(_COUNTRY_ADJECTIVE)
+                for w in cased[i + 2 : i + 4]
+            )
             return (
                 words[i + 1] in INDEFINITE
                 and i + 2 < len(words)
                 and words[i + 2].rsplit("-", 1)[-1] not in TITLES
                 and spokesperson_for(words[i + 2]) is None
+                and not named
             )
     return False
 
 
+_COUNTRY_ADJECTIVE: Final = ("se", "sche", "an", "ish", "ch", "ese", "i")
+"""Endings of Dutch and English adjectives of countries and peoples ("Amerikaanse", "Franse",
+"Belgische", "American", "British", "Dutch", "Chinese", "Israeli")."""
 _SPOKESPERSON: Final = ("woordvoerder", "woordvoerster")
 SPOKESPEOPLE: Final = frozenset({*_SPOKESPERSON, "spokesman", "spokeswoman", "spokesperson"})
 OF: Final = re.compile(r"\s+(?:van|of)\b", re.I)
@@ -222,3 +257,29 @@ def sentence_of(sentences: Sequence[Span], offset: int) -> int:
         if offset < span.start:
             return index
     return len(sentences) - 1
+
+
+_TERM_WORD_MIN: Final = 4
+"""Shorter words ("de", "van", "het") are shared by any two phrases and prove nothing."""
+_TERM_MAX_WORDS: Final = 3
+
+
+def repeated_terms(body: str, spans: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The quoted spans of one or two words that share a word with another short quoted span
+    of the same article: "een 'voorwaardelijk sepot'" and later "'voorwaardelijk'
+    geseponeerd", "de 'gele hesjes'" four times. A writer who quotes the same word again is
+    discussing a term, not repeating a source's phrase; a source's evaluative phrase ("een
+    'geweldige melodie'") is quoted once. A span that ends a sentence inside its marks
+    ("Dag, meneer.") is an utterance, however short, and is never a term."""
+    words: list[set[str]] = []
+    for start, end in spans:
+        found = WORD.findall(body[start:end])
+        short = len(found) <= _TERM_MAX_WORDS
+        words.append({w.casefold() for w in found if len(w) >= _TERM_WORD_MIN} if short else set())
+    terms: set[tuple[int, int]] = set()
+    for index, (start, end) in enumerate(spans):
+        if word_count(body, start, end) > 2 or body[start:end].rstrip()[-1:] in {".", "!", "?"}:
+            continue
+        if any(words[index] & other for at, other in enumerate(words) if at != index):
+            terms.add((start, end))
+    return terms

@@ -19,6 +19,7 @@ from streams.enrich.quotes.cues import (
     BY,
     CUES,
     DEFINITE,
+    DETERMINERS,
     INDEFINITE,
     OF,
     ORG_NOUNS,
@@ -36,6 +37,8 @@ from streams.enrich.quotes.cues import (
     has_cue,
     is_attribution_tail,
     is_partial,
+    is_role_noun,
+    repeated_terms,
     sentence_of,
     spokesperson_for,
     unnamed_after_cue,
@@ -50,6 +53,10 @@ from streams.enrich.quotes.marks import (
 )
 from streams.enrich.quotes.speakers import place_after_cue, speaker_mentions
 
+_ROLE_ARTICLES: Final = frozenset({"de", "the"})
+"""Articles before a person's role noun: Dutch persons are "de" words ("het parlement" is
+an institution)."""
+_ROLE_VERB_REACH: Final = 2
 _QUALIFIED_REACH: Final = 12
 """Characters between an organisation and the person it qualifies ("Radio 10-dj X")."""
 
@@ -79,7 +86,14 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, list[tuple[int, 
         words = WORD.findall(body[max(0, entity.start - 40) : entity.start])
         if words:
             title = words[-1].lower().rsplit("-", 1)[-1]
-            if title in TITLES:
+            # A role noun counts only after an article or a preposition ("van kunstenaar
+            # Gabriël Sterk"): elsewhere a word before a name may be an adverb ("eerder").
+            role = (
+                len(words) > 1
+                and words[-2].lower() in DETERMINERS | PREPOSITIONS
+                and is_role_noun(words[-1])
+            )
+            if title in TITLES or role:
                 titles.setdefault(title, []).append((entity.start, entity.canonical))
     return titles
 
@@ -93,6 +107,7 @@ class Article:
         self.sentences = doc.sentences or (Span(0, len(doc.body)),)
         self.titles = _titles(doc.body, doc.entities)
         self.spans = find_quotes(doc.body)
+        self.terms = repeated_terms(doc.body, self.spans)
         self.speakers = speaker_mentions(doc.body, doc.entities, self.spans)
         self.places = [e for e in doc.entities if e.label is EntityLabel.LOC]
         self.ids: dict[str, str] = {}
@@ -163,8 +178,8 @@ class Article:
                 framed = speaker is not None
             if not (alone or framed) or (short and not alone and speaker is None):
                 continue  # a scare quote or a title: quoted words, nobody's speech
-            if SCARE_LEAD.search(head):
-                continue
+            if SCARE_LEAD.search(head) or (short and not alone and (start, end) in self.terms):
+                continue  # a term the writer names or quotes again: no speech, framed or not
             speaker = self._full_name(speaker)
             if speaker is not None:
                 self.last_speaker = speaker
@@ -227,6 +242,16 @@ class Article:
                     or next(iter(self.titles.get(head_noun, ())), (0, None))[1]
                 )
                 found.append(_Candidate(at, at + len(word), resolved, True))
+            elif (
+                previous in _ROLE_ARTICLES
+                and is_role_noun(match.group())
+                and head_noun not in ORG_NOUNS
+                and self._at_speech_verb(masked, match.start(), match.end())
+                and not any(0 <= c.start - at <= TITLE_REACH and c.is_person for c in found)
+            ):
+                # ", zegt de kunstenaar", "zei de stafchef", "the artist said": a role noun
+                # at the speech verb is the person the text was just about, as a title is.
+                found.append(_Candidate(at, at + len(word), self._pronoun("hij", sentence), True))
             elif previous in DEFINITE and (len(word) >= 5 or head_noun in ORG_NOUNS):
                 # "de inspectie" after "de Onderwijsinspectie": a short form of a name; "het
                 # bedrijf", "de bond": the organisation named before.
@@ -237,6 +262,15 @@ class Article:
                     found.append(_Candidate(at, at + len(word), named, False))
             previous = word
         return sorted(found, key=lambda c: c.start)
+
+    @staticmethod
+    def _at_speech_verb(text: str, start: int, end: int) -> bool:
+        """The noun at ``text[start:end]``, after its article, is the subject of a speech verb:
+        the verb stands right before the article (", zegt de kunstenaar") or within two words
+        after the noun ("De gastheer zelf zegt", "the artist said")."""
+        before = WORD.findall(text[:start])
+        after = [w.lower() for w in WORD.findall(text[end:])[:_ROLE_VERB_REACH]]
+        return (len(before) > 1 and before[-2].lower() in CUES) or any(w in CUES for w in after)
 
     def _introduced(self, title: str, at: int) -> str | None:
         """The person the latest "<title> <name>" before offset ``at`` introduced."""
@@ -365,8 +399,13 @@ class Article:
             nxt = words[2][1]
             if first is not None and nxt in PREPOSITIONS and before[-1] in PREPOSITIONS:
                 return True, None  # "de moeder van Sarah": the mother, whom the text does not name
-            if words[0][1] in INDEFINITE and not self._names_in(span.start, span.end):
-                return True, None  # "een bewoner", "a resident": somebody unnamed
+            if words[0][1] in INDEFINITE and (
+                not self._names_in(span.start, span.end)
+                or (first is not None and before and before[-1] in PREPOSITIONS)
+            ):
+                # "een bewoner", "a resident", "Een van de ambtenaren richt zich tot X":
+                # somebody unnamed, whoever the sentence names after a preposition.
+                return True, None
         return False, None
 
     def _names_in(self, lo: int, hi: int) -> bool:
