@@ -85,10 +85,29 @@ def speaker_mentions(
             continue  # "Dj Gerard Ekdom": the first word is a title
         if entity.label is EntityLabel.PER:
             rest = _PARTICLE_REST.match(body, entity.end)
-            if rest is not None and rest.group().split()[-1] not in entity.canonical:
+            if (
+                rest is not None
+                and rest.group().split()[-1] not in entity.canonical
+                and not _names_an_organisation(rest, kept)
+            ):
                 entity = entity.model_copy(update={"canonical": entity.canonical + rest.group()})
         found.append(entity)
     return found
+
+
+def _names_an_organisation(rest: re.Match[str], entities: Sequence[Entity]) -> bool:
+    """True when the words after a particle are an organisation, not the rest of a surname:
+    "Cees Loggen van de VVD", "Ilse Zaal van D66", "Anna Bos van de Gasunie". A word with two
+    capitals or a digit is no surname (VVD, PvdA, GroenLinks, D66); after "van de" a span the
+    recogniser tagged ORG is the employer. After "van" alone its ORG tag is not trusted
+    ("Ingrid van Engelshoven" comes tagged ORG), nor is a place ("Frie van Rijsbergen")."""
+    words = rest.group().split()
+    if any(sum(ch.isupper() for ch in w) > 1 or any(ch.isdigit() for ch in w) for w in words):
+        return True
+    if words[:2] != ["van", "de"]:
+        return False
+    start, end = rest.span()
+    return any(e.label is EntityLabel.ORG and e.start < end and start < e.end for e in entities)
 
 
 def _defined_acronyms(body: str, entities: Sequence[Entity]) -> dict[str, str]:

@@ -83,6 +83,33 @@ def test_a_name_cut_at_its_particle_is_completed() -> None:
     assert quote.speaker == "Frie van Rijsbergen"
 
 
+@pytest.mark.parametrize(
+    ("body", "mentions", "speaker"),
+    [
+        (
+            "Raadslid Cees Loggen van de VVD is boos: „Dit is geen beleid.”",
+            [("Cees Loggen", EntityLabel.PER), ("VVD", EntityLabel.ORG)],
+            "Cees Loggen",
+        ),
+        (
+            "Wethouder Ilse Zaal van D66 zegt: „We beginnen morgen.”",
+            [("Ilse Zaal", EntityLabel.PER)],
+            "Ilse Zaal",
+        ),
+        (
+            "Woordvoerder Anna Bos van de Gasunie zegt: „Er is geen lek.”",
+            [("Anna Bos", EntityLabel.PER), ("Gasunie", EntityLabel.ORG)],
+            "Anna Bos",
+        ),
+    ],
+)
+def test_a_party_or_employer_after_van_is_not_part_of_the_name(
+    body: str, mentions: list[tuple[str, EntityLabel]], speaker: str
+) -> None:
+    [quote] = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert quote.speaker == speaker
+
+
 def test_a_title_the_recogniser_took_for_a_name_does_not_speak() -> None:
     body = "Dj Gerard Ekdom is het eens. „Langzame hits zijn de grootste!”"
     doc = _tagged(body, [("Dj", EntityLabel.PER), ("Gerard Ekdom", EntityLabel.PER)])
