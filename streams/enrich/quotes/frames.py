@@ -159,7 +159,9 @@ class Article:
             elif head.rstrip().endswith(":"):
                 # A colon alone also introduces lists of terms ("het thema: 'de moeder de
                 # vrouw'"): speech when it names a speaker or quotes more than a phrase.
-                speaker = self._head_frame(lo, open_at, first)
+                speaker = self._head_frame(lo, open_at, first) or self._surname_before_colon(
+                    head, open_at
+                )
                 framed = speaker is not None or word_count(body, start, end) > 4
             elif alone:
                 named = self._named_after(last)
@@ -271,6 +273,24 @@ class Article:
         before = WORD.findall(text[:start])
         after = [w.lower() for w in WORD.findall(text[end:])[:_ROLE_VERB_REACH]]
         return (len(before) > 1 and before[-2].lower() in CUES) or any(w in CUES for w in after)
+
+    def _surname_before_colon(self, head: str, before: int) -> str | None:
+        """The person a bare surname before a colon frame stands for ("Verschuur: ,,…''",
+        "Bruins: ,,…''"): the recogniser often leaves a lone surname there untagged, but the
+        article named the person in full before. A single capitalised word that is no one's
+        surname ("Conclusie: '…'") names nobody."""
+        words = WORD.findall(head)
+        if len(words) != 1 or not words[0][:1].isupper():
+            return None
+        named = [
+            e.canonical
+            for e in self.speakers
+            if e.label is EntityLabel.PER
+            and e.end <= before
+            and " " in e.canonical
+            and e.canonical.rsplit(" ", 1)[-1] == words[0]
+        ]
+        return named[-1] if named else None
 
     def _introduced(self, title: str, at: int) -> str | None:
         """The person the latest "<title> <name>" before offset ``at`` introduced."""

@@ -324,3 +324,27 @@ def test_round_six_speakers(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # a bare surname before a colon, left untagged, is the person named in full before
+            "Wethouder Anna Smit opende de brug. Smit: „We hebben er jaren op gewacht en nu "
+            "staat hij er.”",
+            [("Anna Smit", EntityLabel.PER)],
+            [("We hebben er jaren op gewacht en nu staat hij er.", "Anna Smit")],
+        ),
+        (  # ... but a word before a colon that is nobody's surname names nobody
+            "Wethouder Anna Smit opende de brug. Conclusie: „We hebben er jaren op gewacht en "
+            "nu staat hij er.”",
+            [("Anna Smit", EntityLabel.PER)],
+            [("We hebben er jaren op gewacht en nu staat hij er.", None)],
+        ),
+    ],
+)
+def test_round_seven_speakers(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
