@@ -217,6 +217,30 @@ def unnamed_after_cue(tail: str) -> bool:
     return False
 
 
+def unnamed_before_colon(head: str) -> bool:
+    """A colon frame whose subject is someone unnamed: "…, hoe een (vrouwelijke) demonstrant
+    scandeert:", "Een bewoner:", "a protester shouted:". The indefinite article, at most one
+    adjective, the noun and at most one verb stand right before the colon, so a name earlier
+    in the sentence ("Op beelden van X is te zien hoe …") is not the speaker. Not "een
+    woordvoerder van X:" (X speaks) nor "Rutte tegen een verslaggever:" (after a preposition
+    the noun is the one spoken to)."""
+    if not head.rstrip().endswith(":"):
+        return False
+    words = WORD.findall(head)[-5:]
+    for i, word in enumerate(words[:-1]):
+        if word.lower() not in INDEFINITE:
+            continue
+        rest = words[i + 1 :]
+        if len(rest) > 3 or not all(w.islower() for w in rest):
+            continue
+        if i > 0 and words[i - 1].lower() in PREPOSITIONS:
+            return False
+        return not any(
+            w.rsplit("-", 1)[-1] in TITLES or spokesperson_for(w) is not None for w in rest
+        )
+    return False
+
+
 _COUNTRY_ADJECTIVE: Final = ("se", "sche", "an", "ish", "ch", "ese", "i")
 """Endings of Dutch and English adjectives of countries and peoples ("Amerikaanse", "Franse",
 "Belgische", "American", "British", "Dutch", "Chinese", "Israeli")."""

@@ -42,6 +42,7 @@ from streams.enrich.quotes.cues import (
     sentence_of,
     spokesperson_for,
     unnamed_after_cue,
+    unnamed_before_colon,
 )
 from streams.enrich.quotes.marks import (
     WORD,
@@ -152,16 +153,18 @@ class Article:
                 or (short and framed_right_after(body, start, close_at))
             ):
                 framed = True
-                speaker = self._head_frame(lo, open_at, first)
+                if not unnamed_before_colon(head):
+                    speaker = self._head_frame(lo, open_at, first)
                 if speaker is None and (has_cue(tail) or BY.match(tail)):
                     # "'…', said X" or, passive, "called '…' by X".
                     speaker = self._first(close_at, hi, first)
             elif head.rstrip().endswith(":"):
                 # A colon alone also introduces lists of terms ("het thema: 'de moeder de
                 # vrouw'"): speech when it names a speaker or quotes more than a phrase.
-                speaker = self._head_frame(lo, open_at, first) or self._surname_before_colon(
-                    head, open_at
-                )
+                if not unnamed_before_colon(head):
+                    speaker = self._head_frame(lo, open_at, first) or (
+                        self._surname_before_colon(head, open_at)
+                    )
                 framed = speaker is not None or word_count(body, start, end) > 4
             elif alone:
                 named = self._named_after(last)

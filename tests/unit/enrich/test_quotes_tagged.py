@@ -341,6 +341,25 @@ def test_round_six_speakers(
             [("Anna Smit", EntityLabel.PER)],
             [("We hebben er jaren op gewacht en nu staat hij er.", None)],
         ),
+        (  # an indefinite subject right before a colon is someone unnamed, whatever the
+            # sentence named before it
+            "Op een filmpje van Stadsradio Oost is te zien hoe een boze buurman roept: „Haal "
+            "die bomen hier weg, nu meteen!”",
+            [("Stadsradio Oost", EntityLabel.ORG)],
+            [("Haal die bomen hier weg, nu meteen!", None)],
+        ),
+        (  # ... but after a preposition the noun is the one spoken to, not the speaker
+            "Premier Rob Vos was kort. Vos tegen een verslaggever: „Daar ga ik vandaag niets "
+            "meer over zeggen.”",
+            [("Rob Vos", EntityLabel.PER), ("Vos", EntityLabel.PER)],
+            [("Daar ga ik vandaag niets meer over zeggen.", "Vos")],
+        ),
+        (  # ... and a spokesperson of an organisation speaks for it
+            "De brug bleef dicht. Een woordvoerder van Rijkswaterstaat zei: „We kunnen pas "
+            "morgen weer beginnen.”",
+            [("Rijkswaterstaat", EntityLabel.ORG)],
+            [("We kunnen pas morgen weer beginnen.", "Rijkswaterstaat")],
+        ),
     ],
 )
 def test_round_seven_speakers(
