@@ -106,6 +106,12 @@ ORG_NOUNS: Final = frozenset(
         "university", "council", "organisation", "organization", "foundation",
     }
 )  # fmt: skip
+# Public bodies a text names by a noun and, once, by the noun and their place ("de gemeente
+# Eindhoven", "de politie Drenthe"), where the recogniser tags only the place. The police and
+# the fire service speak as themselves where no place is given ("aldus de politie"); a
+# "gemeente" without one is left to the organisation rules above.
+PUBLIC_BODIES: Final = frozenset({"gemeente", "provincie", "politie", "brandweer", "police"})
+SPEAKS_AS_ITSELF: Final = frozenset({"politie", "brandweer", "police"})
 # Endings of Dutch and English nouns for a person's role or trade ("kunstenaar", "stafchef",
 # "socioloog", "oppositievoorman", "gastheer", "the artist"): such a noun right at a speech
 # verb refers to a person the text named, as a title does, but no list of titles can hold

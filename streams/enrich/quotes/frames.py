@@ -26,7 +26,9 @@ from streams.enrich.quotes.cues import (
     PLURAL_OR_FEMININE,
     PREPOSITIONS,
     PRONOUNS,
+    PUBLIC_BODIES,
     SCARE_LEAD,
+    SPEAKS_AS_ITSELF,
     SPOKESPEOPLE,
     TITLE_REACH,
     TITLES,
@@ -261,6 +263,10 @@ class Article:
                 # "de inspectie" after "de Onderwijsinspectie": a short form of a name; "het
                 # bedrijf", "de bond": the organisation named before.
                 named = self._named_as(word, at)
+                if named is None and head_noun in PUBLIC_BODIES:
+                    named = self._body_of_place(head_noun, at)
+                if named is None and head_noun in SPEAKS_AS_ITSELF:
+                    named = head_noun
                 if named is None and head_noun in ORG_NOUNS:
                     named = self._organisation_before(head_noun, at)
                 if named is not None:
@@ -469,6 +475,16 @@ class Article:
         holding = [e for e in named if noun in e.text.lower()]
         chosen = holding or named
         return chosen[-1].canonical if chosen else None
+
+    def _body_of_place(self, noun: str, before: int) -> str | None:
+        """"gemeente Eindhoven" for "de gemeente" when the text named it so before offset
+        ``before`` ("de gemeente Eindhoven", the place tagged, the body not)."""
+        named = [
+            f"{noun} {e.canonical}"
+            for e in self.places
+            if e.end <= before and self.body[: e.start].rstrip().lower().endswith(noun)
+        ]
+        return named[-1] if named else None
 
     def _named_as(self, word: str, before: int) -> str | None:
         named = [e for e in self.speakers if e.end <= before and e.text.lower().endswith(word)]

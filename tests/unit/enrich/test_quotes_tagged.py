@@ -360,6 +360,24 @@ def test_round_six_speakers(
             [("Rijkswaterstaat", EntityLabel.ORG)],
             [("We kunnen pas morgen weer beginnen.", "Rijkswaterstaat")],
         ),
+        (  # "de gemeente" is the body the text named with its place, which alone is tagged
+            "De gemeente Zwolle wil de brug vervangen. Stichting Oeverpark is tegen. „We "
+            "beginnen in mei”, laat de gemeente weten.",
+            [("Zwolle", EntityLabel.LOC), ("Stichting Oeverpark", EntityLabel.ORG)],
+            [("We beginnen in mei", "gemeente Zwolle")],
+        ),
+        (  # the police speak as themselves, not as another body the sentence names
+            "De politie doorzocht met Staatsbosbeheer het bos en houdt het op 'niet meer dan "
+            "een ongeluk'.",
+            [("Staatsbosbeheer", EntityLabel.ORG)],
+            [("niet meer dan een ongeluk", "politie")],
+        ),
+        (  # ... a place named only after the quote is not taken back
+            "„We beginnen in mei”, laat de gemeente weten. Stichting Oeverpark in Zwolle is "
+            "tegen.",
+            [("Zwolle", EntityLabel.LOC), ("Stichting Oeverpark", EntityLabel.ORG)],
+            [("We beginnen in mei", None)],
+        ),
     ],
 )
 def test_round_seven_speakers(
