@@ -38,6 +38,18 @@ CUES: Final = frozenset(
 NEEDS_VAN: Final = frozenset({"sprak", "spreekt", "spoke"})
 ACCORDING: Final = frozenset({"volgens", "according"})
 PRONOUNS: Final = frozenset({"hij", "zij", "ze", "he", "she", "they"})
+# After "volgens" / "according to" a person is named by the object form; the subject form
+# it stands for is what pronoun resolution knows.
+_OBJECT_PRONOUNS: Final = {"hem": "hij", "haar": "ze", "hen": "ze", "him": "he", "her": "she"}
+_ALSO_POSSESSIVE: Final = frozenset({"haar", "her"})
+# People a possessive "haar" / "her" may introduce that no title or role ending covers.
+_RELATIVES: Final = frozenset(
+    {
+        "man", "vrouw", "zus", "broer", "zoon", "dochter", "vriend", "vriendin", "partner",
+        "ouders", "familie", "husband", "wife", "son", "daughter", "sister", "brother",
+        "friend", "family", "parents",
+    }
+)  # fmt: skip
 TITLES: Final = frozenset(
     {
         "president", "premier", "minister", "leider", "dictator", "kanselier", "koning",
@@ -133,6 +145,21 @@ def is_role_noun(word: str) -> bool:
         and word not in PREPOSITIONS
         and word.endswith(ROLE_ENDINGS)
     )
+
+
+def object_pronoun(text: str, after: int) -> str | None:
+    """The subject pronoun for an object pronoun right after offset ``after`` ("volgens hem"
+    -> "hij", "volgens hen" -> "ze"), else None. "haar" / "her" before a noun for a person
+    is a possessive: "volgens haar moeder" is the mother's, whom the text does not name."""
+    words = WORD.findall(text[after:])
+    if not words or words[0].lower() not in _OBJECT_PRONOUNS:
+        return None
+    pronoun = words[0].lower()
+    if pronoun in _ALSO_POSSESSIVE and len(words) > 1:
+        noun = words[1].lower()
+        if noun in _RELATIVES or noun.rsplit("-", 1)[-1] in TITLES or is_role_noun(noun):
+            return None
+    return _OBJECT_PRONOUNS[pronoun]
 
 
 SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)

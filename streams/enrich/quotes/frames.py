@@ -40,6 +40,7 @@ from streams.enrich.quotes.cues import (
     is_attribution_tail,
     is_partial,
     is_role_noun,
+    object_pronoun,
     repeated_terms,
     sentence_of,
     spokesperson_for,
@@ -327,6 +328,11 @@ class Article:
         text = self.body[lo:hi]
         for match in WORD.finditer(text):
             if match.group().lower() in ACCORDING:
+                pronoun = object_pronoun(text, match.end())
+                if pronoun is not None:
+                    # "Volgens haar heeft …": whom "zij" would be; the object form is no
+                    # subject pronoun, so the mention scan does not see it.
+                    return self._pronoun(pronoun, sentence)
                 named = [
                     c
                     for c in self._candidates(lo + match.end(), hi, sentence)

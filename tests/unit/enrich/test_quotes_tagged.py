@@ -378,6 +378,21 @@ def test_round_six_speakers(
             [("Zwolle", EntityLabel.LOC), ("Stichting Oeverpark", EntityLabel.ORG)],
             [("We beginnen in mei", None)],
         ),
+        (  # "volgens hem" after a quote of its own is the person the text was about
+            "Trainer Kees Mol zag zijn ploeg verliezen. „Dit was niet goed genoeg.” Volgens hem "
+            "is de selectie 'gewoon te klein voor twee competities'.",
+            [("Kees Mol", EntityLabel.PER)],
+            [
+                ("Dit was niet goed genoeg.", "Kees Mol"),
+                ("gewoon te klein voor twee competities", "Kees Mol"),
+            ],
+        ),
+        (  # ... but "volgens haar moeder" is the mother's, whom the text does not name
+            "Zangeres Ria Bos gaf het op. Volgens haar moeder was het 'een zware tijd voor het "
+            "hele gezin'.",
+            [("Ria Bos", EntityLabel.PER)],
+            [("een zware tijd voor het hele gezin", None)],
+        ),
     ],
 )
 def test_round_seven_speakers(
