@@ -354,7 +354,8 @@ class Article:
         stripped = text.rstrip()
         cut = max(stripped.rfind(";"), stripped.rfind(":", 0, max(0, len(stripped) - 1)))
         clause = lo + cut + 1 if cut >= 0 else lo
-        found = [c for c in self._candidates(clause, hi, sentence) if c.speaker is not None]
+        mentioned = self._candidates(clause, hi, sentence)
+        found = [c for c in mentioned if c.speaker is not None]
         # The subject before the verb is a person where one is named: "de minister van
         # Buitenlandse Zaken Mike Pompeo noemde" is Pompeo's, not the ministry's.
         cue = next(
@@ -362,6 +363,27 @@ class Article:
              if m.group().lower() in CUES),
             hi,
         )  # fmt: skip
+        opening = WORD.search(self.body, clause, hi)
+        if (
+            found
+            and opening is not None
+            and opening.group().lower() in PREPOSITIONS
+            and opening.end() <= found[0].start < cue
+        ):
+            # "In De Telegraaf zei hij:", "In een interview met Trouw zei hij eerder:": a
+            # clause opened by a prepositional phrase puts its subject right after the verb,
+            # and the medium or place in the phrase is no speaker, even where a pronoun
+            # there resolves to nobody.
+            verb = WORD.match(self.body, cue)
+            inverted = [
+                c
+                for c in mentioned
+                if verb is not None
+                and 0 <= c.start - verb.end() <= TITLE_REACH
+                and not any(ch in ",;:" for ch in self.body[verb.end() : c.start])
+            ]
+            if inverted:
+                return inverted[0].speaker
         persons = [c for c in found if c.is_person and c.start < cue]
         if persons:
             return persons[0].speaker

@@ -393,6 +393,27 @@ def test_round_six_speakers(
             [("Ria Bos", EntityLabel.PER)],
             [("een zware tijd voor het hele gezin", None)],
         ),
+        (  # a clause opened by a prepositional phrase: the subject follows the verb
+            "Minister Joost Bak bleef kalm. In een interview met Het Parool zei hij gisteren: "
+            "„Er komt geen tweede ronde.”",
+            [("Joost Bak", EntityLabel.PER), ("Het Parool", EntityLabel.ORG)],
+            [("Er komt geen tweede ronde.", "Joost Bak")],
+        ),
+        (  # ... also with a title before the name
+            "Bij de rechtbank Utrecht zei advocaat Eva Kok: „Mijn cliënt wist van niets.”",
+            [("Eva Kok", EntityLabel.PER), ("rechtbank Utrecht", EntityLabel.ORG)],
+            [("Mijn cliënt wist van niets.", "Eva Kok")],
+        ),
+        (  # ... not the paper the phrase is about
+            "Over De Telegraaf zei minister Joost Bak: „Die krant overdrijft.”",
+            [("Joost Bak", EntityLabel.PER), ("De Telegraaf", EntityLabel.ORG)],
+            [("Die krant overdrijft.", "Joost Bak")],
+        ),
+        (  # ... and with nobody after the verb the body the phrase names still speaks
+            "Bij Ajax zegt men: „Wij blijven rustig, wat er ook gebeurt.”",
+            [("Ajax", EntityLabel.ORG)],
+            [("Wij blijven rustig, wat er ook gebeurt.", "Ajax")],
+        ),
     ],
 )
 def test_round_seven_speakers(
