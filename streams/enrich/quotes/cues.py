@@ -162,6 +162,16 @@ def object_pronoun(text: str, after: int) -> str | None:
     return _OBJECT_PRONOUNS[pronoun]
 
 
+# The Dutch reportive conditional: "De doelen zouden 'onhaalbaar' zijn" states what someone
+# claims, not what the writer holds.
+_REPORTIVE: Final = frozenset({"zou", "zouden"})
+
+
+def is_reported(text: str) -> bool:
+    """``text`` (a sentence without its quote) is a claim in the reportive "zou" / "zouden"."""
+    return any(w.lower() in _REPORTIVE for w in WORD.findall(text))
+
+
 SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
 
 

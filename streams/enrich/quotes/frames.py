@@ -39,6 +39,7 @@ from streams.enrich.quotes.cues import (
     has_cue,
     is_attribution_tail,
     is_partial,
+    is_reported,
     is_role_noun,
     object_pronoun,
     repeated_terms,
@@ -61,6 +62,8 @@ _ROLE_ARTICLES: Final = frozenset({"de", "the"})
 """Articles before a person's role noun: Dutch persons are "de" words ("het parlement" is
 an institution)."""
 _ROLE_VERB_REACH: Final = 2
+_REPORTED_MIN_WORDS: Final = 3
+"""Shorter quotes in a reported claim may be the writer's terms ("de 'gele hesjes' zouden")."""
 _QUALIFIED_REACH: Final = 12
 """Characters between an organisation and the person it qualifies ("Radio 10-dj X")."""
 
@@ -184,6 +187,15 @@ class Article:
                 # of a thing starts with a capital; a one- or two-word term stays a scare quote.
                 speaker = self._head_frame(lo, open_at, first)
                 framed = speaker is not None
+            if (
+                not (alone or framed)
+                and word_count(body, start, end) >= _REPORTED_MIN_WORDS
+                and is_reported(head + tail)
+                and by_sentence.get(first - 1) is not None
+            ):
+                # "De doelen zouden 'extreem ambitieus, onhaalbaar' zijn", right after a
+                # quoted speaker: the reportive "zou" goes on with that speaker's claim.
+                speaker, framed = by_sentence[first - 1], True
             if not (alone or framed) or (short and not alone and speaker is None):
                 continue  # a scare quote or a title: quoted words, nobody's speech
             if SCARE_LEAD.search(head) or (short and not alone and (start, end) in self.terms):

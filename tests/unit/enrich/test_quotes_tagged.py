@@ -414,6 +414,21 @@ def test_round_six_speakers(
             [("Ajax", EntityLabel.ORG)],
             [("Wij blijven rustig, wat er ook gebeurt.", "Ajax")],
         ),
+        (  # a reportive "zou" right after a quoted speaker goes on with that speaker's claim
+            "„Dit plan gaat nergens over”, zegt Kamerlid Lot Visser. De nieuwe regels zouden "
+            "'veel te duur en onuitvoerbaar' zijn.",
+            [("Lot Visser", EntityLabel.PER)],
+            [
+                ("Dit plan gaat nergens over", "Lot Visser"),
+                ("veel te duur en onuitvoerbaar", "Lot Visser"),
+            ],
+        ),
+        (  # ... not a short term, nor a claim with no quoted speaker just before it
+            "„Dit plan gaat nergens over”, zegt Kamerlid Lot Visser. De 'groene boete' zou "
+            "omhooggaan. Later meer. Het geld zou 'naar de grote steden gaan'.",
+            [("Lot Visser", EntityLabel.PER)],
+            [("Dit plan gaat nergens over", "Lot Visser")],
+        ),
     ],
 )
 def test_round_seven_speakers(
