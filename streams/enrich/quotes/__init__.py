@@ -58,6 +58,15 @@ verb (", zegt de kunstenaar", "zei de stafchef", "the artist said") is the perso
 subject ("Een van de ambtenaren … richt zich tot X") has an unnamed speaker; "aldus een
 trotse Pereira" names Pereira ("een Amerikaanse diplomaat" still names nobody).
 
+Round seven (rules 7) adds: a bare surname before a colon frame ("Verschuur: '…'"), left
+untagged, is the person the article named in full before; an indefinite subject right before a
+colon ("hoe een demonstrant scandeert:") is someone unnamed; "de gemeente" / "de politie" is
+the body the text named with its place ("de gemeente Eindhoven"), and the police speak as
+themselves; "volgens hem / haar / hen" is whom the subject pronoun would be ("volgens haar
+moeder" is not); a clause opened by a prepositional phrase has its subject after the verb ("In
+De Telegraaf zei hij:"); a quote of three words or more in a reportive "zou" sentence right
+after a quoted speaker goes on with that speaker's claim.
+
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
 whose frame names no speaker ("Critics call it a 'poll tax'").

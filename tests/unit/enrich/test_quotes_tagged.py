@@ -326,6 +326,8 @@ def test_round_six_speakers(
     assert [(q.text, q.speaker) for q in quotes] == expected
 
 
+# Round seven (quotes-rules 7): snippets written for the failure classes found on batch 6 that
+# batches 1-5 show too, each with a counter-case where the rule could reach too far.
 @pytest.mark.parametrize(
     ("body", "mentions", "expected"),
     [
