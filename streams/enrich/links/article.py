@@ -15,12 +15,12 @@ two longer names of the article could stand for keeps its own id.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
 from schemas import Entity, EntityLabel
+from streams.enrich.acronyms import acronym_after, is_acronym_of
 from streams.enrich.links.keys import (
     MIN_NAME_CONSONANTS,
     consonants,
@@ -29,7 +29,6 @@ from streams.enrich.links.keys import (
     translit_key,
 )
 
-_ACRONYM_AFTER: Final = re.compile(r"\s*\((?P<acronym>[A-Z][A-Za-z0-9&]{1,9})\)")
 # Words that never make a short form on their own ("de Kamer" is "Kamer").
 _FUNCTION_WORDS: Final = frozenset(
     [
@@ -80,18 +79,6 @@ class Link:
     known: bool = False
 
 
-def is_acronym_of(acronym: str, name: str) -> bool:
-    """Whether ``acronym``'s letters are, in order, initials of ``name``'s words starting
-    with the first ("OVV" of "Onderzoeksraad voor Veiligheid", "PvdA" of "Partij van de
-    Arbeid", "OECD" of "Organisation for Economic Co-operation and Development")."""
-    initials = "".join(word[0] for word in name_key(name).split())
-    letters = acronym.casefold()
-    if not initials or letters[0] != initials[0] or len(letters) < 2:
-        return False
-    rest = iter(initials[1:])
-    return all(letter in rest for letter in letters[1:])
-
-
 def join_in_article(body: str, entities: Sequence[Entity], links: Sequence[Link]) -> list[Link]:
     """``links`` (one per entity, in order) with the article's own joins applied."""
     joined = list(links)
@@ -103,7 +90,7 @@ def join_in_article(body: str, entities: Sequence[Entity], links: Sequence[Link]
 def _join_acronyms(body: str, entities: Sequence[Entity], links: list[Link]) -> None:
     defined: dict[str, Link] = {}
     for entity, link in zip(entities, links, strict=True):
-        found = _ACRONYM_AFTER.match(body, entity.end)
+        found = acronym_after(body, entity.end)
         if found and is_acronym_of(found["acronym"], entity.canonical):
             defined.setdefault(name_key(found["acronym"]), link)
     if not defined:
