@@ -517,8 +517,9 @@ class Article:
         return chosen[-1].canonical if chosen else None
 
     def _body_of_place(self, noun: str, before: int) -> str | None:
-        """"gemeente Eindhoven" for "de gemeente" when the text named it so before offset
-        ``before`` ("de gemeente Eindhoven", the place tagged, the body not)."""
+        """What "de gemeente" stands for when the text named it with its place before offset
+        ``before``: "gemeente Eindhoven" after "de gemeente Eindhoven", where the recogniser
+        tagged the place and not the body."""
         named = [
             f"{noun} {e.canonical}"
             for e in self.places

@@ -375,8 +375,7 @@ def test_round_six_speakers(
             [("niet meer dan een ongeluk", "politie")],
         ),
         (  # ... a place named only after the quote is not taken back
-            "„We beginnen in mei”, laat de gemeente weten. Stichting Oeverpark in Zwolle is "
-            "tegen.",
+            "„We beginnen in mei”, laat de gemeente weten. Stichting Oeverpark in Zwolle is tegen.",
             [("Zwolle", EntityLabel.LOC), ("Stichting Oeverpark", EntityLabel.ORG)],
             [("We beginnen in mei", None)],
         ),
