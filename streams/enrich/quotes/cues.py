@@ -173,6 +173,25 @@ def is_reported(text: str) -> bool:
 
 
 SCARE_LEAD: Final = re.compile(r"(?:zogenoemde|zogeheten|so-called|het woord|the word)\W*$", re.I)
+GLOSS_LEAD: Final = re.compile(
+    r"(?:betekent|betekende|betekenen|betekenis|vertaald|vertaling|"
+    r"(?:gelezen|uitgesproken) (?:worden )?als|staat voor|stands? for|means|meaning|"
+    r"translated as|translates as)(?:\W+\w+){0,3}\W*$",
+    re.I,
+)
+"""What the writer says a word means or how it reads ("Het betekent niet alleen '…'", "kan
+gelezen worden als: '…'", "which means '…'"): the quote that follows is a gloss, a sentence
+long or not, and nobody's speech."""
+
+
+def is_named_thing(head: str, quoted: str) -> bool:
+    """One quoted word right after a preposition names a thing ("geld uitgegeven aan
+    'regeringsinformatie'", "zorgen over 'achterdeurtjes'", "routepijlen naar 'Jeruzalem'"),
+    unless a speech verb governs the preposition ("spreekt van 'schande'")."""
+    if len(WORD.findall(quoted)) != 1:
+        return False
+    words = [w.lower() for w in WORD.findall(head[-60:])]
+    return bool(words) and words[-1] in PREPOSITIONS and not (len(words) > 1 and words[-2] in CUES)
 
 
 def blank_asides(text: str) -> str:

@@ -20,6 +20,7 @@ from streams.enrich.quotes.cues import (
     CUES,
     DEFINITE,
     DETERMINERS,
+    GLOSS_LEAD,
     INDEFINITE,
     OF,
     ORG_NOUNS,
@@ -38,6 +39,7 @@ from streams.enrich.quotes.cues import (
     framed_right_after,
     has_cue,
     is_attribution_tail,
+    is_named_thing,
     is_partial,
     is_reported,
     is_role_noun,
@@ -198,8 +200,13 @@ class Article:
                 speaker, framed = by_sentence[first - 1], True
             if not (alone or framed) or (short and not alone and speaker is None):
                 continue  # a scare quote or a title: quoted words, nobody's speech
-            if SCARE_LEAD.search(head) or (short and not alone and (start, end) in self.terms):
-                continue  # a term the writer names or quotes again: no speech, framed or not
+            if (
+                SCARE_LEAD.search(head)
+                or GLOSS_LEAD.search(head)
+                or is_named_thing(head, body[start:end])
+                or (short and not alone and (start, end) in self.terms)
+            ):
+                continue  # a term the writer names, glosses or quotes again: no speech
             speaker = self._full_name(speaker)
             if speaker is not None:
                 self.last_speaker = speaker

@@ -437,3 +437,38 @@ def test_round_seven_speakers(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # what a word means or how it reads is a gloss, however long
+            "De naam van de app betekent zoiets als 'leer de natie kennen', maar kan ook "
+            "gelezen worden als: 'Volg de leider en word groot.' Minister Ruud de Boer zei: "
+            "„We gaan die app niet verbieden.”",
+            [("Ruud de Boer", EntityLabel.PER)],
+            [("We gaan die app niet verbieden.", "Ruud de Boer")],
+        ),
+        (  # the same in English
+            "The slogan translates as 'serve the people'. Senator Amy Ross said: “It is "
+            "propaganda.”",
+            [("Amy Ross", EntityLabel.PER)],
+            [("It is propaganda.", "Amy Ross")],
+        ),
+        (  # one quoted word after a preposition names a thing, even in a "volgens" sentence
+            "Volgens cijfers van Transparency ging er een miljard naar 'voorlichting'.",
+            [("Transparency", EntityLabel.ORG)],
+            [],
+        ),
+        (  # counter-case: after a speech verb the one word is the speaker's
+            "Wethouder Piet Vos spreekt van 'schandalig'.",
+            [("Piet Vos", EntityLabel.PER)],
+            [("schandalig", "Piet Vos")],
+        ),
+    ],
+)
+def test_glosses_and_named_things_are_no_speech(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
