@@ -27,6 +27,7 @@ _PARTICLE_REST: Final = re.compile(
 # "Spanjaard", "Vlaming", "Fransman"; "Slovenian", "Spaniard", "Dutchman"), singular: the
 # recogniser tags these MISC, like events and titles ("de Eredivisie"), which never speak.
 _DEMONYM: Final = re.compile(r"(?:er|ër|aan|een|ard|ing|man|ian|ese)$")
+_PHRASE_BREAK: Final = re.compile(r"[.,;:!?()\"„“”«»]|''|,,")
 _SPEAKER_ACRONYM_MAX: Final = 8
 """Speakers take only the tight form "Name (ACR)", one space and at most eight letters, as
 rules 5 to 7 were measured with: the shared reading is looser (line breaks, digits)."""
@@ -58,11 +59,16 @@ def speaker_mentions(
         for e in entities
         if not any(s <= e.start < t for s, t in quoted)
     ]
+    # "De 20-jarige Stanley" reads like "de beduusde Spanjaard", but an article that also
+    # names him without the article ("Stanley lijkt …") shows a first name, not a noun.
+    bare_names = {
+        e.text for e in kept if e.label is EntityLabel.PER and not _is_nominal(body, e)
+    }
     found: list[Entity] = []
     for index, entity in enumerate(kept):
         if entity.label not in SPEAKER_LABELS | {EntityLabel.MISC}:
             continue
-        if _is_nominal(body, entity):
+        if _is_nominal(body, entity) and entity.text not in bare_names:
             person = next((e for e in reversed(found) if e.label is EntityLabel.PER), None)
             if person is not None and _narration(person.end, entity.start, quoted) <= _REACH:
                 found.append(
@@ -146,7 +152,10 @@ def _is_nominal(body: str, entity: Entity) -> bool:
         return False
     if entity.label is EntityLabel.MISC and not _DEMONYM.search(entity.text):
         return False
-    before = WORD.findall(body[max(0, entity.start - 60) : entity.start])
+    # The article must be in the noun's own phrase: across a sentence end or a comma ("in de
+    # sociologie. Blom", "de campagne, adviseerde Clinton") the words before belong elsewhere.
+    phrase = _PHRASE_BREAK.split(body[max(0, entity.start - 60) : entity.start])[-1]
+    before = WORD.findall(phrase)
     # Only inflected adjectives may stand between ("beduusde", "jonge"): a verb or a noun
     # there means the article belongs to another phrase ("in het parlement heeft Guaidó").
     for back, word in enumerate(reversed(before)):

@@ -472,3 +472,33 @@ def test_glosses_and_named_things_are_no_speech(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "mentions", "expected"),
+    [
+        (  # "de 34-jarige Kevin" is a first name the article also uses bare, not a noun
+            "Rechter Anna Smit had weinig geduld. De 34-jarige Kevin bleef rustig. „Ik wist "
+            "van niets”, zegt hij. Kevin hoort volgende week zijn straf.",
+            [("Anna Smit", EntityLabel.PER), ("Kevin", EntityLabel.PER)],
+            [("Ik wist van niets", "Kevin")],
+        ),
+        (  # an article in the sentence before is not the name's own ("de ruzie. Kevin")
+            "Rechter Anna Smit vroeg naar de reden van de ruzie. Kevin bleef rustig. „Ik wist "
+            "van niets”, zegt hij.",
+            [("Anna Smit", EntityLabel.PER), ("Kevin", EntityLabel.PER)],
+            [("Ik wist van niets", "Kevin")],
+        ),
+        (  # counter-case: a demonym after an age is still the person named before
+            "Invaller Luka Kranjc maakte de gelijkmaker. „Dit voelt als winst”, zei de "
+            "27-jarige Sloveen na afloop.",
+            [("Luka Kranjc", EntityLabel.PER), ("Sloveen", EntityLabel.PER)],
+            [("Dit voelt als winst", "Luka Kranjc")],
+        ),
+    ],
+)
+def test_round_eight_speakers(
+    body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
