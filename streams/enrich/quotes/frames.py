@@ -63,6 +63,9 @@ from streams.enrich.quotes.speakers import place_after_cue, speaker_mentions
 _ROLE_ARTICLES: Final = frozenset({"de", "the"})
 """Articles before a person's role noun: Dutch persons are "de" words ("het parlement" is
 an institution)."""
+_POSSESSIVES: Final = frozenset({"zijn", "haar", "hun", "diens", "his", "her", "their"})
+"""Before a title that is no spokesperson these name someone else: "zijn advocaat" is the
+lawyer, not the client the text was about ("zijn woordvoerder" does speak for him)."""
 _ROLE_VERB_REACH: Final = 2
 _REPORTED_MIN_WORDS: Final = 3
 """Shorter quotes in a reported claim may be the writer's terms ("de 'gele hesjes' zouden")."""
@@ -263,11 +266,15 @@ class Article:
                 # that a name follows ("minister van Buitenlandse Zaken Mike Pompeo").
                 # A lead may name the role before the person ("zegt zijn advocaat", then
                 # "Advocaat Umut Ural"): with nobody before, the first introduction after.
-                resolved = (
-                    self._subject_before(sentence)
-                    or self.last_speaker
-                    or next(iter(self.titles.get(head_noun, ())), (0, None))[1]
-                )
+                introduced_later = next(iter(self.titles.get(head_noun, ())), (0, None))[1]
+                if previous in _POSSESSIVES and head_noun not in SPOKESPEOPLE:
+                    # "legt zijn advocaat uit": the possessor's lawyer, whom only a later
+                    # "Advocaat X" can name; never the possessor.
+                    resolved = introduced_later
+                else:
+                    resolved = (
+                        self._subject_before(sentence) or self.last_speaker or introduced_later
+                    )
                 found.append(_Candidate(at, at + len(word), resolved, True))
             elif (
                 previous in _ROLE_ARTICLES

@@ -495,6 +495,18 @@ def test_glosses_and_named_things_are_no_speech(
             [("Luka Kranjc", EntityLabel.PER), ("Sloveen", EntityLabel.PER)],
             [("Dit voelt als winst", "Luka Kranjc")],
         ),
+        (  # "zijn advocaat" is the client's lawyer, whom the text does not name
+            "Tim Bakker staat terecht voor diefstal. „Hij begrijpt de vragen niet”, zegt zijn "
+            "advocaat.",
+            [("Tim Bakker", EntityLabel.PER)],
+            [("Hij begrijpt de vragen niet", None)],
+        ),
+        (  # counter-case: "haar woordvoerder" speaks for her
+            "Minister Eva Dijk is op reis. „Zij komt volgende week terug”, zegt haar "
+            "woordvoerder.",
+            [("Eva Dijk", EntityLabel.PER)],
+            [("Zij komt volgende week terug", "Eva Dijk")],
+        ),
     ],
 )
 def test_round_eight_speakers(
