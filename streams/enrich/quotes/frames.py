@@ -110,6 +110,14 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, list[tuple[int, 
     return titles
 
 
+def _glued_to_sentence_end(body: str, lo: int, open_at: int) -> bool:
+    """The quote mark at ``open_at`` follows a word and a full stop with no space between
+    ("ontzetting."Ik …"): a sentence ended there, whatever the splitter made of it."""
+    return (
+        open_at - lo >= 2 and body[open_at - 1] in ".!?" and body[open_at - 2].isalnum()
+    )
+
+
 class Article:
     """One document's attribution state: its entities, titles and the last speaker so far."""
 
@@ -142,6 +150,10 @@ class Article:
             hi = max(self.sentences[last].end, end)
             open_at = mark_start(body, start)
             close_at = mark_end(body, end)
+            if _glued_to_sentence_end(body, lo, open_at):
+                # 'in West-Knollendam."We hebben …," vertelt Gray': the corpus lost the space,
+                # so the splitter joined two sentences; the one before is no part of the frame.
+                lo = open_at
             head, tail = body[lo:open_at], body[close_at:hi]
             alone = not any(ch.isalnum() for ch in head + tail)
             short = word_count(body, start, end) <= 2

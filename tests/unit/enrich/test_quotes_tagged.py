@@ -507,6 +507,17 @@ def test_glosses_and_named_things_are_no_speech(
             [("Eva Dijk", EntityLabel.PER)],
             [("Zij komt volgende week terug", "Eva Dijk")],
         ),
+        (  # a quote glued to the full stop before it starts its own sentence
+            'De eigenaren van Fietsplaats openden gisteren een winkel in Delft."We verkopen '
+            'vooral e-bikes," vertelt Anna Bos.',
+            [("Fietsplaats", EntityLabel.ORG), ("Anna Bos", EntityLabel.PER)],
+            [("We verkopen vooral e-bikes", "Anna Bos")],
+        ),
+        (  # counter-case: glued to a colon, the frame before still speaks
+            'Winkelier Anna Bos zei:"We verkopen vooral e-bikes." Dat is nieuw.',
+            [("Fietsplaats", EntityLabel.ORG), ("Anna Bos", EntityLabel.PER)],
+            [("We verkopen vooral e-bikes.", "Anna Bos")],
+        ),
     ],
 )
 def test_round_eight_speakers(
