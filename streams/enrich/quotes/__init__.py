@@ -67,6 +67,12 @@ moeder" is not); a clause opened by a prepositional phrase has its subject after
 De Telegraaf zei hij:"); a quote of three words or more in a reportive "zou" sentence right
 after a quoted speaker goes on with that speaker's claim.
 
+Round eight (rules 8) adds: a one-word name after an age or adjective ("de 20-jarige Stanley")
+that the article also uses without the article, or after an article in another phrase ("de
+sociologie. Blom"), is a name and not a demonym noun; a possessive before a title that is no
+spokesperson ("legt zijn advocaat uit") is someone other than the possessor; a quote mark glued
+to a full stop ("ontzetting."Ik …") starts its own sentence, so the sentence before is no frame.
+
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
 whose frame names no speaker ("Critics call it a 'poll tax'").
