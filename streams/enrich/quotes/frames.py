@@ -113,9 +113,7 @@ def _titles(body: str, entities: Sequence[Entity]) -> dict[str, list[tuple[int, 
 def _glued_to_sentence_end(body: str, lo: int, open_at: int) -> bool:
     """The quote mark at ``open_at`` follows a word and a full stop with no space between
     ("ontzetting."Ik …"): a sentence ended there, whatever the splitter made of it."""
-    return (
-        open_at - lo >= 2 and body[open_at - 1] in ".!?" and body[open_at - 2].isalnum()
-    )
+    return open_at - lo >= 2 and body[open_at - 1] in ".!?" and body[open_at - 2].isalnum()
 
 
 class Article:

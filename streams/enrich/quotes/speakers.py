@@ -61,9 +61,7 @@ def speaker_mentions(
     ]
     # "De 20-jarige Stanley" reads like "de beduusde Spanjaard", but an article that also
     # names him without the article ("Stanley lijkt …") shows a first name, not a noun.
-    bare_names = {
-        e.text for e in kept if e.label is EntityLabel.PER and not _is_nominal(body, e)
-    }
+    bare_names = {e.text for e in kept if e.label is EntityLabel.PER and not _is_nominal(body, e)}
     found: list[Entity] = []
     for index, entity in enumerate(kept):
         if entity.label not in SPEAKER_LABELS | {EntityLabel.MISC}:

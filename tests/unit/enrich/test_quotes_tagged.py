@@ -504,8 +504,7 @@ def test_glosses_and_named_things_are_no_speech(
             [("Hij begrijpt de vragen niet", None)],
         ),
         (  # counter-case: "haar woordvoerder" speaks for her
-            "Minister Eva Dijk is op reis. „Zij komt volgende week terug”, zegt haar "
-            "woordvoerder.",
+            "Minister Eva Dijk is op reis. „Zij komt volgende week terug”, zegt haar woordvoerder.",
             [("Eva Dijk", EntityLabel.PER)],
             [("Zij komt volgende week terug", "Eva Dijk")],
         ),
