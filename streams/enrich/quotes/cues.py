@@ -184,6 +184,17 @@ gelezen worden als: '…'", "which means '…'"): the quote that follows is a gl
 long or not, and nobody's speech."""
 
 
+WRITERS_IDIOM_TAIL: Final = re.compile(
+    r"\W*(?:om het (?:\w+\s+){0,3}te (?:zeggen|noemen|stellen)|"
+    r"zoals (?:dat|het|men dat) (?:\w+\s+){0,2}(?:heet|noemt|zegt)|"
+    r"as (?:they|people) say|so to speak|as the saying goes)\b",
+    re.I,
+)
+"""The writer flags the quoted words as a figure of speech of their own ("'je borst zwol', om
+het maar eens dichterlijk te zeggen", "zoals dat heet", "as they say"): a phrase, not a
+source's speech."""
+
+
 def is_named_thing(head: str, quoted: str) -> bool:
     """One quoted word right after a preposition names a thing ("geld uitgegeven aan
     'regeringsinformatie'", "zorgen over 'achterdeurtjes'", "routepijlen naar 'Jeruzalem'"),

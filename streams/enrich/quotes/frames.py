@@ -33,6 +33,7 @@ from streams.enrich.quotes.cues import (
     SPOKESPEOPLE,
     TITLE_REACH,
     TITLES,
+    WRITERS_IDIOM_TAIL,
     after_preposition,
     blank_asides,
     clause,
@@ -216,6 +217,7 @@ class Article:
             if (
                 SCARE_LEAD.search(head)
                 or GLOSS_LEAD.search(head)
+                or WRITERS_IDIOM_TAIL.match(tail)
                 or is_named_thing(head, body[start:end])
                 or (short and not alone and (start, end) in self.terms)
             ):

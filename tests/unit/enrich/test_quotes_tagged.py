@@ -526,3 +526,23 @@ def test_round_eight_speakers(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Toen de uitslag kwam, 'barstte het feest los', om het maar eens zacht te zeggen.", []),
+        ("De wijk werd 'opgewaardeerd', zoals dat heet.", []),
+        ("The team 'went for broke', as they say.", []),
+        # counter-case: a quote attributed after the comma stays speech
+        (
+            "„We gaan door”, zegt Eva Smit, om de onrust weg te nemen.",
+            [("We gaan door", "Eva Smit")],
+        ),
+    ],
+)
+def test_a_writer_s_own_figure_of_speech_is_no_quote(
+    body: str, expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, [("Eva Smit", EntityLabel.PER)])).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
