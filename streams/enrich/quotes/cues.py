@@ -132,6 +132,14 @@ ROLE_ENDINGS: Final = (
     "aar", "er", "ist", "eur", "or", "chef", "man", "vrouw", "heer", "loog", "ster", "arts",
     "baas", "lid", "coach", "ent",
 )  # fmt: skip
+# People a text names by what they are, not by a trade: no ending marks them as persons.
+PERSON_NOUNS: Final = (
+    "man", "vrouw", "meisje", "jongen", "kind", "moeder", "vader", "zoon", "dochter", "broer",
+    "zus", "vriend", "vriendin", "buurman", "buurvrouw", "mens", "persoon", "dame", "meneer",
+    "agent", "klant", "gast", "student", "scholier", "collega", "woman", "girl", "boy",
+    "child", "mother", "father", "friend", "person", "neighbour", "neighbor", "official",
+    "spokesman", "spokeswoman", "woordvoerder", "woordvoerster", "getuige", "witness",
+)  # fmt: skip
 _ROLE_MIN: Final = 5
 """Shorter words with those endings are no role nouns ("meer", "weer", "over", "voor")."""
 

@@ -24,6 +24,7 @@ from streams.enrich.quotes.cues import (
     INDEFINITE,
     OF,
     ORG_NOUNS,
+    PERSON_NOUNS,
     PLURAL_OR_FEMININE,
     PREPOSITIONS,
     PRONOUNS,
@@ -72,6 +73,8 @@ _REPORTED_MIN_WORDS: Final = 3
 """Shorter quotes in a reported claim may be the writer's terms ("de 'gele hesjes' zouden")."""
 _QUALIFIED_REACH: Final = 12
 """Characters between an organisation and the person it qualifies ("Radio 10-dj X")."""
+_INDEFINITE_HEAD_REACH: Final = 2
+"""Words after "een" where its noun stands: the noun, or an adjective and the noun."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,14 +497,28 @@ class Article:
             nxt = words[2][1]
             if first is not None and nxt in PREPOSITIONS and before[-1] in PREPOSITIONS:
                 return True, None  # "de moeder van Sarah": the mother, whom the text does not name
-            if words[0][1] in INDEFINITE and (
-                not self._names_in(span.start, span.end)
-                or (first is not None and before and before[-1] in PREPOSITIONS)
+            if (
+                words[0][1] in INDEFINITE
+                and self._person_after_article(words)
+                and (
+                    not self._names_in(span.start, span.end)
+                    or (first is not None and before and before[-1] in PREPOSITIONS)
+                )
             ):
                 # "een bewoner", "a resident", "Een van de ambtenaren richt zich tot X":
                 # somebody unnamed, whoever the sentence names after a preposition.
                 return True, None
         return False, None
+
+    @staticmethod
+    def _person_after_article(words: Sequence[tuple[int, str]]) -> bool:
+        """The indefinite phrase opening a sentence can be a person: a role noun or a
+        person's noun within two words ("een bewoner", "een trotse vader"), or "een van …".
+        "Een shock pad moet …" and "Een confrontatie waar hij … genoot" name a thing, so the
+        person the text was about stays the subject of what follows."""
+        head = [w for _, w in words[1 : 1 + _INDEFINITE_HEAD_REACH]]
+        # Compounds end in their head: "ooggetuige", "buurjongen".
+        return any(w.endswith(PERSON_NOUNS) or w in {"van", "of"} or is_role_noun(w) for w in head)
 
     def _names_in(self, lo: int, hi: int) -> bool:
         return any(lo <= e.start < hi for e in self.speakers)

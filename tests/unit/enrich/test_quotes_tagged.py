@@ -546,3 +546,31 @@ def test_a_writer_s_own_figure_of_speech_is_no_quote(
 ) -> None:
     quotes = QuoteExtractor().enrich(_tagged(body, [("Eva Smit", EntityLabel.PER)])).quotes
     assert [(q.text, q.speaker) for q in quotes] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (  # a thing opens the sentence between the speaker and the lone quote
+            "„Het was een zware avond”, zei Iris de Wit na afloop. Een nederlaag die ze niet "
+            "snel vergeet. „Volgend jaar komen we sterker terug.”",
+            [
+                ("Het was een zware avond", "Iris de Wit"),
+                ("Volgend jaar komen we sterker terug.", "Iris de Wit"),
+            ],
+        ),
+        (  # counter-case: a person noun after "een" is someone the text does not name
+            "„Het was een zware avond”, zei Iris de Wit na afloop. Een toeschouwer bleef nog "
+            "lang op de tribune zitten. „Volgend jaar komen we sterker terug.”",
+            [
+                ("Het was een zware avond", "Iris de Wit"),
+                ("Volgend jaar komen we sterker terug.", None),
+            ],
+        ),
+    ],
+)
+def test_an_indefinite_thing_is_no_unnamed_speaker(
+    body: str, expected: list[tuple[str, str | None]]
+) -> None:
+    quotes = QuoteExtractor().enrich(_tagged(body, [("Iris de Wit", EntityLabel.PER)])).quotes
+    assert [(q.text, q.speaker) for q in quotes] == expected
