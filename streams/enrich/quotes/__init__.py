@@ -73,6 +73,10 @@ sociologie. Blom"), is a name and not a demonym noun; a possessive before a titl
 spokesperson ("legt zijn advocaat uit") is someone other than the possessor; a quote mark glued
 to a full stop ("ontzetting."Ik …") starts its own sentence, so the sentence before is no frame.
 
+Round nine (rules 9) adds: a sentence opened by "een" is someone unnamed only when a person's
+noun follows ("een bewoner", "een ooggetuige", "een van de …"); "Een confrontatie waar hij …"
+and "Een shock pad moet …" name a thing, so the person before stays the speaker.
+
 A quoted term with no frame inside a sentence ("de 'Brusselse elite'", "a "poll tax"") is a
 scare quote or a title, not speech: it is not emitted. Neither is a quote of one or two words
 whose frame names no speaker ("Critics call it a 'poll tax'").

@@ -11,7 +11,7 @@ from typing import Final
 from streams.enrich.base import Document, Enricher
 from streams.enrich.quotes.frames import Article
 
-RULES_VERSION: Final = "8"
+RULES_VERSION: Final = "9"
 
 
 class QuoteExtractor(Enricher):
