@@ -206,9 +206,15 @@ source's speech."""
 def is_named_thing(head: str, quoted: str) -> bool:
     """One quoted word right after a preposition names a thing ("geld uitgegeven aan
     'regeringsinformatie'", "zorgen over 'achterdeurtjes'", "routepijlen naar 'Jeruzalem'"),
-    unless a speech verb governs the preposition ("spreekt van 'schande'")."""
-    if len(WORD.findall(quoted)) != 1:
+    and so do capitalised words that end no sentence, a title ("de trilogie van 'Kinderen
+    van Moeder Aarde'"); unless a speech verb governs the preposition ("spreekt van
+    'schande'")."""
+    text = quoted.strip()
+    title = text[:1].isupper() and text[-1:] not in {".", "!", "?", ","}
+    if len(WORD.findall(quoted)) != 1 and not title:
         return False
+    if not head.rstrip()[-1:].isalnum():
+        return False  # "merkt op: '…'": a colon (or comma) opens speech, whatever word precedes it
     words = [w.lower() for w in WORD.findall(head[-60:])]
     return bool(words) and words[-1] in PREPOSITIONS and not (len(words) > 1 and words[-2] in CUES)
 

@@ -465,6 +465,16 @@ def test_round_seven_speakers(
             [("Piet Vos", EntityLabel.PER)],
             [("schandalig", "Piet Vos")],
         ),
+        (  # a title after a preposition, even in a sentence with a speech verb
+            "Al in 1985 schreef Anna Groen de romans van 'Het Land Achter de Dijk'.",
+            [("Anna Groen", EntityLabel.PER)],
+            [],
+        ),
+        (  # counter-case: a colon after the particle opens speech
+            "Columnist Anna Groen merkt fijntjes op: 'Wedijver maakt geen vrienden'.",
+            [("Anna Groen", EntityLabel.PER)],
+            [("Wedijver maakt geen vrienden", "Anna Groen")],
+        ),
     ],
 )
 def test_glosses_and_named_things_are_no_speech(
