@@ -29,6 +29,11 @@ def _tagged(body: str, mentions: list[tuple[str, EntityLabel]]) -> Document:
     )
 
 
+def _attributed(body: str, mentions: list[tuple[str, EntityLabel]]) -> list[tuple[str, str | None]]:
+    """The (quote, speaker) pairs the rules find in ``body`` tagged with ``mentions``."""
+    return [(q.text, q.speaker) for q in QuoteExtractor().enrich(_tagged(body, mentions)).quotes]
+
+
 @pytest.mark.parametrize(
     ("body", "mentions", "expected"),
     [
@@ -71,8 +76,7 @@ def _tagged(body: str, mentions: list[tuple[str, EntityLabel]]) -> Document:
 def test_speakers_named_by_a_noun_or_a_place(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 def test_a_name_cut_at_its_particle_is_completed() -> None:
@@ -160,8 +164,7 @@ def test_a_title_the_recogniser_took_for_a_name_does_not_speak() -> None:
 def test_short_and_partial_quotes(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 def test_a_compound_spokesperson_speaks_for_the_organisation() -> None:
@@ -244,8 +247,7 @@ def test_a_compound_spokesperson_speaks_for_the_organisation() -> None:
 def test_round_five_speakers(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 # Round six (quotes-rules 6): snippets written for the failure classes found on batch 5 and
@@ -322,8 +324,7 @@ def test_round_five_speakers(
 def test_round_six_speakers(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 # Round seven (quotes-rules 7): snippets written for the failure classes found on batch 6 that
@@ -435,8 +436,7 @@ def test_round_six_speakers(
 def test_round_seven_speakers(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 @pytest.mark.parametrize(
@@ -480,8 +480,7 @@ def test_round_seven_speakers(
 def test_glosses_and_named_things_are_no_speech(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 # Round eight (quotes-rules 8): snippets written for the failure classes found on batch 7 that
@@ -534,8 +533,7 @@ def test_glosses_and_named_things_are_no_speech(
 def test_round_eight_speakers(
     body: str, mentions: list[tuple[str, EntityLabel]], expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, mentions)).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, mentions) == expected
 
 
 @pytest.mark.parametrize(
@@ -554,8 +552,7 @@ def test_round_eight_speakers(
 def test_a_writer_s_own_figure_of_speech_is_no_quote(
     body: str, expected: list[tuple[str, str | None]]
 ) -> None:
-    quotes = QuoteExtractor().enrich(_tagged(body, [("Eva Smit", EntityLabel.PER)])).quotes
-    assert [(q.text, q.speaker) for q in quotes] == expected
+    assert _attributed(body, [("Eva Smit", EntityLabel.PER)]) == expected
 
 
 @pytest.mark.parametrize(
