@@ -699,7 +699,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trunk", choices=ENCODERS, default="ner", help="the branch's input")
     parser.add_argument("--branch-from", type=int, choices=[8, 11], default=11)
     parser.add_argument(
-        "--branches", nargs="+", choices=["plain", "marked"], default=["plain", "marked"]
+        "--branches",
+        nargs="+",
+        choices=["unmarked", "marked"],
+        default=["unmarked", "marked"],
+        help="unmarked: one branch run per sentence; marked: one per target, target marked",
     )
     parser.add_argument("--limit", type=int, default=0, help="sentences per split (smoke run)")
     parser.add_argument("--encoders", nargs="+", choices=ENCODERS, default=list(ENCODERS))
