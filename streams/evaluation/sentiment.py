@@ -22,13 +22,21 @@ class SentimentReport:
     confusion: IntArray
     """[true, predicted]."""
     seconds: float = 0.0
+    unit: str = "sentences"
+    """What one scored item is (``targets`` for sentiment toward entities), for ``format``."""
 
     @classmethod
-    def of(cls, gold: Sequence[int], predicted: Sequence[int], seconds: float = 0.0) -> Self:
+    def of(
+        cls,
+        gold: Sequence[int],
+        predicted: Sequence[int],
+        seconds: float = 0.0,
+        unit: str = "sentences",
+    ) -> Self:
         confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
         for g, p in zip(gold, predicted, strict=True):
             confusion[g, p] += 1
-        return cls(confusion, seconds)
+        return cls(confusion, seconds, unit)
 
     @property
     def n(self) -> int:
@@ -79,7 +87,7 @@ class SentimentReport:
 
     def format(self) -> str:
         lines = [
-            f"sentences  {self.n}",
+            f"{self.unit:<11}{self.n}",
             f"accuracy   {self.accuracy:.4f}",
             f"macro-F1   {self.macro_f1:.4f}",
             "",
@@ -92,7 +100,7 @@ class SentimentReport:
         for label, row in zip(LABELS, self.confusion.tolist(), strict=True):
             lines.append(f"{label:>10}" + "".join(f"{v:>10}" for v in row))
         if self.seconds > 0:
-            lines += ["", f"speed      {self.sentences_per_second:,.0f} sentences/s"]
+            lines += ["", f"speed      {self.sentences_per_second:,.0f} {self.unit}/s"]
         return "\n".join(lines)
 
 

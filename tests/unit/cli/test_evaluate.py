@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -143,3 +144,42 @@ def test_eval_quotes_without_the_corpus_says_what_to_pass(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "dpgmedia2019" in result.output
     assert "articles.jsonl" in result.output
+
+
+def test_eval_entity_sentiment_scores_every_target(tmp_path: Path) -> None:
+    # Written for this test (not corpus text), in NewsMTSC's format.
+    lines = [
+        {
+            "sentence_normalized": "Profits soared and investors cheered Acme.",
+            "targets": [{"from": 37, "to": 41, "mention": "Acme", "polarity": 6.0}],
+        },
+        {
+            "sentence_normalized": "The company collapsed and Smith lost everything.",
+            "targets": [
+                {"from": 26, "to": 31, "mention": "Smith", "polarity": 2.0},
+                {"from": 4, "to": 11, "mention": "company", "polarity": 2.0},
+            ],
+        },
+    ]
+    path = tmp_path / "mini.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["eval", "entity-sentiment", "--newsmtsc", str(path), "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"== {path} (2 sentences; each target takes its sentence's sentiment-e5 int8 label)"
+    )
+    assert "targets    3" in result.output
+    assert "macro-F1" in result.output
+    assert "confusion (rows true, columns predicted):" in result.output
+
+
+def test_eval_entity_sentiment_names_the_malformed_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"sentence_normalized": "Acme", "targets": []}\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["eval", "entity-sentiment", "--newsmtsc", str(path), "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert f"{path}:1: no non-empty list 'targets'" in result.output
