@@ -1,5 +1,6 @@
 """Quote rules pinned with hand-tagged entities: deterministic, so these tests fix what the
-rules do with a mention, whatever the recogniser would have tagged (rules 4 and 5)."""
+rules do with a mention, whatever the recogniser would have tagged (rules 4 to 9, one block of
+cases per round, each with its counter-cases)."""
 
 from __future__ import annotations
 
