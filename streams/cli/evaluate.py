@@ -7,11 +7,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from streams.cli.options import ENRICH, MODEL_CACHE_HELP, load_settings, settings_options
 from streams.evaluation.conll import DEFAULT_SENTENCES_PER_DOCUMENT
+
+if TYPE_CHECKING:
+    # Loaded only when a command needs the model, so `--help` stays fast.
+    from streams.config import Settings
+    from streams.enrich.e5.classifier import E5SentenceClassifier
 
 
 @click.group(name="eval")
@@ -111,6 +117,33 @@ def eval_ner(
             tagger.close()
 
 
+_SENTIMENT_VARIANT = click.option(
+    "--variant",
+    type=click.Choice(["int8", "fp32"]),
+    default=None,
+    help="Variant of the sentiment model (default: the model's, int8).",
+)
+
+
+def _open_sentiment_model(settings: Settings, variant: str | None) -> E5SentenceClassifier:
+    """The sentiment-e5 model the worker would load, or a clear error when it cannot load."""
+    from streams.enrich.e5.classifier import (
+        DEFAULT_MODEL_DIR,
+        E5SentenceClassifier,
+        SentimentModelError,
+    )
+
+    try:
+        return E5SentenceClassifier(
+            DEFAULT_MODEL_DIR,
+            settings.data_dir / "models",
+            variant=variant,
+            threads=settings.model_threads,
+        )
+    except SentimentModelError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @eval_group.command(name="sentiment")
 @click.option(
     "--csv",
@@ -127,12 +160,7 @@ def eval_ner(
     help="Score only the part training held out (ecosent's training file: duplicates merged, "
     "stratified 15 %, fixed seed).",
 )
-@click.option(
-    "--variant",
-    type=click.Choice(["int8", "fp32"]),
-    default=None,
-    help="Variant of the sentiment model (default: the model's, int8).",
-)
+@_SENTIMENT_VARIANT
 @settings_options("model_threads", "data_dir", helps=MODEL_CACHE_HELP)
 def eval_sentiment(
     csv_path: Path,
@@ -144,11 +172,6 @@ def eval_sentiment(
 ) -> None:
     """Accuracy, macro-F1, per-class P/R/F1, confusion matrix and sentences/s of the e5
     sentiment model."""
-    from streams.enrich.e5.classifier import (
-        DEFAULT_MODEL_DIR,
-        E5SentenceClassifier,
-        SentimentModelError,
-    )
     from streams.evaluation.labelled import (
         LabelledFileError,
         read_labelled_csv,
@@ -165,15 +188,7 @@ def eval_sentiment(
     if held_out:
         _train, held = stratified_split(labels)
         texts, labels = [texts[i] for i in held], labels[held]
-    try:
-        model = E5SentenceClassifier(
-            DEFAULT_MODEL_DIR,
-            settings.data_dir / "models",
-            variant=variant,
-            threads=settings.model_threads,
-        )
-    except SentimentModelError as exc:
-        raise click.ClickException(str(exc)) from None
+    model = _open_sentiment_model(settings, variant)
     try:
         report = evaluate(model, texts, labels.tolist())
     finally:
@@ -193,22 +208,12 @@ def eval_sentiment(
     help="A NewsMTSC-format file (JSON lines: sentence_normalized, targets with from/to, "
     "mention, polarity 2.0/4.0/6.0); repeat for several.",
 )
-@click.option(
-    "--variant",
-    type=click.Choice(["int8", "fp32"]),
-    default=None,
-    help="Variant of the sentiment model (default: the model's, int8).",
-)
+@_SENTIMENT_VARIANT
 @settings_options("model_threads", "data_dir", helps=MODEL_CACHE_HELP)
 def eval_entity_sentiment(files: tuple[Path, ...], variant: str | None, **flags: object) -> None:
     """Sentiment toward entities per target: accuracy, macro-F1 (NewsMTSC's measure),
     per-class P/R/F1 and confusion matrix of what the product does today (a target takes the
     sentiment-e5 label of its sentence)."""
-    from streams.enrich.e5.classifier import (
-        DEFAULT_MODEL_DIR,
-        E5SentenceClassifier,
-        SentimentModelError,
-    )
     from streams.evaluation.newsmtsc import (
         NewsMtscFormatError,
         SentenceInheritance,
@@ -222,15 +227,7 @@ def eval_entity_sentiment(files: tuple[Path, ...], variant: str | None, **flags:
         sentences = {path: read_newsmtsc(path) for path in files}
     except NewsMtscFormatError as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        model = E5SentenceClassifier(
-            DEFAULT_MODEL_DIR,
-            settings.data_dir / "models",
-            variant=variant,
-            threads=settings.model_threads,
-        )
-    except SentimentModelError as exc:
-        raise click.ClickException(str(exc)) from None
+    model = _open_sentiment_model(settings, variant)
     try:
         for path, items in sentences.items():
             report = evaluate_targets(SentenceInheritance(model), items)
