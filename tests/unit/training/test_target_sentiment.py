@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("torch")
 
+from streams.evaluation.newsmtsc import NewsMtscFormatError
 from training.target_sentiment import (
     CONTEXT,
-    NewsMtscError,
     Target,
     marked_ids,
     pooled_logits,
@@ -64,9 +64,9 @@ def test_reader_maps_polarity_and_checks_spans(tmp_path: Path) -> None:
         tmp_path / "bad.jsonl",
         [{"sentence_normalized": sentence, "targets": [{"from": 0, "to": 4, "mention": "Smith"}]}],
     )
-    with pytest.raises(ValueError, match="not the mention"):
+    with pytest.raises(NewsMtscFormatError, match="not its mention"):
         read_newsmtsc(bad)
-    with pytest.raises(NewsMtscError, match="not found"):
+    with pytest.raises(NewsMtscFormatError, match="not found"):
         read_newsmtsc(tmp_path / "absent.jsonl")
 
 
