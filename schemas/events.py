@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION: Literal[3] = 3
+SCHEMA_VERSION: Literal[4] = 4
 """Bumped on any incompatible change of an event type; consumers check it before reading.
 
 Version 2 adds ``supersedes`` and ``warnings`` to ``ArticleIngested`` and ``ArticleEnriched``.
@@ -28,9 +28,15 @@ Version 3 adds ``display_name`` and ``related_id`` to ``Entity`` (inside ``Artic
 and ``display_name`` to ``EntityMentioned``. All are optional, so a version-1 or -2 event reads
 as one without them; a version-2 reader refuses version-3 events by their version rather than
 by the unknown fields.
+
+Version 4 adds ``sentiment`` (an ``EntitySentiment``: how the text portrays that entity) to
+``Entity`` (inside ``ArticleEnriched``) and ``EntityMention``, for the mention's sentence, and to
+``EntityMentioned``, for the article. All are optional, so a version-1 to -3 event reads as one
+without them; they are None there and when no entity-sentiment model ran. A version-3 reader
+refuses version-4 events by their version rather than by the unknown fields.
 """
 
-READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2, 3)
+READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2, 3, 4)
 """The versions this code decodes; it writes ``SCHEMA_VERSION``."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
@@ -62,7 +68,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3, 4] = SCHEMA_VERSION
 
 
 class _Part(BaseModel):
@@ -118,6 +124,23 @@ class Language(_Part):
     confidence: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+class SentimentLabel(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+Score = Annotated[float, Field(ge=-1.0, le=1.0)]
+
+
+class EntitySentiment(_Part):
+    """Sentiment toward one entity: how the text portrays it (not the tone of the text itself:
+    "X beat Y" is positive toward X and negative toward Y)."""
+
+    label: SentimentLabel
+    score: Score = Field(description="P(positive) - P(negative) toward the entity, in [-1, 1].")
+
+
 class EntityLabel(StrEnum):
     PER = "PER"
     LOC = "LOC"
@@ -150,6 +173,12 @@ class Entity(_Part):
         default=None,
         description="For an adjective, demonym or language (MISC), the id of the place it "
         "belongs to ('Amerikaanse' -> 'loc/united-states'); None for other entities.",
+    )
+    sentiment: EntitySentiment | None = Field(
+        default=None,
+        description="How the sentence this mention stands in portrays the entity; from an "
+        "entity-sentiment enricher, None when none ran and in events written before schema "
+        "version 4.",
     )
 
     @property
@@ -186,15 +215,6 @@ class Quote(_Part):
         if self.end <= self.start:
             raise ValueError("quote end must be after start")
         return self
-
-
-class SentimentLabel(StrEnum):
-    NEGATIVE = "negative"
-    NEUTRAL = "neutral"
-    POSITIVE = "positive"
-
-
-Score = Annotated[float, Field(ge=-1.0, le=1.0)]
 
 
 class SentenceSentiment(_Part):
@@ -256,6 +276,11 @@ class EntityMention(_Part):
     text: NonEmptyStr
     start: Offset
     end: Offset
+    sentiment: EntitySentiment | None = Field(
+        default=None,
+        description="The mention's sentiment (its Entity.sentiment): how its sentence portrays "
+        "the entity; None without an entity-sentiment enricher and before schema version 4.",
+    )
 
 
 class EntityMentioned(Event):
@@ -276,6 +301,14 @@ class EntityMentioned(Event):
         "display_name); None without the entity-links enricher and before schema version 3.",
     )
     mentions: tuple[EntityMention, ...] = Field(min_length=1)
+    sentiment: EntitySentiment | None = Field(
+        default=None,
+        description="How the article portrays the entity, over the mentions that have a "
+        "sentiment: score the mean of their scores; label the most common of their labels, a "
+        "tie going to the label of the mean score's sign (else neutral), and neutral where the "
+        "mean score's sign contradicts it. None when no mention has one (no entity-sentiment "
+        "enricher, events before schema version 4).",
+    )
     language: Annotated[str, Field(min_length=2, max_length=8)]
     published: AwareDatetime | None = None
     provenance: tuple[EnricherInfo, ...] = Field(min_length=1)
@@ -326,7 +359,10 @@ class EntityTrending(Event):
     mentions: Annotated[int, Field(ge=1)] = Field(description="Mentions in the window.")
     articles: Annotated[int, Field(ge=1)] = Field(description="Articles mentioning it.")
     avg_sentiment: Score = Field(
-        description="Mean document sentiment score of those articles, in [-1, 1]."
+        description="Mean, over those articles, of the sentiment toward the entity in each (the "
+        "score of its mentions' aggregate there, as EntityMentioned.sentiment); for an article "
+        "whose mentions carry no sentiment (no entity-sentiment enricher, events before schema "
+        "version 4), its document sentiment score instead. In [-1, 1]."
     )
     updated_at: AwareDatetime
 

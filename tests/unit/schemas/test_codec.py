@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from schemas import (
     ArticleEnriched,
@@ -35,6 +36,7 @@ from schemas.events import (
     Entity,
     EntityLabel,
     EntityMention,
+    EntitySentiment,
     FileOrigin,
     Language,
     Quote,
@@ -91,6 +93,7 @@ def _samples() -> list[Event]:
                     canonical="Mark Rutte",
                     entity_id="per/mark-rutte",
                     display_name="Mark Rutte",
+                    sentiment=EntitySentiment(label=SentimentLabel.POSITIVE, score=0.625),
                 ),
                 Entity(
                     text="Nederlandse",
@@ -102,7 +105,12 @@ def _samples() -> list[Event]:
                     related_id="loc/netherlands",
                 ),
                 Entity(
-                    text="Brussel", label=EntityLabel.LOC, start=51, end=58, canonical="Brussel"
+                    text="Brussel",
+                    label=EntityLabel.LOC,
+                    start=51,
+                    end=58,
+                    canonical="Brussel",
+                    sentiment=EntitySentiment(label=SentimentLabel.NEGATIVE, score=-0.5),
                 ),
             ),
             quotes=(
@@ -130,7 +138,15 @@ def _samples() -> list[Event]:
             event_id="m1",
             article_id="a1",
             **RUTTE,
-            mentions=(EntityMention(text="Rutte", start=0, end=5),),
+            mentions=(
+                EntityMention(
+                    text="Rutte",
+                    start=0,
+                    end=5,
+                    sentiment=EntitySentiment(label=SentimentLabel.POSITIVE, score=0.625),
+                ),
+            ),
+            sentiment=EntitySentiment(label=SentimentLabel.POSITIVE, score=0.625),
             language="nl",
             published=AT,
             provenance=PROVENANCE,
@@ -268,7 +284,7 @@ def test_a_version_2_enriched_article_is_still_read() -> None:
     assert enriched.entities
     raw = orjson.loads(encode(enriched))
     for entity in raw["entities"]:
-        del entity["display_name"], entity["related_id"]
+        del entity["display_name"], entity["related_id"], entity["sentiment"]
     raw["schema_version"] = 2
 
     decoded = decode(orjson.dumps(raw), ArticleEnriched)
@@ -276,6 +292,51 @@ def test_a_version_2_enriched_article_is_still_read() -> None:
     assert decoded.schema_version == 2
     assert [e.entity_id for e in decoded.entities] == [e.entity_id for e in enriched.entities]
     assert all(e.display_name is None and e.related_id is None for e in decoded.entities)
+
+
+def test_version_3_entity_events_are_still_read_without_sentiment() -> None:
+    """Version 4 added sentiment toward each entity (Entity, EntityMention, EntityMentioned);
+    events written before read as ones without it: None, not neutral."""
+    enriched, mentioned = SAMPLES[1], SAMPLES[2]
+    assert isinstance(enriched, ArticleEnriched)
+    assert isinstance(mentioned, EntityMentioned)
+    assert any(e.sentiment is not None for e in enriched.entities)
+    assert mentioned.sentiment is not None
+    old_enriched = orjson.loads(encode(enriched))
+    for entity in old_enriched["entities"]:
+        del entity["sentiment"]
+    old_mentioned = orjson.loads(encode(mentioned))
+    del old_mentioned["sentiment"]
+    for mention in old_mentioned["mentions"]:
+        del mention["sentiment"]
+    for raw in (old_enriched, old_mentioned):
+        raw["schema_version"] = 3
+
+    decoded = decode(orjson.dumps(old_enriched), ArticleEnriched)
+    decoded_mentioned = decode(orjson.dumps(old_mentioned), EntityMentioned)
+
+    assert (decoded.schema_version, decoded_mentioned.schema_version) == (3, 3)
+    assert all(e.sentiment is None for e in decoded.entities)
+    assert decoded.model_dump(exclude={"schema_version", "entities"}) == enriched.model_dump(
+        exclude={"schema_version", "entities"}
+    )
+    assert [e.model_copy(update={"sentiment": None}) for e in enriched.entities] == list(
+        decoded.entities
+    )
+    assert decoded_mentioned.sentiment is None
+    assert [m.sentiment for m in decoded_mentioned.mentions] == [None]
+
+
+def test_entity_sentiment_is_a_score_in_minus_one_to_one_with_a_label() -> None:
+    with pytest.raises(ValidationError):
+        EntitySentiment(label=SentimentLabel.POSITIVE, score=1.5)
+    with pytest.raises(ValidationError):
+        EntitySentiment.model_validate({"label": "glad", "score": 0.5})
+    raw = orjson.loads(encode(SAMPLES[2]))
+    raw["sentiment"]["extra"] = 1
+    with pytest.raises(DecodeError) as raised:
+        decode(orjson.dumps(raw), EntityMentioned)
+    assert raised.value.reason == "invalid-event"
 
 
 def test_a_version_this_code_does_not_know_is_refused() -> None:
