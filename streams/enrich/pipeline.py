@@ -26,6 +26,7 @@ from schemas import (
 from schemas.events import utc_now
 from schemas.ids import event_id
 from streams.enrich.base import Document, Enricher
+from streams.entity_sentiment import entity_sentiment
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,11 @@ class Pipeline:
 
 
 def entity_events(enriched: ArticleEnriched) -> list[EntityMentioned]:
-    """One ``EntityMentioned`` per (canonical name, label) of an article, mentions in text order."""
+    """One ``EntityMentioned`` per (canonical name, label) of an article, mentions in text order.
+
+    Each mention keeps its entity's sentiment; the event's ``sentiment`` is their aggregate
+    (``streams.entity_sentiment``), None where no mention has one (events before schema
+    version 4, or no entity-sentiment enricher ran)."""
     groups: dict[tuple[str, str], list[Entity]] = defaultdict(list)
     for entity in enriched.entities:
         groups[(entity.canonical, entity.label.value)].append(entity)
@@ -160,8 +165,10 @@ def entity_events(enriched: ArticleEnriched) -> list[EntityMentioned]:
                 entity_id=mentions[0].entity_id,
                 display_name=mentions[0].display_name,
                 mentions=tuple(
-                    EntityMention(text=m.text, start=m.start, end=m.end) for m in mentions
+                    EntityMention(text=m.text, start=m.start, end=m.end, sentiment=m.sentiment)
+                    for m in mentions
                 ),
+                sentiment=entity_sentiment(m.sentiment for m in mentions),
                 language=enriched.language.code,
                 published=enriched.published,
                 provenance=enriched.provenance,

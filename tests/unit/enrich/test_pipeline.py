@@ -1,14 +1,17 @@
 """The pipeline's one-at-a-time fallback: a batch that fails is retried article by article,
-so one bad article dead-letters alone and the others are enriched as usual."""
+so one bad article dead-letters alone and the others are enriched as usual; and the
+``EntityMentioned`` events built from an enriched article, with the sentiment toward each
+entity."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schemas import ArticleEnriched, ArticleIngested, Language
+from schemas import ArticleEnriched, ArticleIngested, EntitySentiment, Language, SentimentLabel
 from streams.enrich.base import Document, Enricher, EnricherError
-from streams.enrich.pipeline import EnrichmentFailure, Pipeline
+from streams.enrich.pipeline import EnrichmentFailure, Pipeline, entity_events
 from streams.sources.parse import ParsedArticle, parse_article
+from tests.support.entity_sentiment import BLAMED, PRAISED, as_version_3, with_entity_sentiment
 
 
 def article(body: str) -> ArticleIngested:
@@ -87,3 +90,49 @@ def test_a_batch_that_succeeds_is_not_retried() -> None:
     assert first.batches == [2]
     assert first.singles == 0
     assert all(isinstance(r, ArticleEnriched) for r in results)
+
+
+def test_entity_events_carry_each_entity_s_own_sentiment() -> None:
+    """Ajax praised and Feyenoord blamed in one (mildly positive) article: their events say so
+    with opposite aggregates, whatever the document's score."""
+    enriched = with_entity_sentiment(document_score=0.25)
+
+    events = {e.canonical: e for e in entity_events(enriched)}
+
+    ajax, feyenoord = events["Ajax"], events["Feyenoord"]
+    assert [m.sentiment for m in ajax.mentions] == list(PRAISED)
+    assert [m.sentiment for m in feyenoord.mentions] == list(BLAMED)
+    assert ajax.sentiment == EntitySentiment(label=SentimentLabel.POSITIVE, score=0.625)
+    assert feyenoord.sentiment == EntitySentiment(label=SentimentLabel.NEGATIVE, score=-0.625)
+    assert ajax.schema_version == feyenoord.schema_version == 4
+
+
+def test_entity_events_of_a_version_3_article_have_no_sentiment() -> None:
+    """An article enriched before schema version 4 (a replay of an old enriched topic) gives
+    events without sentiment: None, not the document's or the sentences' score."""
+    old = as_version_3(with_entity_sentiment(document_score=0.25))
+
+    events = entity_events(old)
+
+    assert [e.canonical for e in events] == ["Ajax", "Feyenoord"]
+    assert all(e.sentiment is None for e in events)
+    assert all(m.sentiment is None for e in events for m in e.mentions)
+
+
+def test_mentions_without_sentiment_leave_the_aggregate_to_the_others() -> None:
+    partial = with_entity_sentiment(
+        sentiments={"Ajax": (None, PRAISED[1]), "Feyenoord": (None, None)}
+    )
+
+    events = {e.canonical: e for e in entity_events(partial)}
+
+    assert events["Ajax"].sentiment == PRAISED[1]
+    assert [m.sentiment for m in events["Ajax"].mentions] == [None, PRAISED[1]]
+    assert events["Feyenoord"].sentiment is None
+
+
+def test_the_entity_event_ids_do_not_depend_on_sentiment() -> None:
+    """Sinks upsert on event ids: the same derivation keeps its ids."""
+    scored = with_entity_sentiment()
+    plain = as_version_3(scored)
+    assert [e.event_id for e in entity_events(plain)] == [e.event_id for e in entity_events(scored)]
