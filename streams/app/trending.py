@@ -11,7 +11,10 @@ Data flow (all inside the worker, all changelog-backed, so a restarted worker re
 2. The ``entity-trends`` agent reads those records and adds them to a windowed table keyed by
    entity: tumbling windows of ``trending_window_seconds`` (default 1 h). Each value is
    ``[mentions, articles, sentiment_sum, label, name]``; the average sentiment is
-   ``sentiment_sum / articles`` (document sentiment of the articles that mention the entity).
+   ``sentiment_sum / articles``: the mean over those articles of the sentiment toward the
+   entity in each (``streams.entity_sentiment`` over its mentions there), or, for an article
+   whose mentions carry none (enriched before schema version 4, or without an entity-sentiment
+   enricher), of its document score.
    The hopping 24 h window, advancing by the same step, is not stored: its figures are the sum
    of the 24 h of tumbling windows it covers (:class:`TrendTables`). After each update the agent
    publishes an :class:`~schemas.EntityTrending` event per window (tumbling and 24 h) to
@@ -20,6 +23,11 @@ Data flow (all inside the worker, all changelog-backed, so a restarted worker re
 Window time is the article's ``ingested_at`` (when the watcher read it), not ``published``:
 "trending" is about what arrives now, and the time travels in the event, so a replay of the
 raw topic puts every article in the window it was first counted in.
+
+Schema version 4 changed what is summed, not how it is stored: the mention record's ``score``
+and the window value keep their form, so tables recovered from changelogs written before, and
+mention records of an older worker, still read; their windows hold document scores, as the
+fallback above gives for old articles, until they expire.
 
 Delivery is Faust's at-least-once: a crash after a table update and before the offset commit
 counts that article again when it is redelivered (the published events then carry the new
@@ -39,9 +47,17 @@ from typing import Any, Final
 
 import orjson
 
-from schemas import ArticleEnriched, DecodeError, EntityTrending, TrendWindowKind, decode
+from schemas import (
+    ArticleEnriched,
+    DecodeError,
+    EntitySentiment,
+    EntityTrending,
+    TrendWindowKind,
+    decode,
+)
 from schemas.events import utc_now
 from schemas.ids import event_id
+from streams.entity_sentiment import entity_sentiment
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +123,8 @@ class Mention:
 
     ``entity_id`` is the key everything is counted under (the entity-links id, so "VS" and
     "Verenigde Staten" count as one; the canonical name when an entity has no id);
-    ``canonical`` is the name the views show.
+    ``canonical`` is the name the views show; ``score`` the sentiment toward the entity in the
+    article (see :func:`mentions_of`).
     """
 
     canonical: str
@@ -153,20 +170,29 @@ def mentions_of(article: ArticleEnriched) -> list[Mention]:
     """One :class:`Mention` per entity (id) of ``article``, in first-mention order; the name
     shown is the entity's display name (the id's name in the article's language, so
     "Verenigde Staten" rather than a first-seen "VS"), or, in events linked before display
-    names, the canonical name of its first mention."""
+    names, the canonical name of its first mention.
+
+    The score is the sentiment toward the entity in the article: the aggregate of the
+    sentiments of all its mentions counted under the key (``streams.entity_sentiment``); where
+    none has one (events before schema version 4, no entity-sentiment enricher), the article's
+    document score, so a replay of old events counts as it did."""
     counts: dict[str, int] = {}
     firsts: dict[str, tuple[str, str]] = {}
+    sentiments: dict[str, list[EntitySentiment | None]] = {}
     for entity in article.entities:
         key = entity.entity_id or entity.canonical
         counts[key] = counts.get(key, 0) + 1
         firsts.setdefault(key, (entity.shown_name, entity.label.value))
+        sentiments.setdefault(key, []).append(entity.sentiment)
     at = article.ingested_at.timestamp()
-    return [
-        Mention(
-            firsts[key][0], firsts[key][1], n, article.sentiment.score, at, article.article_id, key
+    mentions = []
+    for key, n in counts.items():
+        own = entity_sentiment(sentiments[key])
+        score = article.sentiment.score if own is None else own.score
+        mentions.append(
+            Mention(firsts[key][0], firsts[key][1], n, score, at, article.article_id, key)
         )
-        for key, n in counts.items()
-    ]
+    return mentions
 
 
 def add_mention(old: list[Any] | None, mention: Mention) -> list[Any]:

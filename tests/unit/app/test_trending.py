@@ -15,6 +15,7 @@ from schemas import (
     EnricherInfo,
     Entity,
     EntityLabel,
+    EntitySentiment,
     EntityTrending,
     Language,
     Sentiment,
@@ -38,6 +39,7 @@ from streams.app.trending import (
 from streams.config import Settings
 from streams.enrich.base import Document
 from streams.enrich.entity_links import AliasTable, EntityLinker
+from tests.support.entity_sentiment import as_version_3, with_entity_sentiment
 
 NOW = 1_700_000_123.5
 
@@ -214,6 +216,75 @@ def test_tables_count_mentions_articles_and_mean_sentiment() -> None:
     assert (event.window_end - event.window_start).total_seconds() == 86400
     assert event.window_start.timestamp() <= NOW < event.window_end.timestamp()
     assert (event.mentions, event.articles) == (4, 2)
+
+
+def test_avg_sentiment_is_the_sentiment_toward_each_entity_not_the_document_s() -> None:
+    """Ajax praised and Feyenoord blamed in the same mildly positive articles: their trending
+    sentiment has opposite signs, and neither is the document score."""
+    trends = TrendTables(window_specs(3600), FakeTable())
+    published: dict[str, EntityTrending] = {}
+    for n, ajax in enumerate((0.5, 0.75)):
+        praised = EntitySentiment(label=SentimentLabel.POSITIVE, score=ajax)
+        blamed = EntitySentiment(label=SentimentLabel.NEGATIVE, score=-ajax)
+        article = with_entity_sentiment(
+            f"match-{n}",
+            sentiments={"Ajax": (praised, praised), "Feyenoord": (blamed, blamed)},
+            document_score=0.25,
+            ingested_at=datetime.fromtimestamp(NOW, UTC),
+        )
+        for mention in mentions_of(article):
+            assert mention.score == (ajax if mention.key == "org/ajax" else -ajax)
+            for name, update in trends.add(mention).items():
+                if name == "1h":
+                    published[mention.key] = trending_event(
+                        mention.key, trends.specs[name], *update
+                    )
+
+    rows = {row["entity_id"]: row for row in trends.top("1h", 10, NOW)}
+    assert rows["org/ajax"]["avg_sentiment"] == pytest.approx(0.625)
+    assert rows["org/feyenoord"]["avg_sentiment"] == pytest.approx(-0.625)
+    assert published["org/ajax"].avg_sentiment == pytest.approx(0.625)
+    assert published["org/feyenoord"].avg_sentiment == pytest.approx(-0.625)
+    assert (published["org/ajax"].articles, published["org/ajax"].mentions) == (2, 4)
+
+
+def test_articles_without_entity_sentiment_count_their_document_score() -> None:
+    """Replaying events enriched before schema version 4 gives the figures it always gave; a
+    window holding old and new articles averages each article's own value."""
+    at = datetime.fromtimestamp(NOW, UTC)
+    old = as_version_3(with_entity_sentiment("old", document_score=0.25, ingested_at=at))
+    assert {m.key: m.score for m in mentions_of(old)} == {
+        "org/ajax": 0.25,
+        "org/feyenoord": 0.25,
+    }
+    trends = TrendTables(window_specs(3600), FakeTable())
+    for article in (old, with_entity_sentiment("new", document_score=0.25, ingested_at=at)):
+        for mention in mentions_of(article):
+            trends.add(mention)
+    rows = {row["entity_id"]: row["avg_sentiment"] for row in trends.top("24h", 10, NOW)}
+    assert rows == {
+        "org/ajax": pytest.approx((0.25 + 0.625) / 2),
+        "org/feyenoord": pytest.approx((0.25 - 0.625) / 2),
+    }
+    found = trends.entity("Feyenoord", NOW)
+    assert found is not None
+    assert found["windows"]["1h"]["avg_sentiment"] == pytest.approx((0.25 - 0.625) / 2)
+
+
+def test_the_sentiment_of_an_entity_spans_all_its_names_in_the_article() -> None:
+    """Trending counts per entity id: "VS" and "Verenigde Staten" in one article are one
+    entity, whose sentiment is the aggregate over the mentions of both names."""
+    body = "De VS dreigen. Verenigde Staten en VS schikken."
+    names = {"VS": ("loc/united-states", EntityLabel.LOC)}
+    names |= {"Verenigde Staten": ("loc/united-states", EntityLabel.LOC)}
+    neg = EntitySentiment(label=SentimentLabel.NEGATIVE, score=-0.6)
+    pos = EntitySentiment(label=SentimentLabel.POSITIVE, score=0.3)
+    article = with_entity_sentiment(
+        body=body, names=names, sentiments={"VS": (neg, pos), "Verenigde Staten": (pos,)}
+    )
+    [mention] = mentions_of(article)
+    assert (mention.key, mention.mentions) == ("loc/united-states", 3)
+    assert mention.score == pytest.approx(0.0)
 
 
 def test_24h_figures_are_those_of_every_mention_in_the_last_day() -> None:
