@@ -15,9 +15,13 @@ version of each source file; computed when read, so the arrival order of version
 matter.
 
 ``entity_mentions``: one row per mention (article, ``entity_id``, canonical name, label, surface
-text, offsets, the sentiment of the sentence it stands in, and ``display_name``: the name shown
-for the id in the article's language, from the entity linker, NULL without one), replaced with
-its article.
+text, offsets, ``sentence_sentiment``: the score of the sentence it stands in, ``display_name``:
+the name shown for the id in the article's language, from the entity linker, NULL without one,
+and ``sentiment_label``/``sentiment_score``: the sentiment toward the entity in that mention,
+``Entity.sentiment``, NULL for events without it: before schema version 4 or without an
+entity-sentiment enricher), replaced with its article. The sentiment toward an entity in a
+stored article is ``coalesce(sentiment_score, sentence_sentiment)`` where old rows must count
+too.
 
 ``entities``: one row per ``entity_id`` ("Michael P" and "Michael P.", "Verenigde Naties" and
 "United Nations" are one row when the linker gives them one id), with the name and label most
@@ -34,7 +38,9 @@ offsets, ``speaker``, ``speaker_id``), replaced with its article.
 
 ``schema_migrations``: one row per applied migration. Version 2 upgrades a version-1 schema in
 place, filling what it adds from the ``event`` column of the stored articles; version 3 adds
-``entity_mentions.display_name`` the same way and renames the stored entities by it.
+``entity_mentions.display_name`` the same way and renames the stored entities by it; version 4
+adds ``entity_mentions.sentiment_label`` and ``sentiment_score`` (NULL in the rows stored before,
+whose events have no entity sentiment).
 
 Durability and idempotency: each ``write`` is one transaction, committed before it returns
 (the connection is in autocommit mode otherwise, so reads hold no snapshot between calls);
@@ -101,8 +107,8 @@ _UPSERT_ARTICLE: Final = """
 _INSERT_MENTION: Final = """
     INSERT INTO entity_mentions (
         article_id, entity_id, canonical, label, text, start_offset, end_offset,
-        sentence_sentiment, display_name
-    ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        sentence_sentiment, display_name, sentiment_label, sentiment_score
+    ) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT DO NOTHING
 """
 
@@ -376,9 +382,12 @@ def _article_row(event: ArticleEnriched) -> dict[str, Any]:
     }
 
 
-def _mention_rows(
-    event: ArticleEnriched,
-) -> list[tuple[str, str | None, str, str, str, int, int, float | None, str | None]]:
+_MentionRow = tuple[
+    str, str | None, str, str, str, int, int, float | None, str | None, str | None, float | None
+]
+
+
+def _mention_rows(event: ArticleEnriched) -> list[_MentionRow]:
     sentences = event.sentiment.sentences
     return [
         (
@@ -391,6 +400,8 @@ def _mention_rows(
             e.end,
             _sentence_score(sentences, e.start),
             e.display_name if e.entity_id is not None else None,
+            None if e.sentiment is None else e.sentiment.label.value,
+            None if e.sentiment is None else e.sentiment.score,
         )
         for e in event.entities
     ]

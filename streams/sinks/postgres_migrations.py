@@ -190,5 +190,14 @@ MIGRATIONS: Final[tuple[str, ...]] = (
      AND n.key_canonical IS NOT DISTINCT FROM t.key_canonical
      AND n.key_label IS NOT DISTINCT FROM t.key_label;
     """,
+    # v4: each mention's own sentiment (Entity.sentiment of schema-4 events: how its sentence
+    # portrays the entity), beside the score of the sentence it stands in. Nothing to fill:
+    # the stored events are of schema version 3 or older (code before this migration refuses
+    # version-4 events), so they have none and the columns stay NULL.
+    """
+    ALTER TABLE entity_mentions
+        ADD COLUMN sentiment_label TEXT,
+        ADD COLUMN sentiment_score DOUBLE PRECISION;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

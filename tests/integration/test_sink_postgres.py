@@ -22,10 +22,11 @@ from psycopg import sql
 
 from schemas import ArticleEnriched, EntityLabel
 from streams.cli.main import cli
-from streams.sinks import Sink, SinkError
+from streams.sinks import Sink, SinkError, WriteResult
 from streams.sinks.database import article_columns
 from streams.sinks.postgres import PostgresSink, SearchEntity
 from streams.sinks.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
+from tests.support.entity_sentiment import as_version_3, with_entity_sentiment
 from tests.support.sink_contract import (
     ALIASES,
     DUTCH,
@@ -155,7 +156,7 @@ class TestPostgresSink(DatabaseSinkContract):
         with again:
             pass
         versions = _rows(pg_sink.schema, "SELECT version FROM schema_migrations ORDER BY 1")
-        assert versions == [(1,), (2,), (3,)] == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+        assert versions == [(1,), (2,), (3,), (4,)] == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
     def test_a_newer_schema_is_refused(self, make_sink: SinkFactory, tmp_path: Path) -> None:
         sink = make_sink(tmp_path)
@@ -343,9 +344,12 @@ class TestPostgresSink(DatabaseSinkContract):
             conn.execute(
                 sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(pg_sink.schema))
             )
-            conn.execute("ALTER TABLE entity_mentions DROP COLUMN display_name")
+            conn.execute(
+                "ALTER TABLE entity_mentions DROP COLUMN display_name,"
+                " DROP COLUMN sentiment_label, DROP COLUMN sentiment_score"
+            )
             conn.execute("UPDATE entities SET canonical = 'United Nations' WHERE label = 'ORG'")
-            conn.execute("DELETE FROM schema_migrations WHERE version = 3")
+            conn.execute("DELETE FROM schema_migrations WHERE version >= 3")
 
         with make_sink(tmp_path):
             pass
@@ -362,6 +366,78 @@ class TestPostgresSink(DatabaseSinkContract):
             pg_sink.schema,
             "SELECT count(display_name), count(*) FROM entity_mentions",
         ) == [(6, 6)]
+
+    def test_mentions_keep_their_own_sentiment_beside_their_sentence_s(
+        self, pg_sink: PostgresSink
+    ) -> None:
+        """Ajax praised and Feyenoord blamed in a mildly positive article: each mention row has
+        its own sentiment, the sentence's score stays beside it, and a redelivery or an older
+        derivation changes nothing."""
+        event = with_entity_sentiment("m1", document_score=0.25)
+        pg_sink.write([event])
+        pg_sink.write([event])  # a redelivery
+        query = (
+            "SELECT text, start_offset, sentence_sentiment, sentiment_label, sentiment_score"
+            " FROM entity_mentions WHERE article_id = %s ORDER BY start_offset"
+        )
+        expected = [
+            (e.text, e.start, 0.25, e.sentiment.label.value, e.sentiment.score)
+            for e in event.entities
+            if e.sentiment is not None
+        ]
+        assert len(expected) == 4
+        assert _rows(pg_sink.schema, query, "m1") == expected
+        assert {r[0]: r[3] for r in expected} == {"Ajax": "positive", "Feyenoord": "negative"}
+        before = _rows(pg_sink.schema, "SELECT * FROM entity_mentions ORDER BY start_offset")
+
+        # Another derivation (later) of the same article, written by a version-3 enricher:
+        # its mentions replace the others, without sentiment; the sentence score stays.
+        old = as_version_3(with_entity_sentiment("m1", document_score=-0.5)).model_copy(
+            update={"event_id": "e-m1-v3", "enriched_at": event.enriched_at + timedelta(hours=1)}
+        )
+        assert pg_sink.write([old]) == WriteResult(updated=1)
+        assert _rows(pg_sink.schema, query, "m1") == [
+            (e.text, e.start, -0.5, None, None) for e in event.entities
+        ]
+        # The first derivation again: older, so nothing changes.
+        assert pg_sink.write([event]) == WriteResult(unchanged=1)
+        assert _rows(pg_sink.schema, query, "m1")[0][3:] == (None, None)
+        newest = event.model_copy(
+            update={"event_id": "e-m1-v4", "enriched_at": event.enriched_at + timedelta(hours=2)}
+        )
+        pg_sink.write([newest])
+        assert _rows(pg_sink.schema, "SELECT * FROM entity_mentions ORDER BY start_offset") == (
+            before
+        )
+
+    def test_a_version_3_database_gets_the_entity_sentiment_columns(
+        self, make_sink: SinkFactory, tmp_path: Path, pg_sink: PostgresSink
+    ) -> None:
+        pg_sink.write([make_event("a1")])
+        pg_sink.close()
+        with psycopg.connect(DSN, autocommit=True) as conn, conn.transaction():
+            # What the version-3 sink had stored of the same event.
+            conn.execute(
+                sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(pg_sink.schema))
+            )
+            conn.execute(
+                "ALTER TABLE entity_mentions DROP COLUMN sentiment_label,"
+                " DROP COLUMN sentiment_score"
+            )
+            conn.execute("DELETE FROM schema_migrations WHERE version = 4")
+
+        with make_sink(tmp_path) as upgraded:
+            assert _rows(
+                pg_sink.schema,
+                "SELECT count(*), count(sentiment_label), count(sentiment_score),"
+                " count(sentence_sentiment) FROM entity_mentions",
+            ) == [(6, 0, 0, 6)]
+            upgraded.write([with_entity_sentiment("m1")])
+            assert _rows(
+                pg_sink.schema,
+                "SELECT DISTINCT text, sentiment_label FROM entity_mentions"
+                " WHERE article_id = 'm1' ORDER BY 1",
+            ) == [("Ajax", "positive"), ("Feyenoord", "negative")]
 
     def test_sql_is_parameterised(self, pg_sink: PostgresSink) -> None:
         event = make_event("evil", title=INJECTION)
