@@ -1,6 +1,6 @@
 """A SQLite sink: one row per article (its newest derivation) and its entities, queryable.
 
-Schema (version 2, see ``MIGRATIONS``)
+Schema (version 3, see ``MIGRATIONS``)
 --------------------------------------
 ``articles``: one row per ``article_id`` with the event's fields flattened for queries, plus
 ``provenance`` (JSON array of ``{"name", "version"}``) and ``event`` (the canonical encoding of
@@ -19,7 +19,11 @@ entity without an id (enriched without the linker) has ``entity_id`` NULL and is
 shown for the id in the article's language (``Entity.display_name``: "Verenigde Staten" in a
 Dutch article that writes "VS"), where the event has one (schema version 3; rows of articles
 stored before keep the first mention's name until the article is written again, e.g. by
-``newsstream replay``).
+``newsstream replay``). ``sentiment_label`` and ``sentiment_score``: the sentiment toward the
+entity in the article, the aggregate of its mentions' ``Entity.sentiment`` by the rule of
+``streams.entity_sentiment`` (as ``EntityMentioned.sentiment``, over the mentions of this row);
+NULL where no mention has one (events before schema version 4, no entity-sentiment enricher),
+where the article's ``sentiment_score`` is what is known.
 
 ``quotes``: one row per quote of an article: ``position`` (its index in the event's ``quotes``,
 which are in text order), ``text``, ``start_offset``, ``end_offset``, ``speaker`` (canonical
@@ -35,7 +39,8 @@ an edit's event arrived before or after the version it supersedes.
 ``schema_version``: one row per applied migration (``version``, ``applied_at``). ``open()``
 applies missing migrations in one transaction and refuses a database of a newer version.
 Version 2 upgrades a version-1 database in place: its new columns and tables are filled from
-the ``event`` column of the rows already stored.
+the ``event`` column of the rows already stored. Version 3 adds the entities' sentiment
+columns, NULL in the rows stored before (their events have no entity sentiment).
 
 Durability, idempotency, threads
 --------------------------------
@@ -60,7 +65,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from schemas import ArticleEnriched, Entity
+from schemas import ArticleEnriched, Entity, EntitySentiment
+from streams.entity_sentiment import entity_sentiment
 from streams.sinks.base import SinkError, WriteResult
 from streams.sinks.database import (
     DatabaseSink,
@@ -216,6 +222,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         FROM articles a, json_each(a.event, '$.quotes') q
         """,
     ),
+    # v3: the sentiment toward each entity of an article (schema-4 events). Nothing to fill:
+    # the stored events are of schema version 3 or older (code before this migration refuses
+    # version-4 events), so they have none and the columns stay NULL.
+    (
+        "ALTER TABLE entities ADD COLUMN sentiment_label TEXT",
+        "ALTER TABLE entities ADD COLUMN sentiment_score REAL",
+    ),
 )
 """Schema migrations: statements of version ``i + 1`` at index ``i``. Append, never edit."""
 
@@ -262,8 +275,9 @@ WHERE excluded.event_id <> articles.event_id
 
 _INSERT_ENTITY: Final = """
 INSERT INTO entities (
-    article_id, entity_id, canonical, label, mentions, first_start, first_end, first_text
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    article_id, entity_id, canonical, label, mentions, first_start, first_end, first_text,
+    sentiment_label, sentiment_score
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _INSERT_QUOTE: Final = """
@@ -392,27 +406,36 @@ def _article_row(event: ArticleEnriched) -> dict[str, Any]:
     }
 
 
-def _entity_rows(
-    event: ArticleEnriched,
-) -> list[tuple[str, str | None, str, str, int, int, int, str]]:
-    """One row per entity (``entity_key``): its first mention, the number of mentions and
-    its name (the display name for a linked entity that has one)."""
+_EntityRow = tuple[str, str | None, str, str, int, int, int, str, str | None, float | None]
+
+
+def _entity_rows(event: ArticleEnriched) -> list[_EntityRow]:
+    """One row per entity (``entity_key``): its first mention, the number of mentions, its
+    name (the display name for a linked entity that has one) and the sentiment toward it
+    over its mentions (``streams.entity_sentiment``)."""
     first: dict[EntityKey, Entity] = {}
     mentions: Counter[EntityKey] = Counter()
+    sentiments: dict[EntityKey, list[EntitySentiment | None]] = {}
     for entity in sorted(event.entities, key=lambda e: (e.start, e.end)):
         key = entity_key(entity)
         first.setdefault(key, entity)
         mentions[key] += 1
-    return [
-        (
-            event.article_id,
-            e.entity_id,
-            e.shown_name,
-            e.label.value,
-            mentions[key],
-            e.start,
-            e.end,
-            e.text,
+        sentiments.setdefault(key, []).append(entity.sentiment)
+    rows: list[_EntityRow] = []
+    for key, e in first.items():
+        own = entity_sentiment(sentiments[key])
+        rows.append(
+            (
+                event.article_id,
+                e.entity_id,
+                e.shown_name,
+                e.label.value,
+                mentions[key],
+                e.start,
+                e.end,
+                e.text,
+                None if own is None else own.label.value,
+                None if own is None else own.score,
+            )
         )
-        for key, e in first.items()
-    ]
+    return rows

@@ -17,6 +17,7 @@ from schemas import ArticleEnriched, EntityLabel, encode
 from streams.sinks import Sink, SinkError, SqliteSink, WriteResult
 from streams.sinks.database import article_columns
 from streams.sinks.sqlite import MIGRATIONS, SCHEMA_VERSION, utc_text
+from tests.support.entity_sentiment import as_version_3, with_entity_sentiment
 from tests.support.sink_contract import (
     ALIASES,
     DUTCH,
@@ -104,7 +105,9 @@ class TestSqliteSink(FileSinkContract, DatabaseSinkContract):
 
     def test_schema_version_table_and_wal(self, sink: Sink, path: Path) -> None:
         versions = _rows(path, "SELECT version, applied_at FROM schema_version")
-        assert [version for version, _ in versions] == [1, 2] == list(range(1, SCHEMA_VERSION + 1))
+        assert (
+            [version for version, _ in versions] == [1, 2, 3] == list(range(1, SCHEMA_VERSION + 1))
+        )
         assert versions[0][1].endswith("Z")
         assert _rows(path, "PRAGMA journal_mode") == [("wal",)]
         tables = {name for (name,) in _rows(path, "SELECT name FROM sqlite_master")}
@@ -116,7 +119,7 @@ class TestSqliteSink(FileSinkContract, DatabaseSinkContract):
         for _ in range(3):
             with make_sink(tmp_path):
                 pass
-        assert _rows(path, "SELECT version FROM schema_version") == [(1,), (2,)]
+        assert _rows(path, "SELECT version FROM schema_version") == [(1,), (2,), (3,)]
 
     def test_a_newer_schema_is_refused(
         self, make_sink: SinkFactory, tmp_path: Path, path: Path
@@ -244,6 +247,56 @@ class TestSqliteSink(FileSinkContract, DatabaseSinkContract):
         ]
         assert _rows(path, "SELECT entity_count FROM articles") == [(5,)]
 
+    def test_entities_carry_the_sentiment_toward_them_in_the_article(
+        self, sink: Sink, path: Path
+    ) -> None:
+        """Ajax praised and Feyenoord blamed in a mildly positive article: each entity row has
+        the aggregate of its own mentions, opposite for the two; a redelivery changes nothing,
+        a later derivation without entity sentiment (a version-3 event) leaves NULL."""
+        event = with_entity_sentiment("m1", document_score=0.25)
+        query = (
+            "SELECT canonical, mentions, sentiment_label, sentiment_score FROM entities"
+            " WHERE article_id = 'm1' ORDER BY first_start"
+        )
+        sink.write([event])
+        assert _rows(path, query) == [
+            ("Ajax", 2, "positive", pytest.approx(0.625)),
+            ("Feyenoord", 2, "negative", pytest.approx(-0.625)),
+        ]
+        state = self.stored_state(sink)
+        assert sink.write([event]) == WriteResult(unchanged=1)
+        assert self.stored_state(sink) == state
+
+        old = as_version_3(with_entity_sentiment("m1", document_score=0.25)).model_copy(
+            update={"event_id": "e-m1-v3", "enriched_at": event.enriched_at + timedelta(hours=1)}
+        )
+        assert sink.write([old]) == WriteResult(updated=1)
+        assert _rows(path, query) == [("Ajax", 2, None, None), ("Feyenoord", 2, None, None)]
+        assert _rows(path, "SELECT sentiment_score FROM articles") == [(0.25,)]
+
+    def test_a_version_2_file_gets_the_entity_sentiment_columns(
+        self, make_sink: SinkFactory, tmp_path: Path, path: Path
+    ) -> None:
+        with make_sink(tmp_path) as sink:
+            sink.write([make_event("a1")])
+        with _connect(path) as conn:
+            # What the version-2 sink had stored of the same event.
+            conn.execute("ALTER TABLE entities DROP COLUMN sentiment_label")
+            conn.execute("ALTER TABLE entities DROP COLUMN sentiment_score")
+            conn.execute("DELETE FROM schema_version WHERE version = 3")
+
+        with make_sink(tmp_path) as sink:
+            assert _rows(
+                path,
+                "SELECT count(*), count(sentiment_label), count(sentiment_score) FROM entities",
+            ) == [(4, 0, 0)]
+            sink.write([with_entity_sentiment("m1")])
+        assert _rows(
+            path,
+            "SELECT canonical, sentiment_label FROM entities WHERE article_id = 'm1'"
+            " ORDER BY first_start",
+        ) == [("Ajax", "positive"), ("Feyenoord", "negative")]
+
     def test_a_version_1_file_is_upgraded_once_and_recorded(
         self, make_sink: SinkFactory, tmp_path: Path, path: Path
     ) -> None:
@@ -251,7 +304,11 @@ class TestSqliteSink(FileSinkContract, DatabaseSinkContract):
         _write_version_1(path, events)
         with make_sink(tmp_path) as sink:
             assert sink.count() == 2
-        assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+        assert _rows(path, "SELECT version FROM schema_version ORDER BY version") == [
+            (1,),
+            (2,),
+            (3,),
+        ]
         assert _rows(path, "SELECT article_id, story_id, supersedes FROM current_articles") == [
             ("a2", None, "a1")
         ]
