@@ -7,18 +7,24 @@ headless chromium (driven by Selenium through /usr/bin/chromedriver); screenshot
 to ``docs/dashboard.png`` (the README's picture).
 
 Tests run in file order: the seed dashboard first, then an article with markup in its text,
-then the worker restart (the tables must come back from their changelogs).
+then the worker restart (the tables must come back from their changelogs). The last test shows
+the sentiment toward each entity, which no shipped model makes yet: it serves the worker's
+views from tables filled with hand-built events, without a broker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +32,19 @@ import jsonschema
 import orjson
 import psutil
 import pytest
+from aiohttp.test_utils import TestServer
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from schemas import ArticleEnriched
+from streams.app.factory import NewsApp
+from streams.app.metrics import WorkerMetrics
+from streams.app.trending import RecentArticles, TrendTables, mentions_of, window_specs
+from streams.app.views import install_views
+from tests.support.entity_sentiment import as_version_3, with_entity_sentiment
 from tests.support.processes import REPO, SAMPLES, Stack, wait_until
 
 pytestmark = pytest.mark.integration
@@ -317,3 +330,88 @@ def test_tables_survive_a_worker_restart(stack: Stack, seeds: object) -> None:
     assert get(stack, "/articles?limit=200")[1]["articles"] == articles_before
     _, health = get(stack, "/health")
     assert health["total_lag"] == 0
+
+
+@pytest.fixture
+def hand_fed_views() -> Iterator[tuple[str, list[ArticleEnriched]]]:
+    """The worker's views (dashboard included) on 127.0.0.1, served from a thread of their own
+    out of tables holding two hand-built articles: one with sentiment toward its entities (Ajax
+    praised, Feyenoord blamed, document +0.25), the same match as a version-3 writer made it
+    (no entity sentiment: its document score counts). Yields the base URL and the articles."""
+    at = datetime.fromtimestamp(time.time(), UTC)
+    articles = [
+        with_entity_sentiment("match-new", document_score=0.25, ingested_at=at),
+        as_version_3(with_entity_sentiment("match-old", document_score=0.25, ingested_at=at)),
+    ]
+    app = NewsApp("dashboard-sentiment", broker="kafka://127.0.0.1:1")
+    trends = TrendTables(window_specs(3600), {})
+    recent = RecentArticles({}, per_partition=10)
+    for article in articles:
+        for mention in mentions_of(article):
+            trends.add(mention)
+        recent.add(0, article.article_id, article.model_dump(mode="json"))
+    install_views(app, trends, recent, WorkerMetrics(), None, set())
+    loop = asyncio.new_event_loop()
+    server = TestServer(app.web.web_app, host="127.0.0.1", loop=loop)
+    loop.run_until_complete(server.start_server())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield str(server.make_url("")).rstrip("/"), articles
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+        loop.run_until_complete(server.close())
+        loop.close()
+
+
+def test_the_dashboard_shows_the_sentiment_toward_each_entity(
+    hand_fed_views: tuple[str, list[ArticleEnriched]], browser: webdriver.Chrome
+) -> None:
+    base, (new, old) = hand_fed_views
+    browser.get(base + "/")
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.body.dataset.loaded === 'true'")
+    )
+
+    card = browser.find_element(By.CSS_SELECTOR, f"article[data-article-id='{new.article_id}']")
+    marks = card.find_elements(By.CSS_SELECTOR, ".body mark.ent")
+    assert [(m.get_attribute("textContent"), m.get_attribute("data-sentiment")) for m in marks] == [
+        ("Ajax", "positive"),
+        ("Feyenoord", "negative"),
+        ("Ajax", "positive"),
+        ("Feyenoord", "negative"),
+    ]
+    assert [m.get_attribute("title") for m in marks[:2]] == [
+        "ORG: Ajax · portrayed positive (+0.75)",
+        "ORG: Feyenoord · portrayed negative (-0.50)",
+    ]
+    # The underline tint shows; the article's own bar is still the document's sentiment.
+    assert marks[0].value_of_css_property("box-shadow") != "none"
+    fill = card.find_element(By.CSS_SELECTOR, ".sentiment .fill")
+    assert float(fill.get_attribute("data-score") or "nan") == pytest.approx(0.25)
+
+    # An article written before schema version 4 shows no entity sentiment at all.
+    card = browser.find_element(By.CSS_SELECTOR, f"article[data-article-id='{old.article_id}']")
+    for mark in card.find_elements(By.CSS_SELECTOR, ".body mark.ent"):
+        assert mark.get_attribute("data-sentiment") is None
+        assert "portrayed" not in (mark.get_attribute("title") or "")
+        assert mark.value_of_css_property("box-shadow") == "none"
+
+    # Trending: each entity's own sentiment (the old article counts its document score):
+    # Ajax (0.625 + 0.25) / 2, Feyenoord (-0.625 + 0.25) / 2, signed beside the bar.
+    rows = {
+        g.get_attribute("data-entity"): g
+        for g in browser.find_elements(By.CSS_SELECTOR, "#chart g.row")
+    }
+    assert set(rows) == {"Ajax", "Feyenoord"}
+    assert rows["Ajax"].get_attribute("data-sentiment") == "positive"
+    assert rows["Feyenoord"].get_attribute("data-sentiment") == "negative"
+    assert rows["Ajax"].find_element(By.CSS_SELECTOR, "text.tone").text == "+0.44"
+    assert rows["Feyenoord"].find_element(By.CSS_SELECTOR, "text.tone").text == "-0.19"
+    assert "mean sentiment toward it -0.19" in (
+        rows["Feyenoord"].find_element(By.CSS_SELECTOR, "rect title").get_attribute("textContent")
+        or ""
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "dashboard-entity-sentiment.png"))

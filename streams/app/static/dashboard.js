@@ -5,6 +5,7 @@
 const POLL_MS = 2000;
 const SVG = "http://www.w3.org/2000/svg";
 const LABELS = new Set(["PER", "LOC", "ORG", "MISC"]);
+const SENTIMENTS = new Set(["negative", "neutral", "positive"]);
 let currentWindow = null;
 let shownChart = "";
 let shownArticles = null; // ids and event ids on screen: unchanged lists are not redrawn
@@ -23,6 +24,19 @@ function svg(tag, attrs, text) {
   return node;
 }
 
+function signed(score) {
+  return `${score >= 0 ? "+" : ""}${score.toFixed(2)}`;
+}
+
+// The sentiment toward an entity (schema 4's Entity.sentiment), or null: older events and
+// pipelines without an entity-sentiment model have none, and none is shown.
+function entitySentiment(sentiment) {
+  if (!sentiment || !SENTIMENTS.has(sentiment.label)) return null;
+  const score = Number(sentiment.score);
+  if (!Number.isFinite(score)) return null;
+  return { label: sentiment.label, score: Math.max(-1, Math.min(1, score)) };
+}
+
 async function getJSON(url) {
   const response = await fetch(url, { cache: "no-store" });
   return { status: response.status, body: await response.json() };
@@ -38,9 +52,14 @@ function highlighted(body, entities) {
     if (e.start < at || e.end > chars.length) continue; // overlapping or out of range
     if (e.start > at) fragment.append(chars.slice(at, e.start).join(""));
     const label = LABELS.has(e.label) ? e.label : "MISC";
-    const mark = el("mark", { class: `ent ent-${label}`, "data-label": label,
-      title: `${label}: ${e.canonical}` }, chars.slice(e.start, e.end).join(""));
-    fragment.append(mark);
+    const toward = entitySentiment(e.sentiment);
+    const attrs = { class: `ent ent-${label}`, "data-label": label,
+      title: `${label}: ${e.canonical}` };
+    if (toward) {
+      attrs["data-sentiment"] = toward.label;
+      attrs.title += ` · portrayed ${toward.label} (${signed(toward.score)})`;
+    }
+    fragment.append(el("mark", attrs, chars.slice(e.start, e.end).join("")));
     at = e.end;
   }
   if (at < chars.length) fragment.append(chars.slice(at).join(""));
@@ -57,7 +76,7 @@ function sentimentBar(sentiment) {
   fill.style.width = `${width}%`;
   fill.style.left = score >= 0 ? "50%" : `${50 - width}%`;
   bar.append(fill);
-  wrap.append(bar, el("span", {}, `${sentiment.label} (${score >= 0 ? "+" : ""}${score.toFixed(2)})`));
+  wrap.append(bar, el("span", {}, `${sentiment.label} (${signed(score)})`));
   return wrap;
 }
 
@@ -109,13 +128,15 @@ function renderChart(data) {
   box.replaceChildren();
   const rows = data.entities;
   if (!rows.length) { box.append(el("p", { class: "muted" }, "Nothing trending yet.")); return; }
-  const rowH = 24, labelW = 140, width = 400, barMax = width - labelW - 40;
+  const rowH = 24, labelW = 140, width = 400, barMax = width - labelW - 76;
   const max = Math.max(...rows.map((r) => r.mentions));
   const chart = svg("svg", { viewBox: `0 0 ${width} ${rows.length * rowH + 4}`,
     role: "img", "aria-label": "mentions per entity" });
   rows.forEach((r, i) => {
     const y = i * rowH + 2;
-    const g = svg("g", { class: "row", "data-entity": r.name });
+    const avg = Math.max(-1, Math.min(1, Number(r.avg_sentiment) || 0));
+    const tint = avg > 0 ? "positive" : avg < 0 ? "negative" : "neutral";
+    const g = svg("g", { class: "row", "data-entity": r.name, "data-sentiment": tint });
     const name = r.name.length > 20 ? `${r.name.slice(0, 19)}…` : r.name;
     g.append(svg("text", { x: labelW - 6, y: y + 15, "text-anchor": "end" }, name));
     const w = Math.max((r.mentions / max) * barMax, 2);
@@ -123,9 +144,11 @@ function renderChart(data) {
     const rect = svg("rect", { x: labelW, y: y + 3, width: w.toFixed(1), height: rowH - 8,
       rx: 3, class: label });
     rect.append(svg("title", {}, `${r.name} (${label}): ${r.mentions} mentions in ` +
-      `${r.articles} articles, mean sentiment ${r.avg_sentiment.toFixed(2)}`));
+      `${r.articles} articles, mean sentiment toward it ${signed(avg)}`));
     g.append(rect);
     g.append(svg("text", { x: labelW + w + 5, y: y + 15, class: "count" }, String(r.mentions)));
+    g.append(svg("text", { x: width - 2, y: y + 15, "text-anchor": "end",
+      class: `tone ${tint}` }, signed(avg)));
     chart.append(g);
   });
   box.append(chart);
