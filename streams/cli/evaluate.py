@@ -17,7 +17,7 @@ from streams.evaluation.conll import DEFAULT_SENTENCES_PER_DOCUMENT
 if TYPE_CHECKING:
     # Loaded only when a command needs the model, so `--help` stays fast.
     from streams.config import Settings
-    from streams.enrich.e5.classifier import E5SentenceClassifier
+    from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
 
 
 @click.group(name="eval")
@@ -125,22 +125,17 @@ _SENTIMENT_VARIANT = click.option(
 )
 
 
-def _open_sentiment_model(settings: Settings, variant: str | None) -> E5SentenceClassifier:
-    """The sentiment-e5 model the worker would load, or a clear error when it cannot load."""
-    from streams.enrich.e5.classifier import (
-        DEFAULT_MODEL_DIR,
-        E5SentenceClassifier,
-        SentimentModelError,
-    )
+def _open_sentiment_enricher(settings: Settings, variant: str | None) -> E5SentimentAnalyzer:
+    """The sentiment-e5 enricher as the worker builds it, or a clear error when its model
+    cannot load."""
+    from streams.enrich.base import EnricherError
+    from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
 
     try:
-        return E5SentenceClassifier(
-            DEFAULT_MODEL_DIR,
-            settings.data_dir / "models",
-            variant=variant,
-            threads=settings.model_threads,
+        return E5SentimentAnalyzer(
+            cache_dir=settings.data_dir / "models", variant=variant, threads=settings.model_threads
         )
-    except SentimentModelError as exc:
+    except EnricherError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -188,13 +183,15 @@ def eval_sentiment(
     if held_out:
         _train, held = stratified_split(labels)
         texts, labels = [texts[i] for i in held], labels[held]
-    model = _open_sentiment_model(settings, variant)
+    from streams.evaluation.newsmtsc import EnricherSentences
+
+    enricher = _open_sentiment_enricher(settings, variant)
     try:
-        report = evaluate(model, texts, labels.tolist())
+        report = evaluate(EnricherSentences(enricher), texts, labels.tolist())
     finally:
-        model.close()
+        enricher.close()
     part = " (held-out part)" if held_out else ""
-    click.echo(f"== {csv_path}{part} (sentiment-e5 {model.variant.name})")
+    click.echo(f"== {csv_path}{part} (sentiment-e5 {enricher.model.variant.name})")
     click.echo(report.format())
 
 
@@ -212,11 +209,11 @@ def eval_sentiment(
 @settings_options("model_threads", "data_dir", helps=MODEL_CACHE_HELP)
 def eval_entity_sentiment(files: tuple[Path, ...], variant: str | None, **flags: object) -> None:
     """Sentiment toward entities per target: accuracy, macro-F1 (NewsMTSC's measure),
-    per-class P/R/F1 and confusion matrix of what the product does today (a target takes the
-    sentiment-e5 label of its sentence)."""
+    per-class P/R/F1 and confusion matrix of what the product does (each target, as an entity
+    of its sentence, gets the sentiment-e5 enricher's label)."""
     from streams.evaluation.newsmtsc import (
+        EnricherTargets,
         NewsMtscFormatError,
-        SentenceInheritance,
         evaluate_targets,
         read_newsmtsc,
     )
@@ -227,17 +224,17 @@ def eval_entity_sentiment(files: tuple[Path, ...], variant: str | None, **flags:
         sentences = {path: read_newsmtsc(path) for path in files}
     except NewsMtscFormatError as exc:
         raise click.ClickException(str(exc)) from None
-    model = _open_sentiment_model(settings, variant)
+    enricher = _open_sentiment_enricher(settings, variant)
     try:
         for path, items in sentences.items():
-            report = evaluate_targets(SentenceInheritance(model), items)
+            report = evaluate_targets(EnricherTargets(enricher), items)
             click.echo(
-                f"== {path} ({len(items)} sentences; each target takes its sentence's "
-                f"sentiment-e5 {model.variant.name} label)"
+                f"== {path} ({len(items)} sentences; each target as an entity through "
+                f"sentiment-e5 {enricher.model.variant.name})"
             )
             click.echo(report.format())
     finally:
-        model.close()
+        enricher.close()
 
 
 @eval_group.command(name="quotes")

@@ -1,26 +1,28 @@
-"""Sentence and document sentiment from per-sentence class probabilities: the aggregation rules
-of the sentiment enricher (``streams.enrich.sentiment_e5``, which supplies the probabilities).
+"""Sentence, document and entity sentiment from class probabilities: the rules of the
+sentiment enricher (``streams.enrich.sentiment_e5``, which supplies the probabilities).
 
 A sentence's score is P(positive) - P(negative); a document's is the same over the
-length-weighted mean of its sentences' probabilities (see ``SentenceSentimentEnricher``).
+length-weighted mean of its sentences' probabilities; an entity's is the same over how its
+sentence portrays it (see ``SentenceSentimentEnricher``). Rules 2 add the entities.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Final, cast
+from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from schemas import SentenceSentiment, Sentiment, SentimentLabel
+from schemas import EntitySentiment, SentenceSentiment, Sentiment, SentimentLabel
 from streams.enrich.base import Document, Enricher, EnricherError, Span
 
 LABELS: Final = (SentimentLabel.NEGATIVE, SentimentLabel.NEUTRAL, SentimentLabel.POSITIVE)
 """Order of the class probabilities (the sentiment model's outputs)."""
 
-RULES_VERSION: Final = "1"
+RULES_VERSION: Final = "2"
 """Version of the aggregation rules below; part of the enricher's version, bump when they
 change results."""
 
@@ -34,6 +36,14 @@ def _label_and_score(p: FloatArray) -> tuple[SentimentLabel, float]:
     return LABELS[int(np.argmax(p))], score
 
 
+def mention_sentiment(p: FloatArray | None) -> EntitySentiment | None:
+    """An entity's label and score from its probabilities, by the sentences' rule."""
+    if p is None:
+        return None
+    label, score = _label_and_score(p)
+    return EntitySentiment(label=label, score=score)
+
+
 def _whole_body(body: str) -> tuple[Span, ...]:
     stripped = body.strip()
     if not stripped:
@@ -42,56 +52,71 @@ def _whole_body(body: str) -> tuple[Span, ...]:
     return (Span(start, start + len(stripped)),)
 
 
-class SentenceSentimentEnricher(Enricher):
-    """Fills ``Document.sentiment`` from per-sentence class probabilities (the shared part of
-    the sentiment enrichers; subclasses supply ``sentence_probabilities``).
+@dataclass(frozen=True, slots=True, eq=False)
+class DocumentProbabilities:
+    """A model's class probabilities (LABELS order) for one document: ``sentences`` ``[n, 3]``
+    for its sentence spans in order, ``title`` ``[3]`` (None without a title), and for each
+    of its entities how its sentence portrays it (None where the model has no view)."""
 
-    Runs after the sentence splitter and uses ``doc.sentences`` (when empty, the whole stripped
-    body counts as one sentence; a body of only whitespace gets neutral 0.0 and no sentences).
-    Each sentence gets the most probable class and the score P(positive) - P(negative). The
-    document's probability vector is the mean of its sentences' vectors weighted by their
-    length in characters (long sentences carry more of the text); the title, when given and
-    ``use_title`` is on, counts as one more sentence of the average weight. Its label is the
-    most probable class, its score P(positive) - P(negative), so a positive label never has a
-    negative score and vice versa. ``enrich_batch`` scores the sentences of all documents in
-    one call, with the same results as ``enrich`` one by one.
+    sentences: FloatArray
+    title: FloatArray | None
+    entities: tuple[FloatArray | None, ...]
+
+
+class SentenceSentimentEnricher(Enricher):
+    """Fills ``Document.sentiment`` and each entity's ``sentiment`` from class probabilities
+    (the rules of the sentiment enricher; the subclass supplies ``probabilities``).
+
+    Runs after the sentence splitter and the entity enrichers and uses ``doc.sentences`` (when
+    empty, the whole stripped body counts as one sentence; a body of only whitespace gets
+    neutral 0.0 and no sentences). Each sentence gets the most probable class and the score
+    P(positive) - P(negative). The document's probability vector is the mean of its
+    sentences' vectors weighted by their length in characters (long sentences carry more of
+    the text); the title, when given and ``use_title`` is on, counts as one more sentence of
+    the average weight. Its label is the most probable class, its score P(positive) -
+    P(negative), so a positive label never has a negative score and vice versa. Each entity
+    gets the label and score, by the same rule, of the probabilities the model gives for it
+    (how its sentence portrays it), or keeps None. ``enrich_batch`` gives the same results as
+    ``enrich`` one by one.
     """
 
     _use_title: bool = True
 
     @abstractmethod
-    def sentence_probabilities(self, texts: Sequence[str]) -> FloatArray:
-        """Class probabilities (n, 3) in LABELS order for each text, independent of batching."""
+    def probabilities(
+        self, docs: Sequence[Document], spans: Sequence[tuple[Span, ...]]
+    ) -> list[DocumentProbabilities]:
+        """The probabilities of each document, its sentences being ``spans`` (checked to lie
+        in the body), independent of batching."""
 
     def enrich(self, doc: Document) -> Document:
         """Return ``doc`` with ``sentiment`` filled (see the class docstring)."""
         return self.enrich_batch([doc])[0]
 
     def enrich_batch(self, docs: Sequence[Document]) -> list[Document]:
-        """Enrich several documents with one pass of the engine over all their sentences."""
-        plans: list[tuple[tuple[Span, ...], bool]] = []
-        texts: list[str] = []
+        """Enrich several documents with one call of the model for all of them."""
+        spans_of: list[tuple[Span, ...]] = []
         for doc in docs:
             spans = doc.sentences or _whole_body(doc.body)
             for span in spans:
                 if not 0 <= span.start < span.end <= len(doc.body):
                     raise EnricherError(f"sentence span {span} lies outside the body")
-            with_title = self._use_title and bool(doc.title and doc.title.strip())
-            texts.extend(doc.body[s.start : s.end] for s in spans)
-            if with_title:
-                texts.append(cast(str, doc.title).strip())
-            plans.append((spans, with_title))
-        probs = self.sentence_probabilities(texts)
-
+            spans_of.append(spans)
         out: list[Document] = []
-        row = 0
-        for doc, (spans, with_title) in zip(docs, plans, strict=True):
-            n = len(spans)
-            sentence_probs = probs[row : row + n]
-            row += n
-            title_probs = probs[row : row + 1] if with_title else None
-            row += 1 if with_title else 0
-            out.append(doc.with_(sentiment=self._aggregate(spans, sentence_probs, title_probs)))
+        for doc, spans, probs in zip(
+            docs, spans_of, self.probabilities(docs, spans_of), strict=True
+        ):
+            with_title = self._use_title and bool(doc.title and doc.title.strip())
+            title = probs.title[None, :] if with_title and probs.title is not None else None
+            entities = tuple(
+                entity.model_copy(update={"sentiment": mention_sentiment(p)})
+                for entity, p in zip(doc.entities, probs.entities, strict=True)
+            )
+            out.append(
+                doc.with_(
+                    sentiment=self._aggregate(spans, probs.sentences, title), entities=entities
+                )
+            )
         return out
 
     @staticmethod

@@ -4,7 +4,7 @@ The CSV needs a text column and a label column. Labels may be ``-1/0/1`` (ecosen
 ``value``) or ``negative/neutral/positive``. Default columns: the first of ``headline``,
 ``text``, ``sentence`` and the first of ``value``, ``label``, ``sentiment`` present in the
 header. ``stratified_split`` gives the part of an ecosent-style file that
-``python -m training.sentiment`` held out (identical texts merged by majority, stratified 15%,
+``python -m training.joint`` holds out (identical texts merged by majority, stratified 15%,
 seed 20190301): training and ``newsstream eval sentiment --held-out`` both use these
 functions, so the two always agree.
 """
@@ -20,7 +20,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from streams.enrich.e5.classifier import LABELS
+from streams.enrich.e5.sentiment_reader import CLASSES as LABELS
 
 IntArray = npt.NDArray[np.int64]
 

@@ -8,8 +8,8 @@ A NewsMTSC file has one JSON object a line: the sentence (``sentence_normalized`
 published measure —, per-class P/R/F1, confusion), counted per target.
 
 What is scored is a ``TargetSentimentPredictor``: anything that gives a class per target of
-each sentence. ``SentenceInheritance`` is what the product does today (a target takes the
-label of the sentence it stands in); a per-entity model plugs in the same way.
+each sentence. ``EnricherTargets`` is what the product does (the sentiment enricher's label
+for each target as an entity of a one-sentence document).
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from typing import Final, Protocol, TypeGuard
 import numpy as np
 import numpy.typing as npt
 
+from schemas import Entity, EntityLabel
+from streams.enrich.base import Document, Span
+from streams.enrich.sentiment import LABELS as SENTIMENT_LABELS
+from streams.enrich.sentiment import SentenceSentimentEnricher
 from streams.evaluation.sentiment import SentimentReport
 
 POLARITY_CLASSES: Final = {2.0: 0, 4.0: 1, 6.0: 2}
@@ -62,21 +66,57 @@ class TargetSentimentPredictor(Protocol):
     def __call__(self, sentences: Sequence[TargetSentence]) -> Sequence[Sequence[int]]: ...
 
 
-class SentenceProbabilities(Protocol):
-    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]: ...
+class EnricherTargets:
+    """What the product does: each sentence goes through the sentiment enricher the worker
+    runs (``sentiment-e5``: the e5 reader's pass and the sentiment rules) as a one-sentence
+    document whose entities are the gold targets, and each target takes the label the
+    enricher gives that entity."""
 
-
-class SentenceInheritance:
-    """Today's behaviour: every target gets the class the sentence model gives its sentence
-    (the PostgreSQL sink stores a mention with its sentence's score)."""
-
-    def __init__(self, model: SentenceProbabilities) -> None:
-        self.model = model
+    def __init__(self, enricher: SentenceSentimentEnricher) -> None:
+        self.enricher = enricher
 
     def __call__(self, sentences: Sequence[TargetSentence]) -> list[list[int]]:
-        probs = np.asarray(self.model.probabilities([s.text for s in sentences]))
-        classes = probs.argmax(axis=1).tolist() if len(sentences) else []
-        return [[int(c)] * len(s.targets) for s, c in zip(sentences, classes, strict=True)]
+        docs = [
+            Document(
+                body=s.text,
+                sentences=(Span(0, len(s.text)),),
+                entities=tuple(
+                    Entity(
+                        text=t.mention,
+                        label=EntityLabel.MISC,
+                        start=t.start,
+                        end=t.end,
+                        canonical=t.mention,
+                    )
+                    for t in s.targets
+                ),
+            )
+            for s in sentences
+        ]
+        out: list[list[int]] = []
+        for doc in self.enricher.enrich_batch(docs):
+            out.append(
+                [
+                    SENTIMENT_LABELS.index(e.sentiment.label) if e.sentiment else 1
+                    for e in doc.entities
+                ]
+            )
+        return out
+
+
+class EnricherSentences:
+    """Sentence sentiment as the product gives it: each text is a one-sentence document
+    without a title, through the sentiment enricher; ``probabilities`` as
+    ``streams.evaluation.sentiment.evaluate`` asks."""
+
+    def __init__(self, enricher: SentenceSentimentEnricher) -> None:
+        self.enricher = enricher
+
+    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        docs = [Document(body=t) for t in texts]
+        spans = [(Span(0, len(t)),) for t in texts]
+        rows = [p.sentences[0] for p in self.enricher.probabilities(docs, spans)]
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def read_newsmtsc(path: Path) -> list[TargetSentence]:

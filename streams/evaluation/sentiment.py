@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from streams.enrich.e5.classifier import LABELS
+from streams.enrich.e5.sentiment_reader import CLASSES as LABELS
 from streams.evaluation.labelled import IntArray
 
 

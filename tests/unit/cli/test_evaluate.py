@@ -168,7 +168,7 @@ def test_eval_entity_sentiment_scores_every_target(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
-        f"== {path} (2 sentences; each target takes its sentence's sentiment-e5 int8 label)"
+        f"== {path} (2 sentences; each target as an entity through sentiment-e5 int8)"
     )
     assert "targets    3" in result.output
     assert "macro-F1" in result.output

@@ -1,4 +1,4 @@
-"""SentenceSentimentEnricher: how per-sentence probabilities become sentence and document
+"""SentenceSentimentEnricher: how class probabilities become sentence, document and entity
 sentiment (labels, scores, the length-weighted mean, the title), with a stub model."""
 
 from __future__ import annotations
@@ -8,9 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from schemas import SentimentLabel
+from schemas import Entity, EntityLabel, SentimentLabel
 from streams.enrich.base import Document, Span
-from streams.enrich.sentiment import FloatArray, SentenceSentimentEnricher
+from streams.enrich.sentiment import (
+    DocumentProbabilities,
+    FloatArray,
+    SentenceSentimentEnricher,
+)
 
 # Probabilities (negative, neutral, positive) by the word a text contains.
 TONES = {
@@ -30,10 +34,30 @@ class StubSentiment(SentenceSentimentEnricher):
         self._use_title = use_title
         self.calls: list[list[str]] = []
 
-    def sentence_probabilities(self, texts: Sequence[str]) -> FloatArray:
-        self.calls.append(list(texts))
-        rows = [next((p for w, p in TONES.items() if w in t), (0.1, 0.8, 0.1)) for t in texts]
-        return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+    def probabilities(
+        self, docs: Sequence[Document], spans: Sequence[tuple[Span, ...]]
+    ) -> list[DocumentProbabilities]:
+        texts = [doc.body[s.start : s.end] for doc, ss in zip(docs, spans, strict=True) for s in ss]
+        self.calls.append(texts + [doc.title for doc in docs if doc.title])
+        return [
+            DocumentProbabilities(
+                np.asarray([tone(doc.body[s.start : s.end]) for s in ss]).reshape(-1, 3),
+                np.asarray(tone(doc.title)) if doc.title else None,
+                # An entity's tone is that of the word after it; none for an entity last.
+                tuple(
+                    np.asarray(tone(doc.body[e.end :].split()[0]))
+                    if doc.body[e.end :].split()
+                    else None
+                    for e in doc.entities
+                ),
+            )
+            for doc, ss in zip(docs, spans, strict=True)
+        ]
+
+
+def tone(text: str) -> FloatArray:
+    row = next((p for w, p in TONES.items() if w in text), (0.1, 0.8, 0.1))
+    return np.asarray(row, dtype=np.float64)
 
 
 BODY = "De koers daalt sterk. Het kabinet vergadert. De winst stijgt."
@@ -129,3 +153,23 @@ def test_batch_equals_single_in_one_model_call(stub: StubSentiment) -> None:
     assert len(stub.calls) == 1
     assert batch == [stub.enrich(doc) for doc in docs]
     assert stub.enrich_batch([]) == []
+
+
+def test_each_entity_gets_how_the_model_portrays_it(stub: StubSentiment) -> None:
+    body = "Ajax stijgt maar Feyenoord daalt, aldus Utrecht"
+
+    def entity(name: str) -> Entity:
+        start = body.index(name)
+        return Entity(
+            text=name, label=EntityLabel.ORG, start=start, end=start + len(name), canonical=name
+        )
+
+    doc = Document(body=body, entities=(entity("Ajax"), entity("Feyenoord"), entity("Utrecht")))
+    ajax, feyenoord, utrecht = stub.enrich(doc).entities
+    assert ajax.sentiment is not None
+    assert feyenoord.sentiment is not None
+    assert (ajax.sentiment.label, ajax.sentiment.score) == (SentimentLabel.POSITIVE, 0.5)
+    assert feyenoord.sentiment.label is SentimentLabel.NEGATIVE
+    assert feyenoord.sentiment.score == pytest.approx(-0.6)
+    assert utrecht.sentiment is None  # the model gave no view of it
+    assert (ajax.text, ajax.canonical, ajax.start) == ("Ajax", "Ajax", 0)

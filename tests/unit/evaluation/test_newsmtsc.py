@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.enrich.base import Document, Span
+from streams.enrich.sentiment import DocumentProbabilities, SentenceSentimentEnricher
 from streams.evaluation.newsmtsc import (
+    EnricherTargets,
     NewsMtscFormatError,
-    SentenceInheritance,
     TargetSentence,
     evaluate_targets,
     read_newsmtsc,
@@ -75,20 +77,43 @@ def test_scores_known_predictions(sentences: list[TargetSentence]) -> None:
     assert "macro-F1   0.3889" in text
 
 
-def test_sentence_inheritance_gives_every_target_its_sentences_class(
-    sentences: list[TargetSentence],
-) -> None:
-    class Model:
-        def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-            tone = {"praised": [0.1, 0.2, 0.7], "attacked": [0.8, 0.1, 0.1]}
-            return np.array(
-                [next((v for k, v in tone.items() if k in t), [0.2, 0.6, 0.2]) for t in texts]
-            )
+class WordAfterVerb(SentenceSentimentEnricher):
+    """Stub model: an entity right after "praised" is portrayed positively, right after
+    "attacked" negatively, any other neutrally; sentences are neutral."""
 
-    report = evaluate_targets(SentenceInheritance(Model()), sentences)
-    # Alice (neutral) inherits positive; everything else is right.
-    assert report.confusion.tolist() == [[2, 0, 0], [0, 2, 1], [0, 0, 1]]
+    name = "stub"
+    version = "test"
+
+    def __init__(self) -> None:
+        self.docs: list[Document] = []
+
+    def probabilities(
+        self, docs: Sequence[Document], spans: Sequence[tuple[Span, ...]]
+    ) -> list[DocumentProbabilities]:
+        self.docs.extend(docs)
+        tones = {"praised": [0.1, 0.2, 0.7], "attacked": [0.8, 0.1, 0.1]}
+        out = []
+        for doc, ss in zip(docs, spans, strict=True):
+            before = [doc.body[: e.start].split()[-1:] for e in doc.entities]
+            out.append(
+                DocumentProbabilities(
+                    np.full((len(ss), 3), [0.2, 0.6, 0.2]),
+                    None,
+                    tuple(np.asarray(tones.get("".join(b), [0.2, 0.6, 0.2])) for b in before),
+                )
+            )
+        return out
+
+
+def test_targets_go_through_the_enricher_as_entities(sentences: list[TargetSentence]) -> None:
+    enricher = WordAfterVerb()
+    report = evaluate_targets(EnricherTargets(enricher), sentences)
+    # Carol (negative) is not after a verb and comes out neutral; everything else is right.
+    assert report.confusion.tolist() == [[1, 1, 0], [0, 3, 0], [0, 0, 1]]
     assert report.accuracy == pytest.approx(5 / 6)
+    first = enricher.docs[0]
+    assert first.sentences == (Span(0, len("Alice praised Bob.")),)
+    assert [(e.text, e.start, e.end) for e in first.entities] == [("Alice", 0, 5), ("Bob", 14, 17)]
 
 
 def test_a_predictor_with_the_wrong_count_is_refused(sentences: list[TargetSentence]) -> None:
