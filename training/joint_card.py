@@ -14,13 +14,8 @@ from typing import Any
 
 from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
 from streams.evaluation.labelled import read_labelled_csv, stratified_split
-from streams.evaluation.newsmtsc import (
-    EnricherSentences,
-    EnricherTargets,
-    evaluate_targets,
-    read_newsmtsc,
-)
-from streams.evaluation.sentiment import evaluate
+from streams.evaluation.newsmtsc import EnricherTargets, evaluate_targets, read_newsmtsc
+from streams.evaluation.sentiment import EnricherSentences, evaluate
 from training.e5.export import VARIANTS, trained_by
 from training.joint import ECOSENT, ECOSENT_SOURCE
 

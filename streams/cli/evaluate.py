@@ -183,7 +183,7 @@ def eval_sentiment(
     if held_out:
         _train, held = stratified_split(labels)
         texts, labels = [texts[i] for i in held], labels[held]
-    from streams.evaluation.newsmtsc import EnricherSentences
+    from streams.evaluation.sentiment import EnricherSentences
 
     enricher = _open_sentiment_enricher(settings, variant)
     try:

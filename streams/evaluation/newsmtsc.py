@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol, TypeGuard
 
-import numpy as np
-import numpy.typing as npt
-
 from schemas import Entity, EntityLabel
 from streams.enrich.base import Document, Span
 from streams.enrich.sentiment import LABELS as SENTIMENT_LABELS
@@ -102,21 +99,6 @@ class EnricherTargets:
                 ]
             )
         return out
-
-
-class EnricherSentences:
-    """Sentence sentiment as the product gives it: each text is a one-sentence document
-    without a title, through the sentiment enricher; ``probabilities`` as
-    ``streams.evaluation.sentiment.evaluate`` asks."""
-
-    def __init__(self, enricher: SentenceSentimentEnricher) -> None:
-        self.enricher = enricher
-
-    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        docs = [Document(body=t) for t in texts]
-        spans = [(Span(0, len(t)),) for t in texts]
-        rows = [p.sentences[0] for p in self.enricher.probabilities(docs, spans)]
-        return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def read_newsmtsc(path: Path) -> list[TargetSentence]:

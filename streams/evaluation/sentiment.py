@@ -1,6 +1,7 @@
 """Scoring the sentiment model on labelled texts: accuracy, macro-F1, per-class P/R/F1,
 confusion matrix and sentences per second (what ``newsstream eval sentiment`` prints; the
-texts come from ``streams.evaluation.labelled``)."""
+texts come from ``streams.evaluation.labelled``, and ``EnricherSentences`` puts them through
+the enricher the worker runs)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 
+from streams.enrich.base import Document, Span
 from streams.enrich.e5.sentiment_reader import CLASSES as LABELS
+from streams.enrich.sentiment import SentenceSentimentEnricher
 from streams.evaluation.labelled import IntArray
 
 
@@ -112,3 +116,18 @@ def evaluate(model: Any, texts: Sequence[str], labels: Sequence[int]) -> Sentime
     seconds = time.perf_counter() - started
     predicted = np.asarray(probs).argmax(axis=1).tolist()
     return SentimentReport.of(list(labels), predicted, seconds)
+
+
+class EnricherSentences:
+    """Sentence sentiment as the product gives it: each text is a one-sentence document
+    without a title, through the sentiment enricher; ``probabilities`` as
+    ``streams.evaluation.sentiment.evaluate`` asks."""
+
+    def __init__(self, enricher: SentenceSentimentEnricher) -> None:
+        self.enricher = enricher
+
+    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        docs = [Document(body=t) for t in texts]
+        spans = [(Span(0, len(t)),) for t in texts]
+        rows = [p.sentences[0] for p in self.enricher.probabilities(docs, spans)]
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
