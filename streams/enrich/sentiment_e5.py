@@ -81,7 +81,8 @@ class E5SentimentAnalyzer(SentenceSentimentEnricher):
         plans: list[tuple[list[tuple[Span, list[Token]]], list[Token]]] = []
         for doc, doc_spans in zip(docs, spans, strict=True):
             sentences = [(s, word_tokens(doc.body[s.start : s.end], s.start)) for s in doc_spans]
-            title = word_tokens(doc.title) if doc.title else []
+            # The title is read only where the document aggregate counts it.
+            title = word_tokens(doc.title) if doc.title and self._use_title else []
             plans.append(([(s, w) for s, w in sentences if w], title))
         texts: list[list[str]] = []
         for sentences, title in plans:
