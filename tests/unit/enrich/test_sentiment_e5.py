@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import Entity, EntityLabel, SentimentLabel
+from schemas import Entity, EntityLabel, EntitySentiment, SentimentLabel
 from streams.enrich.base import Document, EnricherError, Span
 from streams.enrich.e5.sentiment_reader import DEFAULT_MODEL_DIR
 from streams.enrich.sentiment_e5 import E5SentimentAnalyzer
@@ -75,7 +75,10 @@ OPPOSITE = {
 }
 
 
-def read_opposite(analyzer: E5SentimentAnalyzer, lang: str) -> tuple[Entity, Entity]:
+def read_opposite(
+    analyzer: E5SentimentAnalyzer, lang: str
+) -> tuple[EntitySentiment, EntitySentiment]:
+    """The sentiment toward the praised and the blamed person of ``OPPOSITE[lang]``."""
     body, praised, blamed = OPPOSITE[lang]
     doc = Document(
         body=body, sentences=(Span(0, len(body)),), entities=entities(body, praised, blamed)
@@ -84,7 +87,7 @@ def read_opposite(analyzer: E5SentimentAnalyzer, lang: str) -> tuple[Entity, Ent
     assert (first.text, second.text) == (praised, blamed)
     assert first.sentiment is not None
     assert second.sentiment is not None
-    return first, second
+    return first.sentiment, second.sentiment
 
 
 @pytest.mark.parametrize("lang", sorted(OPPOSITE))
@@ -92,9 +95,7 @@ def test_the_praised_entity_scores_above_the_blamed_one(
     analyzer: E5SentimentAnalyzer, lang: str
 ) -> None:
     praised, blamed = read_opposite(analyzer, lang)
-    assert praised.sentiment is not None
-    assert blamed.sentiment is not None
-    assert praised.sentiment.score - blamed.sentiment.score > 0.1
+    assert praised.score - blamed.score > 0.1
 
 
 @pytest.mark.parametrize(
@@ -116,12 +117,10 @@ def test_two_entities_of_one_sentence_get_opposite_labels(
     analyzer: E5SentimentAnalyzer, lang: str
 ) -> None:
     praised, blamed = read_opposite(analyzer, lang)
-    assert praised.sentiment is not None
-    assert blamed.sentiment is not None
-    assert praised.sentiment.label is SentimentLabel.POSITIVE
-    assert praised.sentiment.score > 0
-    assert blamed.sentiment.label is SentimentLabel.NEGATIVE
-    assert blamed.sentiment.score < 0
+    assert praised.label is SentimentLabel.POSITIVE
+    assert praised.score > 0
+    assert blamed.label is SentimentLabel.NEGATIVE
+    assert blamed.score < 0
 
 
 def test_batch_equals_one_by_one_with_titles_and_entities(analyzer: E5SentimentAnalyzer) -> None:
